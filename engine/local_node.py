@@ -1,0 +1,357 @@
+"""Build, start, stop and inspect the local single-node OpenSearch cluster.
+
+OpenSearch 2.19.1 and its k-NN, Painless, analysis-common and netty4 plugins are resolved
+from Maven Central by ``engine/pom.xml`` and run as one embedded node by
+``dev.lookalike.engine.LocalNode`` (see its Javadoc for why). This module is the only code
+that knows the node is local: it manages the process, its data and logs, and waits until
+the cluster answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from plugin.config import EngineConfig
+from plugin.errors import LookalikeError
+
+ENGINE_DIR = Path(__file__).resolve().parent
+MAIN_CLASS = "dev.lookalike.engine.LocalNode"
+MIN_JAVA = 17
+LOG_TAIL_LINES = 40
+
+
+class EngineError(LookalikeError):
+    """The local node cannot be built, started or stopped; the message says why in one sentence."""
+
+
+class JavaNotFound(EngineError):
+    pass
+
+
+class PortInUse(EngineError):
+    pass
+
+
+class EngineBuildFailed(EngineError):
+    pass
+
+
+class EngineStartFailed(EngineError):
+    """The node process died or never turned healthy; :attr:`log_tail` holds the end of its log."""
+
+    def __init__(self, message: str, log_tail: str) -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeStatus:
+    running: bool
+    url: str
+    pid: int | None = None
+    version: str | None = None
+    health: str | None = None
+    plugins: tuple[str, ...] = ()
+
+
+class LocalNode:
+    """One local OpenSearch node whose data, logs and pid file live under ``config.home``."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.home = config.home
+        self.data_dir = config.home / "data"
+        self.logs_dir = config.home / "logs"
+        self.log_file = self.logs_dir / "node.log"
+        self.pid_file = config.home / "node.pid"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.config.http_port}"
+
+    # -- build -----------------------------------------------------------------------------
+
+    def is_built(self) -> bool:
+        stamp = self.config.build_dir / ".lookalike-build"
+        return stamp.is_file() and stamp.read_text() == _sources_digest()
+
+    def build(self) -> None:
+        """Resolve OpenSearch from Maven Central and compile the launcher, unless already done.
+
+        Maven caches the jars in ``~/.m2``, so only the first build needs the network.
+        """
+        if self.is_built():
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise EngineBuildFailed(
+                "Maven (mvn) is needed once to fetch OpenSearch from Maven Central; install it (apt-get install maven)."
+            )
+        result = subprocess.run(
+            [mvn, "-B", "-q", "package"],
+            cwd=ENGINE_DIR,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-LOG_TAIL_LINES:])
+            raise EngineBuildFailed(f"The Maven build of the local node failed (exit {result.returncode}):\n{tail}")
+        (self.config.build_dir / ".lookalike-build").write_text(_sources_digest())
+
+    # -- run -------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start the node in the background, wait until the cluster is yellow or green, return its URL.
+
+        Idempotent: if this node already runs, return its URL at once.
+        """
+        pid = self.running_pid()
+        if pid is not None:
+            self._wait_healthy(process=None, pid=pid)
+            return self.url
+        java = find_java()
+        self._check_port_free(self.config.http_port, "HTTP", "LOOKALIKE_ENGINE_PORT")
+        self._check_port_free(self.config.transport_port, "transport", "LOOKALIKE_ENGINE_TRANSPORT_PORT")
+        self.build()
+        for directory in (self.data_dir, self.logs_dir, self.home / "tmp"):
+            directory.mkdir(parents=True, exist_ok=True)
+        if self.log_file.exists():
+            self.log_file.replace(self.log_file.with_suffix(".log.1"))
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                self._command(java),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.home,
+                start_new_session=True,  # the node outlives the command that started it
+            )
+        self.pid_file.write_text(str(process.pid))
+        try:
+            self._wait_healthy(process=process, pid=process.pid)
+        except EngineStartFailed:
+            self._terminate(process.pid, timeout=10)
+            self.pid_file.unlink(missing_ok=True)
+            raise
+        return self.url
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Shut the node down cleanly (SIGTERM, so it flushes); return False if it was not running."""
+        pid = self.running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        self._terminate(pid, timeout)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> NodeStatus:
+        """Say whether the node runs and, if it answers, its version, health and plugins."""
+        pid = self.running_pid()
+        if pid is None:
+            return NodeStatus(running=False, url=self.url)
+        try:
+            root = _get_json(f"{self.url}/")
+            health = _get_json(f"{self.url}/_cluster/health")
+            plugins = _get_json(f"{self.url}/_cat/plugins?format=json")
+        except (OSError, ValueError):
+            return NodeStatus(running=True, url=self.url, pid=pid)
+        return NodeStatus(
+            running=True,
+            url=self.url,
+            pid=pid,
+            version=root.get("version", {}).get("number"),
+            health=health.get("status"),
+            plugins=tuple(sorted(p["component"] for p in plugins)),
+        )
+
+    def running_pid(self) -> int | None:
+        """The pid of this node's process if it is alive, else None (a stale pid file is ignored)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _is_our_node(pid) else None
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log written)"
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _command(self, java: str) -> list[str]:
+        build = self.config.build_dir
+        classpath = os.pathsep.join([str(build / "classes"), str(build / "lib" / "*"), str(build / "knn" / "*")])
+        settings = {
+            "path.home": str(self.home),
+            "path.data": str(self.data_dir),
+            "path.logs": str(self.logs_dir),
+            "cluster.name": "lookalike",
+            "node.name": "lookalike-local",
+            "network.host": "127.0.0.1",
+            "http.port": str(self.config.http_port),
+            "transport.port": str(self.config.transport_port),
+            "discovery.type": "single-node",
+            # Small development disks would otherwise turn every index read-only.
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+        }
+        for pair in self.config.extra_settings:
+            key, _, value = pair.partition("=")
+            settings[key] = value
+        return [
+            java,
+            f"-Xms{self.config.heap}",
+            f"-Xmx{self.config.heap}",
+            "-XX:+UseG1GC",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            "-Dfile.encoding=UTF-8",
+            "-Dlog4j2.formatMsgNoLookups=true",
+            f"-Djava.io.tmpdir={self.home / 'tmp'}",
+            "-cp",
+            classpath,
+            MAIN_CLASS,
+            *[f"-E{key}={value}" for key, value in settings.items()],
+        ]
+
+    def _check_port_free(self, port: int, role: str, variable: str) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # SO_REUSEADDR: a port left in TIME_WAIT by our own last run is free to reuse.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise PortInUse(
+                    f"Port {port} (the node's {role} port) is already in use by another process; "
+                    f"stop it or choose another port with {variable}."
+                ) from None
+
+    def _wait_healthy(self, process: subprocess.Popen[bytes] | None, pid: int) -> None:
+        deadline = time.monotonic() + self.config.start_timeout
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise EngineStartFailed(
+                    f"The OpenSearch node exited with code {process.returncode} while starting; "
+                    f"the end of its log ({self.log_file}) follows.",
+                    self.log_tail(),
+                )
+            if process is None and not _is_our_node(pid):
+                raise EngineStartFailed("The OpenSearch node stopped while starting.", self.log_tail())
+            try:
+                health = _get_json(f"{self.url}/_cluster/health")
+                if health.get("status") in ("green", "yellow"):
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        raise EngineStartFailed(
+            f"The OpenSearch node did not become healthy within {self.config.start_timeout:.0f} s; "
+            f"the end of its log ({self.log_file}) follows.",
+            self.log_tail(),
+        )
+
+    @staticmethod
+    def _terminate(pid: int, timeout: float) -> None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _is_alive(pid):
+                return
+            time.sleep(0.2)
+        os.kill(pid, signal.SIGKILL)
+        while _is_alive(pid):
+            time.sleep(0.1)
+
+
+def find_java() -> str:
+    """Return the path of a Java 17+ ``java``, from ``JAVA_HOME`` or ``PATH``."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        java = Path(java_home) / "bin" / "java"
+        if not java.is_file():
+            raise JavaNotFound(f"JAVA_HOME is {java_home}, which has no bin/java; point it at a Java {MIN_JAVA}+ install.")
+        candidate = str(java)
+    else:
+        found = shutil.which("java")
+        if found is None:
+            raise JavaNotFound(
+                f"Java {MIN_JAVA} or newer is needed to run the local OpenSearch node and none was found on PATH; "
+                "install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME."
+            )
+        candidate = found
+    major = _java_major(candidate)
+    if major is not None and major < MIN_JAVA:
+        raise JavaNotFound(f"{candidate} is Java {major}; the local OpenSearch node needs Java {MIN_JAVA} or newer.")
+    return candidate
+
+
+def _java_major(java: str) -> int | None:
+    try:
+        output = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', output)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        # Reap the process if it is our child, otherwise a zombie looks alive to kill(0).
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_node(pid: int) -> bool:
+    if not _is_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the pid file
+    return MAIN_CLASS.encode() in cmdline
+
+
+def _get_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (local URL we built)
+        return json.loads(response.read())
+
+
+def _sources_digest() -> str:
+    """A digest of everything the Maven build reads, so a changed pom or launcher triggers a rebuild."""
+    digest = hashlib.sha256()
+    for path in sorted([ENGINE_DIR / "pom.xml", *(ENGINE_DIR / "src").rglob("*")]):
+        if path.is_file():
+            digest.update(str(path.relative_to(ENGINE_DIR)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""Catalogue ingestion with Celery workers (catalogue -> fetch -> embed -> bulk index). Arrives with its own issue."""

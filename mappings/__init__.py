@@ -1,0 +1,48 @@
+"""Versioned index templates, kept as JSON data.
+
+A template is ``<name>.v<version>.json`` with ``"${variable}"`` placeholders for what
+depends on the deployment (shards, replicas) and on the embedding model (vector sizes,
+name, version). :func:`render` fills them in; ``plugin.index_lifecycle`` creates indices
+from the result. A new mapping version is a new file, never an edit of a released one,
+so an index always matches the template it was created from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from typing import Any
+
+#: The product template version that new indices are created from.
+CURRENT_PRODUCT_VERSION = 1
+
+_PLACEHOLDER = re.compile(r"^\$\{([a-z_]+)\}$")
+
+
+def load(name: str, version: int) -> dict[str, Any]:
+    """Return the raw template ``<name>.v<version>.json`` (placeholders left in)."""
+    source = resources.files(__name__).joinpath(f"{name}.v{version}.json")
+    if not source.is_file():
+        raise FileNotFoundError(f"no mapping template {name}.v{version}.json in {__name__}")
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
+def render(template: Any, variables: dict[str, Any]) -> Any:
+    """Replace every ``"${name}"`` string in *template* by ``variables[name]``, keeping its type.
+
+    A placeholder without a value raises ``KeyError`` naming it, so a template and its
+    renderer cannot drift apart silently.
+    """
+    if isinstance(template, dict):
+        return {key: render(value, variables) for key, value in template.items()}
+    if isinstance(template, list):
+        return [render(value, variables) for value in template]
+    if isinstance(template, str):
+        match = _PLACEHOLDER.match(template)
+        if match:
+            name = match.group(1)
+            if name not in variables:
+                raise KeyError(f"mapping placeholder ${{{name}}} has no value")
+            return variables[name]
+    return template

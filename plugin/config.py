@@ -1,0 +1,131 @@
+"""All configuration, read once from the environment into one typed object.
+
+No other module reads the environment: callers build a :class:`Config` with
+:meth:`Config.from_env` and pass it down. Every setting has a safe default that runs the
+embedded local node on this machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from plugin.errors import ConfigError
+
+#: The repository root, where ``engine/`` (the local node's build) lives.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+    """How to run the local OpenSearch node (``lookalike engine``)."""
+
+    #: Holds ``data/``, ``logs/`` and the pid file; survives restarts.
+    home: Path
+    http_port: int = 9200
+    transport_port: int = 9300
+    #: JVM heap, as given to ``-Xms``/``-Xmx``.
+    heap: str = "1g"
+    #: Extra OpenSearch settings as ``key=value`` pairs, for tuning without code changes.
+    extra_settings: tuple[str, ...] = ()
+    #: Seconds to wait for the cluster to turn yellow or green.
+    start_timeout: float = 120.0
+    #: Where the Maven build of ``engine/pom.xml`` puts its jars (Maven's ``target``).
+    build_dir: Path = REPO_ROOT / "engine" / "target"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything lookalike needs to know about its surroundings."""
+
+    opensearch_url: str
+    engine: EngineConfig
+    opensearch_user: str | None = None
+    opensearch_password: str | None = None
+    #: Verify the cluster's TLS certificate; only turn off for a local self-signed node.
+    verify_certs: bool = True
+    ca_certs: str | None = None
+    request_timeout: float = 30.0
+    #: Clients read and write products through this alias, never a concrete index.
+    index_alias: str = "products"
+    index_shards: int = 1
+    index_replicas: int = 0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build the configuration from environment variables (``os.environ`` by default).
+
+        Raises :class:`~plugin.errors.ConfigError` naming the variable at fault.
+        """
+        env = os.environ if environ is None else environ
+        engine = EngineConfig(
+            home=Path(env.get("LOOKALIKE_ENGINE_HOME", str(REPO_ROOT / ".lookalike" / "engine"))).expanduser(),
+            http_port=_int(env, "LOOKALIKE_ENGINE_PORT", 9200),
+            transport_port=_int(env, "LOOKALIKE_ENGINE_TRANSPORT_PORT", 9300),
+            heap=env.get("LOOKALIKE_ENGINE_HEAP", "1g"),
+            extra_settings=tuple(env.get("LOOKALIKE_ENGINE_SETTINGS", "").split()),
+            start_timeout=_float(env, "LOOKALIKE_ENGINE_START_TIMEOUT", 120.0),
+        )
+        for pair in engine.extra_settings:
+            if "=" not in pair:
+                raise ConfigError(f"LOOKALIKE_ENGINE_SETTINGS: expected key=value pairs, got {pair!r}")
+        return cls(
+            opensearch_url=env.get("OPENSEARCH_URL", f"http://127.0.0.1:{engine.http_port}").rstrip("/"),
+            engine=engine,
+            opensearch_user=env.get("OPENSEARCH_USER") or None,
+            opensearch_password=env.get("OPENSEARCH_PASSWORD") or None,
+            verify_certs=_bool(env, "OPENSEARCH_VERIFY_CERTS", True),
+            ca_certs=env.get("OPENSEARCH_CA_CERTS") or None,
+            request_timeout=_float(env, "OPENSEARCH_TIMEOUT", 30.0),
+            index_alias=_name(env, "LOOKALIKE_INDEX_ALIAS", "products"),
+            index_shards=_int(env, "LOOKALIKE_INDEX_SHARDS", 1),
+            index_replicas=_int(env, "LOOKALIKE_INDEX_REPLICAS", 0),
+        )
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{key} must not be negative, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{key} must be positive, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
+def _name(env: Mapping[str, str], key: str, default: str) -> str:
+    # OpenSearch index names: lowercase, no leading '_', '-' or '+', none of \/*?"<>| ,#:
+    value = env.get(key) or default
+    if value != value.lower() or value[0] in "_-+" or any(c in value for c in '\\/*?"<>| ,#:'):
+        raise ConfigError(f"{key} is not a valid OpenSearch index name: {value!r}")
+    return value

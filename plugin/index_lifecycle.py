@@ -1,0 +1,114 @@
+"""Product indices: created under versioned names, reached only through an alias.
+
+Readers and writers use the alias (``products`` by default). A new mapping version or a
+new embedding model means a new index, filled beside the live one and then made live by
+:func:`swap_alias`, a single atomic ``_aliases`` call, so searches never see a half-built
+index and never see none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError, RequestError
+
+import mappings
+from plugin.config import Config
+from plugin.embedding_spec import EmbeddingSpec
+from plugin.errors import IndexLifecycleError
+
+
+def product_index_body(config: Config, spec: EmbeddingSpec, version: int = mappings.CURRENT_PRODUCT_VERSION) -> dict[str, Any]:
+    """Return the settings and mappings of a product index for *spec*'s vector sizes."""
+    return mappings.render(
+        mappings.load("products", version),
+        {
+            "shards": config.index_shards,
+            "replicas": config.index_replicas,
+            "model_name": spec.name,
+            "model_version": spec.version,
+            "image_dims": spec.image_dims,
+            "text_dims": spec.text_dims,
+            "shared_space": spec.shared_space,
+        },
+    )
+
+
+def versioned_index_name(alias: str, version: int = mappings.CURRENT_PRODUCT_VERSION, now: dt.datetime | None = None) -> str:
+    """``<alias>-v<mapping version>-<UTC time to the microsecond>``: unique, sortable, self-describing."""
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    return f"{alias}-v{version}-{moment.strftime('%Y%m%d%H%M%S%f')}"
+
+
+def create_product_index(
+    client: OpenSearch,
+    config: Config,
+    spec: EmbeddingSpec,
+    *,
+    name: str | None = None,
+    version: int = mappings.CURRENT_PRODUCT_VERSION,
+) -> str:
+    """Create a new, empty product index (not yet behind the alias) and return its name."""
+    index = name or versioned_index_name(config.index_alias, version)
+    try:
+        client.indices.create(index=index, body=product_index_body(config, spec, version))
+    except RequestError as exc:
+        raise IndexLifecycleError(f"OpenSearch refused to create index {index}: {_reason(exc)}") from exc
+    return index
+
+
+def indices_behind(client: OpenSearch, alias: str) -> list[str]:
+    """Return the indices the alias points to (empty if the alias does not exist)."""
+    try:
+        return sorted(client.indices.get_alias(name=alias))
+    except NotFoundError:
+        return []
+
+
+def swap_alias(client: OpenSearch, alias: str, index: str) -> list[str]:
+    """Point *alias* at *index* alone, atomically, and return the indices it pointed to before.
+
+    One ``_aliases`` request removes the alias from every other index and adds it to
+    *index*; OpenSearch applies the actions together, so no search sees zero or two
+    indices. The old indices are kept (for a rollback); delete them when no longer needed.
+    """
+    if not client.indices.exists(index=index):
+        raise IndexLifecycleError(f"cannot point alias {alias} at {index}: no such index")
+    previous = indices_behind(client, alias)
+    actions: list[dict[str, Any]] = [{"remove": {"index": old, "alias": alias}} for old in previous if old != index]
+    actions.append({"add": {"index": index, "alias": alias, "is_write_index": True}})
+    try:
+        client.indices.update_aliases(body={"actions": actions})
+    except RequestError as exc:
+        raise IndexLifecycleError(f"OpenSearch refused to move alias {alias} to {index}: {_reason(exc)}") from exc
+    return previous
+
+
+def ensure_product_index(client: OpenSearch, config: Config, spec: EmbeddingSpec) -> str:
+    """Return the index behind the configured alias, creating one and the alias if there is none.
+
+    Idempotent: a second call returns the same index. It does not check that the live
+    index matches *spec*; :func:`index_model` tells which model an index was built for.
+    """
+    live = indices_behind(client, config.index_alias)
+    if live:
+        return live[0]
+    index = create_product_index(client, config, spec)
+    swap_alias(client, config.index_alias, index)
+    return index
+
+
+def index_model(client: OpenSearch, index: str) -> dict[str, Any]:
+    """Return the ``_meta`` an index was created with (mapping version, model, vector sizes)."""
+    mapping = client.indices.get_mapping(index=index)
+    return mapping[index]["mappings"].get("_meta", {})
+
+
+def _reason(exc: RequestError) -> str:
+    info = exc.info if isinstance(exc.info, dict) else {}
+    error = info.get("error", {})
+    if isinstance(error, dict):
+        return str(error.get("reason", exc.error))
+    return str(error or exc.error)
