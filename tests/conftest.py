@@ -1,0 +1,96 @@
+"""Shared fixtures: one real OpenSearch node for the whole run, and an index of its own for each test.
+
+Without ``OPENSEARCH_URL`` the session starts the local node (``engine/``) on free ports in
+a temporary directory and stops it at the end. With ``OPENSEARCH_URL`` set, the tests run
+against that cluster instead, and the tests that manage the local node's process skip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opensearchpy import OpenSearch
+
+from engine.local_node import LocalNode
+from plugin.client import connect
+from plugin.config import Config, EngineConfig
+from plugin.embedding_spec import EmbeddingSpec
+
+#: A model with tiny vectors so that hand-made test data can be checked by eye and by numpy.
+TINY_SPEC = EmbeddingSpec(name="tiny-test-model", version="7", image_dims=4, text_dims=3)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def local_engine_config(home: Path, **overrides: object) -> EngineConfig:
+    """An engine configuration on free ports under *home*, so tests never touch a user's node."""
+    values: dict[str, object] = {"home": home, "http_port": free_port(), "transport_port": free_port(), "heap": "1g"}
+    values.update(overrides)
+    return EngineConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def local_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode | None]:
+    """The local node started for this run, or None when ``OPENSEARCH_URL`` names a cluster."""
+    if os.environ.get("OPENSEARCH_URL"):
+        yield None
+        return
+    node = LocalNode(local_engine_config(tmp_path_factory.mktemp("engine")))
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def running_local_node(local_node: LocalNode | None) -> LocalNode:
+    """The local node, for tests about the node's own process; skips against an external cluster."""
+    if local_node is None:
+        pytest.skip("OPENSEARCH_URL names an external cluster; this test manages the local node's process")
+    return local_node
+
+
+@pytest.fixture(scope="session")
+def base_config(local_node: LocalNode | None) -> Config:
+    config = Config.from_env()
+    if local_node is None:
+        return config
+    return dataclasses.replace(config, opensearch_url=local_node.url, engine=local_node.config)
+
+
+@pytest.fixture
+def config(base_config: Config) -> Config:
+    """The run's configuration with an alias of this test's own, so tests never share indices."""
+    return dataclasses.replace(base_config, index_alias=f"test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def client(config: Config) -> Iterator[OpenSearch]:
+    """A client for the run's cluster; every index under this test's alias prefix is deleted afterwards."""
+    client = connect(config)
+    yield client
+    client.indices.delete(index=f"{config.index_alias}*", ignore_unavailable=True, expand_wildcards="all")
+    client.close()
+
+
+@pytest.fixture
+def cli_env(base_config: Config, config: Config) -> dict[str, str]:
+    """Environment variables that point the ``lookalike`` command at this run's node and this test's alias."""
+    env = dict(os.environ)
+    env["OPENSEARCH_URL"] = base_config.opensearch_url
+    env["LOOKALIKE_INDEX_ALIAS"] = config.index_alias
+    env["LOOKALIKE_ENGINE_HOME"] = str(base_config.engine.home)
+    env["LOOKALIKE_ENGINE_PORT"] = str(base_config.engine.http_port)
+    env["LOOKALIKE_ENGINE_TRANSPORT_PORT"] = str(base_config.engine.transport_port)
+    return env

@@ -1,0 +1,67 @@
+"""Configuration comes from the environment, once, with safe defaults and errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from plugin.config import REPO_ROOT, Config
+from plugin.errors import ConfigError
+
+
+def test_defaults_run_the_local_node_on_this_machine() -> None:
+    config = Config.from_env({})
+
+    assert config.opensearch_url == "http://127.0.0.1:9200"
+    assert config.engine.http_port == 9200
+    assert config.engine.transport_port == 9300
+    assert config.engine.home == REPO_ROOT / ".lookalike" / "engine"
+    assert config.index_alias == "products"
+    assert config.verify_certs is True
+    assert config.opensearch_user is None
+
+
+def test_the_url_follows_the_local_node_port_unless_a_cluster_is_named() -> None:
+    assert Config.from_env({"LOOKALIKE_ENGINE_PORT": "9201"}).opensearch_url == "http://127.0.0.1:9201"
+    named = Config.from_env({"LOOKALIKE_ENGINE_PORT": "9201", "OPENSEARCH_URL": "https://search.shop.example:9200/"})
+    assert named.opensearch_url == "https://search.shop.example:9200"
+
+
+def test_a_real_cluster_gets_credentials_and_tls_settings() -> None:
+    config = Config.from_env(
+        {
+            "OPENSEARCH_URL": "https://os.internal:9200",
+            "OPENSEARCH_USER": "lookalike",
+            "OPENSEARCH_PASSWORD": "s3cret",
+            "OPENSEARCH_VERIFY_CERTS": "false",
+            "OPENSEARCH_CA_CERTS": "/etc/ssl/os-ca.pem",
+            "LOOKALIKE_INDEX_ALIAS": "shop-products",
+            "LOOKALIKE_INDEX_REPLICAS": "1",
+            "LOOKALIKE_ENGINE_HOME": "~/lookalike-node",
+        }
+    )
+
+    assert (config.opensearch_user, config.opensearch_password) == ("lookalike", "s3cret")
+    assert config.verify_certs is False
+    assert config.ca_certs == "/etc/ssl/os-ca.pem"
+    assert config.index_alias == "shop-products"
+    assert config.index_replicas == 1
+    assert config.engine.home == Path("~/lookalike-node").expanduser()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LOOKALIKE_ENGINE_PORT", "http", "LOOKALIKE_ENGINE_PORT must be a whole number, got 'http'"),
+        ("LOOKALIKE_INDEX_REPLICAS", "-1", "LOOKALIKE_INDEX_REPLICAS must not be negative, got -1"),
+        ("OPENSEARCH_VERIFY_CERTS", "maybe", "OPENSEARCH_VERIFY_CERTS must be true or false, got 'maybe'"),
+        ("OPENSEARCH_TIMEOUT", "0", "OPENSEARCH_TIMEOUT must be positive, got 0.0"),
+        ("LOOKALIKE_INDEX_ALIAS", "Products", "LOOKALIKE_INDEX_ALIAS is not a valid OpenSearch index name: 'Products'"),
+        ("LOOKALIKE_ENGINE_SETTINGS", "knn.cache", "LOOKALIKE_ENGINE_SETTINGS: expected key=value pairs, got 'knn.cache'"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        Config.from_env({variable: value})
+    assert str(excinfo.value) == message
