@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +24,16 @@ from plugin.client import connect
 from plugin.config import Config, EngineConfig
 from plugin.embedding_spec import EmbeddingSpec
 
+#: The ``lookalike`` command of the environment the tests run in.
+LOOKALIKE = str(Path(sys.executable).parent / "lookalike")
+
 #: A model with tiny vectors so that hand-made test data can be checked by eye and by numpy.
 TINY_SPEC = EmbeddingSpec(name="tiny-test-model", version="7", image_dims=4, text_dims=3)
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``lookalike`` as a user would, capturing what it prints."""
+    return subprocess.run([LOOKALIKE, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def free_port() -> int:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from opensearchpy import OpenSearch
 
 from engine.local_node import LocalNode
 from plugin import index_lifecycle
 from plugin.config import Config
-
-LOOKALIKE = str(Path(sys.executable).parent / "lookalike")
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LOOKALIKE, *args], env=env, capture_output=True, text=True, timeout=300)
+from tests.conftest import run_cli
 
 
 def test_index_create_activate_list_and_swap(client: OpenSearch, config: Config, cli_env: dict[str, str]) -> None:

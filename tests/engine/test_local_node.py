@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,14 +13,7 @@ from opensearchpy import helpers
 from engine.local_node import LocalNode, PortInUse
 from plugin.client import connect
 from plugin.config import Config
-from tests.conftest import free_port, local_engine_config
-
-LOOKALIKE = str(Path(sys.executable).parent / "lookalike")
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LOOKALIKE, *args], env=env, capture_output=True, text=True, timeout=300)
-
+from tests.conftest import free_port, local_engine_config, run_cli
 
 def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for a node of the test's own, on free ports, never the user's or the session's."""
