@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from plugin.errors import ConfigError
+from plugin.fetch import FetchPolicy
+from plugin.images import DecodePolicy
 
 #: The repository root, where ``engine/`` (the local node's build) lives.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,10 @@ class Config:
     index_alias: str = "products"
     index_shards: int = 1
     index_replicas: int = 0
+    #: How images are fetched from URLs and files (ingest and query photos alike).
+    fetch: FetchPolicy = FetchPolicy()
+    #: How image bytes are decoded.
+    decode: DecodePolicy = DecodePolicy()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -82,6 +88,15 @@ class Config:
             index_alias=_name(env, "LOOKALIKE_INDEX_ALIAS", "products"),
             index_shards=_int(env, "LOOKALIKE_INDEX_SHARDS", 1),
             index_replicas=_int(env, "LOOKALIKE_INDEX_REPLICAS", 0),
+            fetch=FetchPolicy(
+                connect_timeout=_float(env, "LOOKALIKE_FETCH_CONNECT_TIMEOUT", 5.0),
+                read_timeout=_float(env, "LOOKALIKE_FETCH_READ_TIMEOUT", 15.0),
+                max_bytes=_int(env, "LOOKALIKE_FETCH_MAX_BYTES", 20 * 1024 * 1024),
+                max_redirects=_int(env, "LOOKALIKE_FETCH_MAX_REDIRECTS", 3),
+                allow_private=_bool(env, "LOOKALIKE_FETCH_ALLOW_PRIVATE", False),
+                local_roots=tuple(Path(p).expanduser() for p in env.get("LOOKALIKE_IMAGE_ROOTS", "").split(os.pathsep) if p),
+            ),
+            decode=DecodePolicy(max_pixels=_int(env, "LOOKALIKE_MAX_IMAGE_PIXELS", 40_000_000)),
         )
 
 

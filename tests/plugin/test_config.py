@@ -65,3 +65,22 @@ def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str, m
     with pytest.raises(ConfigError) as excinfo:
         Config.from_env({variable: value})
     assert str(excinfo.value) == message
+
+
+def test_image_fetching_is_safe_unless_configured_otherwise() -> None:
+    default = Config.from_env({})
+    assert default.fetch.allow_private is False
+    assert default.fetch.local_roots == ()
+
+    shop = Config.from_env(
+        {
+            "LOOKALIKE_FETCH_ALLOW_PRIVATE": "yes",
+            "LOOKALIKE_IMAGE_ROOTS": "/srv/images:/mnt/catalogue",
+            "LOOKALIKE_FETCH_MAX_BYTES": "1048576",
+            "LOOKALIKE_MAX_IMAGE_PIXELS": "1000000",
+        }
+    )
+    assert shop.fetch.allow_private is True
+    assert shop.fetch.local_roots == (Path("/srv/images"), Path("/mnt/catalogue"))
+    assert shop.fetch.max_bytes == 1_048_576
+    assert shop.decode.max_pixels == 1_000_000

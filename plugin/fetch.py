@@ -1,0 +1,206 @@
+"""Fetch image bytes from an http(s) URL or a local file, safely.
+
+Shared by ingest (catalogue images) and the API (a query photo given by URL), because both
+take URLs from people they do not control. The rules:
+
+* only ``http``/``https`` URLs and files under the configured roots;
+* every address a host name resolves to must be public, unless private addresses are
+  allowed by configuration, and the connection goes to the address that was checked, so a
+  DNS answer that changes between check and connect cannot redirect it (server-side
+  request forgery);
+* connect and read timeouts, a byte limit enforced while streaming, a bounded number of
+  redirects, each redirect checked like the first URL;
+* the format is judged from the bytes, never from the ``Content-Type`` header or the name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import socket
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import filetype
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+from plugin.errors import (
+    FetchFailed,
+    FetchRefused,
+    ImageTooLarge,
+    NotAnImage,
+    PathNotAllowed,
+    SourceNotFound,
+    TooManyRedirects,
+    UnsafeURL,
+    UnsupportedSource,
+)
+
+#: Formats lookalike decodes, as ``filetype`` names their MIME types.
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"})
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+_CHUNK = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchPolicy:
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_bytes: int = 20 * 1024 * 1024
+    max_redirects: int = 3
+    #: Allow loopback, private and link-local addresses (a shop's own image server on its LAN).
+    allow_private: bool = False
+    #: Local image files may only be read from under these directories; none by default.
+    local_roots: tuple[Path, ...] = ()
+    user_agent: str = "lookalike-image-fetcher/0.1"
+
+
+@dataclasses.dataclass(frozen=True)
+class FetchedImage:
+    data: bytes
+    #: The URL or path as given.
+    source: str
+    #: Where the bytes finally came from, after redirects.
+    location: str
+    #: The format judged from the bytes, e.g. ``image/png``.
+    media_type: str
+
+
+def fetch_image(source: str, policy: FetchPolicy) -> FetchedImage:
+    """Return the bytes of the image at *source* (an http(s) URL, a ``file:`` URL or a path).
+
+    Raises a :class:`~plugin.errors.SourceError` subclass whose ``reason`` names the fault.
+    """
+    scheme = urlsplit(source).scheme.lower()
+    if scheme in ("http", "https"):
+        data, location = _fetch_http(source, policy)
+    elif scheme == "file" or scheme == "" or (len(scheme) == 1 and source[1:3] in (":\\", ":/")):
+        path = Path(urlsplit(source).path if scheme == "file" else source)
+        data, location = _read_local(path, policy), str(path)
+    else:
+        raise UnsupportedSource(f"unsupported image source scheme {scheme!r}: use http(s) or a file path", source=source)
+    return FetchedImage(data=data, source=source, location=location, media_type=sniff_image_type(data, source))
+
+
+def sniff_image_type(data: bytes, source: str = "") -> str:
+    """The image format of *data*, judged from its leading bytes; :class:`NotAnImage` if none fits."""
+    kind = filetype.guess(data[:262])
+    if kind is None or kind.mime not in IMAGE_TYPES:
+        found = kind.mime if kind is not None else "unrecognised bytes"
+        raise NotAnImage(f"{source or 'the data'} is not a supported image ({found})", source=source)
+    return kind.mime
+
+
+def check_address(host: str, port: int, policy: FetchPolicy, source: str = "") -> list[str]:
+    """Resolve *host* and return its addresses, refusing any non-public one unless allowed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise FetchFailed(f"cannot resolve host {host!r}: {exc.strerror}", source=source) from exc
+    addresses = sorted({info[4][0] for info in infos})
+    if not policy.allow_private:
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%")[0])
+            if not ip.is_global or ip.is_multicast:
+                raise UnsafeURL(
+                    f"{source or host} resolves to {address}, a non-public address; "
+                    "set LOOKALIKE_FETCH_ALLOW_PRIVATE=true to allow it",
+                    source=source,
+                )
+    return addresses
+
+
+def _fetch_http(url: str, policy: FetchPolicy) -> tuple[bytes, str]:
+    current = url
+    for _ in range(policy.max_redirects + 1):
+        response = _request_once(current, policy, original=url)
+        try:
+            if response.status in _REDIRECTS:
+                target = response.headers.get("Location")
+                if not target:
+                    raise FetchRefused(f"{current} redirected without a Location", source=url)
+                current = urljoin(current, target)
+                if urlsplit(current).scheme.lower() not in ("http", "https"):
+                    raise UnsupportedSource(f"{url} redirected to a non-http URL", source=url)
+                continue
+            _raise_for_status(response.status, current, url)
+            return _read_limited(response, policy, url), current
+        finally:
+            response.release_conn()
+    raise TooManyRedirects(f"{url} redirected more than {policy.max_redirects} times", source=url)
+
+
+def _request_once(url: str, policy: FetchPolicy, original: str) -> urllib3.BaseHTTPResponse:
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise UnsupportedSource(f"{url} has no host name", source=original)
+    https = parts.scheme.lower() == "https"
+    port = parts.port or (443 if https else 80)
+    address = check_address(parts.hostname, port, policy, source=original)[0]
+    # Connect to the address that was checked; the Host header and TLS name stay the original host.
+    pool_kwargs: dict[str, object] = {
+        "timeout": urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout),
+        "retries": False,
+    }
+    if https:
+        pool_kwargs.update(server_hostname=parts.hostname, assert_hostname=parts.hostname)
+    pool_class = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
+    pool = pool_class(address, port, **pool_kwargs)  # type: ignore[arg-type]
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    try:
+        return pool.urlopen(
+            "GET",
+            path,
+            headers={"Host": host_header, "User-Agent": policy.user_agent, "Accept": "image/*"},
+            redirect=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+    except Urllib3HTTPError as exc:
+        raise FetchFailed(f"fetching {url} failed: {exc}", source=original) from exc
+
+
+def _raise_for_status(status: int, url: str, original: str) -> None:
+    if status < 400:
+        return
+    if status in (404, 410):
+        raise SourceNotFound(f"{url} answered {status} (not found)", source=original)
+    if status == 429 or status >= 500:
+        raise FetchFailed(f"{url} answered {status}; try again later", source=original)
+    raise FetchRefused(f"{url} answered {status}", source=original)
+
+
+def _read_limited(response: urllib3.BaseHTTPResponse, policy: FetchPolicy, source: str) -> bytes:
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > policy.max_bytes:
+        raise ImageTooLarge(f"{source} is {int(declared)} bytes, over the limit of {policy.max_bytes}", source=source)
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in response.stream(_CHUNK):
+            total += len(chunk)
+            if total > policy.max_bytes:
+                raise ImageTooLarge(f"{source} is over the limit of {policy.max_bytes} bytes", source=source)
+            chunks.append(chunk)
+    except Urllib3HTTPError as exc:
+        raise FetchFailed(f"reading {source} failed: {exc}", source=source) from exc
+    return b"".join(chunks)
+
+
+def _read_local(path: Path, policy: FetchPolicy) -> bytes:
+    resolved = path.expanduser().resolve()
+    roots = [root.expanduser().resolve() for root in policy.local_roots]
+    if not any(resolved.is_relative_to(root) for root in roots):
+        allowed = ", ".join(map(str, roots)) or "none configured (LOOKALIKE_IMAGE_ROOTS)"
+        raise PathNotAllowed(f"{path} is outside the allowed image directories: {allowed}", source=str(path))
+    if not resolved.is_file():
+        raise SourceNotFound(f"{path} does not exist or is not a file", source=str(path))
+    size = resolved.stat().st_size
+    if size > policy.max_bytes:
+        raise ImageTooLarge(f"{path} is {size} bytes, over the limit of {policy.max_bytes}", source=str(path))
+    return resolved.read_bytes()

@@ -1,0 +1,73 @@
+"""Decode image bytes into a clean RGB picture, refusing what is unsafe or broken.
+
+Used by ingest for catalogue images and by the API for query photos. The pixel count is
+checked from the header, before any pixel is decoded, so a small file that claims to be
+20,000 x 20,000 pixels costs nothing. The result carries no metadata: EXIF orientation is
+applied to the pixels and the EXIF data itself (GPS position, camera serial) is dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from plugin.errors import CorruptImage, ImageTooLarge, ImageTooSmall, NotAnImage
+
+#: Pillow format names that lookalike decodes; the same set as ``plugin.fetch.IMAGE_TYPES``.
+PILLOW_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodePolicy:
+    #: Largest width x height decoded: 40 megapixels is more than any product photo needs.
+    max_pixels: int = 40_000_000
+    #: Smallest side accepted; tinier images carry too little to embed.
+    min_side: int = 16
+    #: Colour that transparent areas become (product cut-outs are shown on white).
+    background: tuple[int, int, int] = (255, 255, 255)
+
+
+def decode_image(data: bytes, policy: DecodePolicy = DecodePolicy(), source: str = "") -> Image.Image:
+    """Return *data* as an upright RGB :class:`PIL.Image.Image` without metadata.
+
+    Raises :class:`NotAnImage`, :class:`ImageTooLarge`, :class:`ImageTooSmall` or :class:`CorruptImage`.
+    """
+    label = source or "the image"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)
+    except UnidentifiedImageError as exc:
+        raise NotAnImage(f"{label} is not a supported image", source=source) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own, looser guard fired while reading the header.
+        raise ImageTooLarge(f"{label} is over the limit of {policy.max_pixels} pixels ({exc})", source=source) from exc
+    except OSError as exc:
+        raise CorruptImage(f"{label} cannot be decoded: {exc}", source=source) from exc
+    width, height = image.size
+    if width * height > policy.max_pixels:
+        raise ImageTooLarge(
+            f"{label} is {width}x{height} pixels, over the limit of {policy.max_pixels} pixels", source=source
+        )
+    if min(width, height) < policy.min_side:
+        raise ImageTooSmall(f"{label} is {width}x{height} pixels, under the minimum of {policy.min_side}", source=source)
+    try:
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+        return _to_rgb(upright, policy.background)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise CorruptImage(f"{label} cannot be decoded: {exc}", source=source) from exc
+
+
+def _to_rgb(image: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, background)
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    rgb = image.convert("RGB")
+    rgb.info.clear()  # no EXIF, ICC or comments travel further
+    return rgb

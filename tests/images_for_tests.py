@@ -1,0 +1,37 @@
+"""Small real images made on the spot, and a few deliberately broken ones."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+from PIL import Image
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, ...] = (200, 30, 30), mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (30, 120, 200), exif_orientation: int | None = None) -> bytes:
+    image = Image.new("RGB", size, color)
+    image.paste((250, 250, 0), (0, 0, size[0] // 4, size[1] // 4))  # a marked corner, to see rotations
+    exif = Image.Exif()
+    if exif_orientation is not None:
+        exif[0x0112] = exif_orientation
+    exif[0x010F] = "SecretCam"  # Make: must not survive decoding
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims *width* x *height* pixels, as a decompression bomb does."""
+    data = bytearray(png_bytes((1, 1)))
+    ihdr_start = 8 + 8  # signature, then length + b"IHDR"
+    data[ihdr_start : ihdr_start + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[12 : ihdr_start + 13]))
+    data[ihdr_start + 13 : ihdr_start + 17] = struct.pack(">I", crc)
+    return bytes(data)
