@@ -108,7 +108,7 @@ def engine_build() -> None:
 
 
 @engine.command("logs")
-@click.option("-n", "--lines", default=40, show_default=True, help="How many lines from the end.")
+@click.option("-n", "--lines", default=40, show_default=True, type=click.IntRange(min=1), help="How many lines from the end.")
 def engine_logs(lines: int) -> None:
     """Print the end of the node's log."""
     click.echo(LocalNode(_config().engine).log_tail(lines))
@@ -160,6 +160,7 @@ def index_swap(name: str) -> None:
     """Point the alias at index NAME, atomically."""
     config = _config()
     client = connect(config)
+    cluster_health(client)
     previous = index_lifecycle.swap_alias(client, config.index_alias, name)
     click.echo(f"Alias {config.index_alias} now points at {name} (before: {', '.join(previous) or 'nothing'}).")
 

@@ -9,7 +9,9 @@ the cluster answers.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +23,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +119,13 @@ class LocalNode:
     def start(self) -> str:
         """Start the node in the background, wait until the cluster is yellow or green, return its URL.
 
-        Idempotent: if this node already runs, return its URL at once.
+        Idempotent: if this node already runs, return its URL at once. Two starts at the
+        same time are serialised by a lock file, so they cannot both launch a node.
         """
+        with self._lock():
+            return self._start_locked()
+
+    def _start_locked(self) -> str:
         pid = self.running_pid()
         if pid is not None:
             self._wait_healthy(process=None, pid=pid)
@@ -148,15 +156,26 @@ class LocalNode:
             raise
         return self.url
 
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / "node.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def stop(self, timeout: float = 60.0) -> bool:
         """Shut the node down cleanly (SIGTERM, so it flushes); return False if it was not running."""
-        pid = self.running_pid()
-        if pid is None:
+        with self._lock():
+            pid = self.running_pid()
+            if pid is None:
+                self.pid_file.unlink(missing_ok=True)
+                return False
+            self._terminate(pid, timeout)
             self.pid_file.unlink(missing_ok=True)
-            return False
-        self._terminate(pid, timeout)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+            return True
 
     def status(self) -> NodeStatus:
         """Say whether the node runs and, if it answers, its version, health and plugins."""
@@ -184,7 +203,7 @@ class LocalNode:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _is_our_node(pid) else None
+        return pid if _is_our_node(pid, self.home) else None
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:
@@ -250,7 +269,7 @@ class LocalNode:
                     f"the end of its log ({self.log_file}) follows.",
                     self.log_tail(),
                 )
-            if process is None and not _is_our_node(pid):
+            if process is None and not _is_our_node(pid, self.home):
                 raise EngineStartFailed("The OpenSearch node stopped while starting.", self.log_tail())
             try:
                 health = _get_json(f"{self.url}/_cluster/health")
@@ -276,8 +295,14 @@ class LocalNode:
             if not _is_alive(pid):
                 return
             time.sleep(0.2)
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
         while _is_alive(pid):
+            if time.monotonic() > deadline:
+                raise EngineError(f"The OpenSearch node (pid {pid}) did not exit even after SIGKILL.")
             time.sleep(0.1)
 
 
@@ -316,6 +341,8 @@ def _java_major(java: str) -> int | None:
 
 
 def _is_alive(pid: int) -> bool:
+    if _is_zombie(pid):
+        return False
     try:
         # Reap the process if it is our child, otherwise a zombie looks alive to kill(0).
         done, _ = os.waitpid(pid, os.WNOHANG)
@@ -332,14 +359,24 @@ def _is_alive(pid: int) -> bool:
     return True
 
 
-def _is_our_node(pid: int) -> bool:
+def _is_zombie(pid: int) -> bool:
+    """An exited process that its parent (maybe another program) has not reaped yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _is_our_node(pid: int, home: Path) -> bool:
+    """True if *pid* is a live LocalNode process for the node whose home is *home*."""
     if not _is_alive(pid):
         return False
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return True  # no /proc (macOS): trust the pid file
-    return MAIN_CLASS.encode() in cmdline
+    return MAIN_CLASS.encode() in arguments and f"-Epath.home={home}".encode() in arguments
 
 
 def _get_json(url: str, timeout: float = 5.0) -> Any:

@@ -65,8 +65,8 @@ class Product(BaseModel):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     in_stock: bool = True
     stock: int | None = Field(default=None, ge=0)
-    popularity: float = Field(default=0.0, ge=0)
-    rating: float | None = Field(default=None, ge=0, le=5)
+    popularity: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    rating: float | None = Field(default=None, ge=0, le=5, allow_inf_nan=False)
     product_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2048)
     #: Image URLs or file paths, first one the main image.
     images: tuple[str, ...] = Field(min_length=1, max_length=20)
@@ -194,6 +194,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str, str]]:
             except json.JSONDecodeError as exc:
                 yield number, f"invalid JSON: {exc.msg} at column {exc.colno}", text[:500]
                 continue
+            except (ValueError, RecursionError) as exc:  # absurdly long numbers, nesting
+                yield number, f"invalid JSON: {type(exc).__name__}", text[:500]
+                continue
             if not isinstance(row, dict):
                 yield number, "a catalogue row must be a JSON object", text[:500]
                 continue
@@ -208,7 +211,15 @@ def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any] 
     except StopIteration:
         return
     line = reader.line_num
-    for values in reader:
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            start, line = line + 1, reader.line_num
+            yield start, f"unreadable CSV row: {exc}", ""
+            continue
         start, line = line + 1, reader.line_num
         raw = delimiter.join(values)[:500]
         if not any(value.strip() for value in values):

@@ -6,7 +6,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-from opensearchpy.exceptions import ConnectionTimeout
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from plugin.config import Config
 from plugin.errors import EngineUnavailable
@@ -37,6 +37,13 @@ def cluster_health(client: OpenSearch) -> dict[str, Any]:
         return client.cluster.health()
     except (OpenSearchConnectionError, ConnectionTimeout) as exc:
         raise EngineUnavailable(f"OpenSearch at {_hosts(client)} cannot be reached: {exc.error}") from exc
+    except TransportError as exc:
+        if exc.status_code in (401, 403):
+            raise EngineUnavailable(
+                f"OpenSearch at {_hosts(client)} refused the credentials (HTTP {exc.status_code}); "
+                "check OPENSEARCH_USER and OPENSEARCH_PASSWORD."
+            ) from exc
+        raise EngineUnavailable(f"OpenSearch at {_hosts(client)} answered HTTP {exc.status_code}: {exc.error}") from exc
 
 
 def _hosts(client: OpenSearch) -> str:

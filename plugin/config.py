@@ -8,6 +8,7 @@ embedded local node on this machine.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,9 +68,9 @@ class Config:
         """
         env = os.environ if environ is None else environ
         engine = EngineConfig(
-            home=Path(env.get("LOOKALIKE_ENGINE_HOME", str(REPO_ROOT / ".lookalike" / "engine"))).expanduser(),
-            http_port=_int(env, "LOOKALIKE_ENGINE_PORT", 9200),
-            transport_port=_int(env, "LOOKALIKE_ENGINE_TRANSPORT_PORT", 9300),
+            home=Path(env.get("LOOKALIKE_ENGINE_HOME", str(REPO_ROOT / ".lookalike" / "engine"))).expanduser().resolve(),
+            http_port=_port(env, "LOOKALIKE_ENGINE_PORT", 9200),
+            transport_port=_port(env, "LOOKALIKE_ENGINE_TRANSPORT_PORT", 9300),
             heap=env.get("LOOKALIKE_ENGINE_HEAP", "1g"),
             extra_settings=tuple(env.get("LOOKALIKE_ENGINE_SETTINGS", "").split()),
             start_timeout=_float(env, "LOOKALIKE_ENGINE_START_TIMEOUT", 120.0),
@@ -113,6 +114,13 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
+def _port(env: Mapping[str, str], key: str, default: int) -> int:
+    value = _int(env, key, default)
+    if not 1 <= value <= 65535:
+        raise ConfigError(f"{key} must be a port between 1 and 65535, got {value}")
+    return value
+
+
 def _float(env: Mapping[str, str], key: str, default: float) -> float:
     raw = env.get(key)
     if raw is None or raw == "":
@@ -121,8 +129,8 @@ def _float(env: Mapping[str, str], key: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{key} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{key} must be positive, got {value}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{key} must be a positive number, got {raw!r}")
     return value
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import socket
+import time
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import filetype
 import urllib3
@@ -73,11 +74,14 @@ def fetch_image(source: str, policy: FetchPolicy) -> FetchedImage:
 
     Raises a :class:`~plugin.errors.SourceError` subclass whose ``reason`` names the fault.
     """
-    scheme = urlsplit(source).scheme.lower()
+    try:
+        scheme = urlsplit(source).scheme.lower()
+    except ValueError as exc:
+        raise UnsupportedSource(f"{source!r} is not a valid URL or path: {exc}", source=source) from exc
     if scheme in ("http", "https"):
         data, location = _fetch_http(source, policy)
     elif scheme == "file" or scheme == "" or (len(scheme) == 1 and source[1:3] in (":\\", ":/")):
-        path = Path(urlsplit(source).path if scheme == "file" else source)
+        path = Path(unquote(urlsplit(source).path) if scheme == "file" else source)
         data, location = _read_local(path, policy), str(path)
     else:
         raise UnsupportedSource(f"unsupported image source scheme {scheme!r}: use http(s) or a file path", source=source)
@@ -99,11 +103,12 @@ def check_address(host: str, port: int, policy: FetchPolicy, source: str = "") -
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchFailed(f"cannot resolve host {host!r}: {exc.strerror}", source=source) from exc
+    except (UnicodeError, ValueError) as exc:
+        raise UnsupportedSource(f"{host!r} is not a valid host name", source=source) from exc
     addresses = sorted({info[4][0] for info in infos})
     if not policy.allow_private:
         for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global or ip.is_multicast:
+            if not _is_public(ipaddress.ip_address(address.split("%")[0])):
                 raise UnsafeURL(
                     f"{source or host} resolves to {address}, a non-public address; "
                     "set LOOKALIKE_FETCH_ALLOW_PRIVATE=true to allow it",
@@ -112,7 +117,25 @@ def check_address(host: str, port: int, policy: FetchPolicy, source: str = "") -
     return addresses
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("::/96"))
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global unicast address, and for IPv6 forms that carry an IPv4 address, that address too."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = [ip.ipv4_mapped, ip.sixtofour, ip.teredo[1] if ip.teredo else None]
+        if any(ip in network for network in _NAT64):
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return all(_is_public(v4) for v4 in embedded if v4 is not None)
+    return True
+
+
 def _fetch_http(url: str, policy: FetchPolicy) -> tuple[bytes, str]:
+    # The read timeout bounds each read; this bounds the whole fetch, so a server that
+    # trickles a byte at a time cannot hold a worker.
+    deadline = time.monotonic() + policy.connect_timeout + policy.read_timeout
     current = url
     for _ in range(policy.max_redirects + 1):
         response = _request_once(current, policy, original=url)
@@ -126,18 +149,22 @@ def _fetch_http(url: str, policy: FetchPolicy) -> tuple[bytes, str]:
                     raise UnsupportedSource(f"{url} redirected to a non-http URL", source=url)
                 continue
             _raise_for_status(response.status, current, url)
-            return _read_limited(response, policy, url), current
+            return _read_limited(response, policy, url, deadline), current
         finally:
             response.release_conn()
     raise TooManyRedirects(f"{url} redirected more than {policy.max_redirects} times", source=url)
 
 
 def _request_once(url: str, policy: FetchPolicy, original: str) -> urllib3.BaseHTTPResponse:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        explicit_port = parts.port
+    except ValueError as exc:
+        raise UnsupportedSource(f"{url!r} is not a valid URL: {exc}", source=original) from exc
     if not parts.hostname:
         raise UnsupportedSource(f"{url} has no host name", source=original)
     https = parts.scheme.lower() == "https"
-    port = parts.port or (443 if https else 80)
+    port = explicit_port or (443 if https else 80)
     address = check_address(parts.hostname, port, policy, source=original)[0]
     # Connect to the address that was checked; the Host header and TLS name stay the original host.
     pool_kwargs: dict[str, object] = {
@@ -151,12 +178,14 @@ def _request_once(url: str, policy: FetchPolicy, original: str) -> urllib3.BaseH
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host_header = host if explicit_port is None else f"{host}:{explicit_port}"
     try:
         return pool.urlopen(
             "GET",
             path,
-            headers={"Host": host_header, "User-Agent": policy.user_agent, "Accept": "image/*"},
+            # identity: a compressed body could expand far past max_bytes before any check ran.
+            headers={"Host": host_header, "User-Agent": policy.user_agent, "Accept": "image/*", "Accept-Encoding": "identity"},
             redirect=False,
             preload_content=False,
             assert_same_host=False,
@@ -175,14 +204,16 @@ def _raise_for_status(status: int, url: str, original: str) -> None:
     raise FetchRefused(f"{url} answered {status}", source=original)
 
 
-def _read_limited(response: urllib3.BaseHTTPResponse, policy: FetchPolicy, source: str) -> bytes:
+def _read_limited(response: urllib3.BaseHTTPResponse, policy: FetchPolicy, source: str, deadline: float) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
         raise ImageTooLarge(f"{source} is {int(declared)} bytes, over the limit of {policy.max_bytes}", source=source)
     chunks: list[bytes] = []
     total = 0
     try:
-        for chunk in response.stream(_CHUNK):
+        while chunk := response.read1(_CHUNK, decode_content=False):  # returns what has arrived
+            if time.monotonic() > deadline:
+                raise FetchFailed(f"{source} took longer than {policy.connect_timeout + policy.read_timeout:.0f} s", source=source)
             total += len(chunk)
             if total > policy.max_bytes:
                 raise ImageTooLarge(f"{source} is over the limit of {policy.max_bytes} bytes", source=source)
@@ -193,6 +224,13 @@ def _read_limited(response: urllib3.BaseHTTPResponse, policy: FetchPolicy, sourc
 
 
 def _read_local(path: Path, policy: FetchPolicy) -> bytes:
+    try:
+        return _read_local_checked(path, policy)
+    except (OSError, RuntimeError, ValueError) as exc:  # unknown ~user, NUL byte, permissions
+        raise SourceNotFound(f"{path} cannot be read: {exc}", source=str(path)) from exc
+
+
+def _read_local_checked(path: Path, policy: FetchPolicy) -> bytes:
     resolved = path.expanduser().resolve()
     roots = [root.expanduser().resolve() for root in policy.local_roots]
     if not any(resolved.is_relative_to(root) for root in roots):
@@ -200,7 +238,8 @@ def _read_local(path: Path, policy: FetchPolicy) -> bytes:
         raise PathNotAllowed(f"{path} is outside the allowed image directories: {allowed}", source=str(path))
     if not resolved.is_file():
         raise SourceNotFound(f"{path} does not exist or is not a file", source=str(path))
-    size = resolved.stat().st_size
-    if size > policy.max_bytes:
-        raise ImageTooLarge(f"{path} is {size} bytes, over the limit of {policy.max_bytes}", source=str(path))
-    return resolved.read_bytes()
+    with open(resolved, "rb") as handle:
+        data = handle.read(policy.max_bytes + 1)  # never more, even if the file grows meanwhile
+    if len(data) > policy.max_bytes:
+        raise ImageTooLarge(f"{path} is over the limit of {policy.max_bytes} bytes", source=str(path))
+    return data

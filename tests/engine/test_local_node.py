@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import threading
 import sys
 from pathlib import Path
 
@@ -112,14 +114,16 @@ def test_a_node_that_fails_to_start_prints_the_tail_of_its_log(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_start_stop_and_data_survive_a_restart(running_local_node: LocalNode, config: Config) -> None:
+def test_start_stop_and_data_survive_a_restart(running_local_node: LocalNode, config: Config, cli_env: dict[str, str]) -> None:
     client = connect(config)
     index = f"{config.index_alias}-restart"
     client.indices.create(index=index, body={"settings": {"number_of_replicas": 0}})
     helpers.bulk(client, ({"_index": index, "_id": str(i), "_source": {"n": i}} for i in range(100)), refresh=True)
     old_pid = running_local_node.running_pid()
 
-    assert running_local_node.stop()
+    # Stopped from another process while this one, its parent, still runs: as a user does.
+    stopped = run_cli("engine", "stop", env=cli_env)
+    assert stopped.returncode == 0 and stopped.stdout.strip() == "OpenSearch stopped."
     assert running_local_node.running_pid() is None
     assert not running_local_node.status().running
     running_local_node.start()
@@ -136,3 +140,22 @@ def test_stop_when_nothing_runs_says_so(tmp_path: Path) -> None:
 
     assert result.returncode == 0
     assert result.stdout.strip() == "OpenSearch was not running."
+
+
+@pytest.mark.slow
+def test_two_starts_at_once_launch_one_node(tmp_path: Path) -> None:
+    node = LocalNode(local_engine_config(tmp_path))
+    urls: list[str] = []
+    threads = [threading.Thread(target=lambda: urls.append(node.start())) for _ in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        pids = [int(line.split()[0]) for line in subprocess.run(
+            ["pgrep", "-f", "--", f"-Epath.home={tmp_path}"], capture_output=True, text=True
+        ).stdout.split()]
+        assert urls == [node.url, node.url]
+        assert pids == [node.running_pid()]
+    finally:
+        node.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import http.server
 import threading
 import time
@@ -68,6 +69,20 @@ class ShopImageServer(http.server.BaseHTTPRequestHandler):
             self.wfile.write(PNG)
             for _ in range(40):
                 self.wfile.write(b"\0" * 65536)
+        elif path == "/gzip-bomb.png":
+            body = gzip.compress(b"\0" * (50 * 1024 * 1024))  # 50 MiB that travels as 50 KiB
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif path == "/trickle.png":
+            self.send_response(200)
+            self.end_headers()
+            for byte in PNG[:40]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
         elif path == "/slow.png":
             self.send_response(200)
             self.end_headers()
@@ -133,6 +148,9 @@ def test_a_redirect_to_a_local_file_is_refused(shop: str) -> None:
         "http://10.1.2.3/photo.png",
         "http://192.168.0.10/photo.png",
         "http://0.0.0.0:{port}/photo.png",
+        "http://[::ffff:127.0.0.1]:{port}/photo.png",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[2002:7f00:1::1]/photo.png",
     ],
 )
 def test_non_public_addresses_are_refused_by_default(url: str, shop: str) -> None:
@@ -163,6 +181,26 @@ def test_server_faults_become_typed_errors(shop: str, path: str, error: type[Exc
     assert excinfo.value.reason == reason  # type: ignore[attr-defined]
     assert excinfo.value.retryable is retryable  # type: ignore[attr-defined]
     assert excinfo.value.source == f"{shop}{path}"  # type: ignore[attr-defined]
+
+
+def test_a_compressed_body_is_not_inflated_past_the_limit(shop: str) -> None:
+    # The fetcher asks for identity encoding and never decompresses, so a gzip bomb stays
+    # 50 KiB of bytes that are no image.
+    with pytest.raises(NotAnImage):
+        fetch_image(f"{shop}/gzip-bomb.png", LOCAL)
+
+
+def test_a_server_that_trickles_bytes_is_cut_off_by_the_overall_deadline(shop: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchFailed, match="took longer than"):
+        fetch_image(f"{shop}/trickle.png", dataclasses.replace(LOCAL, connect_timeout=0.5, read_timeout=1.0))
+    assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize("url", ["http://shop.example:99999/a.png", "http://shop.example:abc/a.png", "http://[::1/a.png", f"http://{'a' * 70}.example/a.png"])
+def test_malformed_urls_are_unsupported_not_a_crash(url: str) -> None:
+    with pytest.raises(UnsupportedSource):
+        fetch_image(url, LOCAL)
 
 
 def test_an_unreachable_host_is_a_retryable_failure() -> None:
