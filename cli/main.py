@@ -11,11 +11,14 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from tqdm import tqdm
 
 from engine.local_node import EngineStartFailed, LocalNode
+from engine.local_redis import LocalRedis
 from plugin import index_lifecycle
 from plugin.client import cluster_health, connect
 from plugin.config import Config
@@ -163,6 +166,107 @@ def index_swap(name: str) -> None:
     cluster_health(client)
     previous = index_lifecycle.swap_alias(client, config.index_alias, name)
     click.echo(f"Alias {config.index_alias} now points at {name} (before: {', '.join(previous) or 'nothing'}).")
+
+
+# -- broker, worker, ingest -------------------------------------------------------------------
+
+
+@main.group()
+def broker() -> None:
+    """Run the local Redis that carries tasks to the ingest workers."""
+
+
+@broker.command("start")
+@_reports_errors
+def broker_start() -> None:
+    """Start Redis in the background (idempotent)."""
+    config = _config()
+    redis = LocalRedis(config.ingest.redis_home, config.ingest.redis_port)
+    click.echo(f"Redis running at {redis.start()} (files in {redis.home})")
+
+
+@broker.command("stop")
+@_reports_errors
+def broker_stop() -> None:
+    """Stop the local Redis."""
+    config = _config()
+    stopped = LocalRedis(config.ingest.redis_home, config.ingest.redis_port).stop()
+    click.echo("Redis stopped." if stopped else "Redis was not running.")
+
+
+@broker.command("status")
+@_reports_errors
+def broker_status() -> None:
+    """Say whether the local Redis runs. Exit 3 if it does not."""
+    config = _config()
+    redis = LocalRedis(config.ingest.redis_home, config.ingest.redis_port)
+    if redis.is_running():
+        click.echo(f"Redis is running at {redis.url}.")
+    else:
+        click.echo(f"Redis is not running (expected at {redis.url}).")
+        sys.exit(3)
+
+
+@main.command()
+@click.option("--concurrency", "-c", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int, loglevel: str) -> None:
+    """Start a Celery ingest worker (scale out by running more, on any machine that reaches the broker)."""
+    from ingest.celery_app import app
+
+    pool = ["--pool=solo"] if concurrency == 1 else ["--pool=prefork", f"--concurrency={concurrency}"]
+    app.worker_main(["worker", f"--loglevel={loglevel}", *pool, "--without-gossip", "--without-mingle"])
+
+
+@main.command()
+@click.argument("catalogue", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--eager", is_flag=True, help="Run the tasks in this process, without a broker or workers.")
+@click.option("--failures", is_flag=True, help="List quarantined rows, images and products, and exit.")
+@click.option("--retry-failed", is_flag=True, help="Ingest the quarantined products again.")
+@click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@_reports_errors
+def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bool, timeout: float | None) -> None:
+    """Ingest CATALOGUE (JSONL or CSV): every product becomes searchable or is quarantined with its reason."""
+    from ingest import runner
+
+    config = _config()
+    client = connect(config)
+    cluster_health(client)
+    if failures:
+        _print_failures(client, config)
+        return
+    if retry_failed == (catalogue is not None):
+        raise click.UsageError("give a CATALOGUE, or --retry-failed, or --failures")
+    with tqdm(total=0, unit="product", dynamic_ncols=True, disable=None) as bar:
+
+        def show(summary: dict[str, int]) -> None:
+            bar.total = summary["total"]
+            bar.update(summary["done"] - bar.n)
+
+        if retry_failed:
+            summary = runner.retry_failed(client, config, eager=eager, progress=show, timeout=timeout)
+        else:
+            assert catalogue is not None
+            summary = runner.run_catalogue(client, config, catalogue, eager=eager, progress=show, timeout=timeout)
+    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("indexed", "updated", "unchanged", "deleted", "quarantined"))
+    click.echo(f"Done: {counts}.")
+    click.echo(f"Model calls: {summary.get('images_embedded', 0)} images, {summary.get('texts_embedded', 0)} texts embedded.")
+    if summary.get("quarantined"):
+        click.echo("See why with: lookalike ingest --failures")
+
+
+def _print_failures(client: Any, config: Config) -> None:
+    from plugin.quarantine import list_records
+
+    records = list_records(client, config)
+    if not records:
+        click.echo("The quarantine is empty.")
+        return
+    for record in records:
+        where = f"line {record['line']}" if record.get("kind") == "row" else f"product {record.get('product_id')}"
+        source = f" {record['source']}" if record.get("source") else ""
+        click.echo(f"{record['kind']:<8} {record['reason']:<16} {where}{source}: {record['message']}")
+    click.echo(f"{len(records)} quarantined; retry products with: lookalike ingest --retry-failed")
 
 
 # -- demo ------------------------------------------------------------------------------------

@@ -141,6 +141,14 @@ class CatalogueRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class DeleteRow:
+    """A row that asks for a product to be removed: ``{"id": "...", "deleted": true}``."""
+
+    line: int
+    product_id: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RejectedRow:
     line: int
     reason: str
@@ -148,7 +156,7 @@ class RejectedRow:
     raw: str
 
 
-def read_catalogue(path: Path) -> Iterator[CatalogueRow | RejectedRow]:
+def read_catalogue(path: Path) -> Iterator[CatalogueRow | DeleteRow | RejectedRow]:
     """Yield each row of the JSONL or CSV catalogue at *path*, validated or rejected, in file order.
 
     A product id seen twice is rejected the second time, naming the first line.
@@ -167,6 +175,13 @@ def read_catalogue(path: Path) -> Iterator[CatalogueRow | RejectedRow]:
         if isinstance(row, str):
             yield RejectedRow(line=line, reason=row, raw=raw)
             continue
+        if _wants_delete(row):
+            product_id = str(row.get("id") or row.get("product_id") or row.get("sku") or "").strip()
+            if not product_id:
+                yield RejectedRow(line=line, reason="id: a delete row needs the product's id", raw=raw)
+            else:
+                yield DeleteRow(line=line, product_id=product_id)
+            continue
         try:
             product = Product.model_validate(row)
         except ValidationError as exc:
@@ -177,6 +192,11 @@ def read_catalogue(path: Path) -> Iterator[CatalogueRow | RejectedRow]:
             continue
         first_seen[product.id] = line
         yield CatalogueRow(line=line, product=product)
+
+
+def _wants_delete(row: dict[str, Any]) -> bool:
+    flag = row.get("deleted", row.get("delete"))
+    return flag is True or (isinstance(flag, str) and flag.strip().lower() in ("true", "yes", "1"))
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str, str]]:

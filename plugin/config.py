@@ -40,6 +40,25 @@ class EngineConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class IngestConfig:
+    """How catalogues are ingested by the Celery workers."""
+
+    #: The Celery broker (Redis).
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    #: Where ``lookalike broker start`` keeps the local Redis's files, and its port.
+    redis_home: Path = REPO_ROOT / ".lookalike" / "redis"
+    redis_port: int = 6379
+    #: Products per task: one embedding batch and one bulk request.
+    batch_size: int = 16
+    #: Attempts for a product whose image fetch fails transiently, before it is quarantined.
+    max_attempts: int = 4
+    #: First retry delay in seconds; doubles with each attempt.
+    retry_backoff: float = 2.0
+    #: Seconds after which a task taken by a worker that died is handed to another.
+    visibility_timeout: int = 3600
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """Everything lookalike needs to know about its surroundings."""
 
@@ -59,6 +78,21 @@ class Config:
     fetch: FetchPolicy = FetchPolicy()
     #: How image bytes are decoded.
     decode: DecodePolicy = DecodePolicy()
+    ingest: IngestConfig = IngestConfig()
+    #: The embedding model: ``offline`` (the packaged default) or ``clip:<checkpoint id or directory>``.
+    model: str = "offline"
+    #: Threads for model inference; 0 means one per core available to this process.
+    torch_threads: int = 0
+
+    @property
+    def quarantine_index(self) -> str:
+        """Where rows and images that could not be ingested are kept, with their reasons."""
+        return f"{self.index_alias}-quarantine"
+
+    @property
+    def thumbnail_index(self) -> str:
+        """WebP thumbnails, one document per distinct image (keyed by its fingerprint)."""
+        return f"{self.index_alias}-thumbnails"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -75,6 +109,7 @@ class Config:
             extra_settings=tuple(env.get("LOOKALIKE_ENGINE_SETTINGS", "").split()),
             start_timeout=_float(env, "LOOKALIKE_ENGINE_START_TIMEOUT", 120.0),
         )
+        redis_port = _port(env, "LOOKALIKE_REDIS_PORT", 6379)
         for pair in engine.extra_settings:
             if "=" not in pair:
                 raise ConfigError(f"LOOKALIKE_ENGINE_SETTINGS: expected key=value pairs, got {pair!r}")
@@ -98,6 +133,17 @@ class Config:
                 local_roots=tuple(Path(p).expanduser() for p in env.get("LOOKALIKE_IMAGE_ROOTS", "").split(os.pathsep) if p),
             ),
             decode=DecodePolicy(max_pixels=_int(env, "LOOKALIKE_MAX_IMAGE_PIXELS", 40_000_000)),
+            ingest=IngestConfig(
+                broker_url=env.get("CELERY_BROKER_URL") or f"redis://127.0.0.1:{redis_port}/0",
+                redis_home=Path(env.get("LOOKALIKE_REDIS_HOME", str(REPO_ROOT / ".lookalike" / "redis"))).expanduser().resolve(),
+                redis_port=redis_port,
+                batch_size=max(1, _int(env, "LOOKALIKE_INGEST_BATCH_SIZE", 16)),
+                max_attempts=max(1, _int(env, "LOOKALIKE_INGEST_MAX_ATTEMPTS", 4)),
+                retry_backoff=_float(env, "LOOKALIKE_INGEST_RETRY_BACKOFF", 2.0),
+                visibility_timeout=max(1, _int(env, "LOOKALIKE_BROKER_VISIBILITY_TIMEOUT", 3600)),
+            ),
+            model=env.get("LOOKALIKE_MODEL", "offline"),
+            torch_threads=_int(env, "LOOKALIKE_TORCH_THREADS", 0),
         )
 
 

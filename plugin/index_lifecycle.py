@@ -112,3 +112,15 @@ def _reason(exc: RequestError) -> str:
     if isinstance(error, dict):
         return str(error.get("reason", exc.error))
     return str(error or exc.error)
+
+
+def ensure_index(client: OpenSearch, config: Config, index: str, template: str, version: int = 1) -> None:
+    """Create a plain (non-aliased) index such as the quarantine or thumbnails from its template, once."""
+    if client.indices.exists(index=index):
+        return
+    body = mappings.render(mappings.load(template, version), {"replicas": config.index_replicas})
+    try:
+        client.indices.create(index=index, body=body)
+    except RequestError as exc:
+        if "resource_already_exists_exception" not in str(exc):  # another worker made it first
+            raise IndexLifecycleError(f"OpenSearch refused to create index {index}: {_reason(exc)}") from exc

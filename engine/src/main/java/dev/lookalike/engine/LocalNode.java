@@ -37,6 +37,7 @@ public final class LocalNode {
         "org.opensearch.painless.PainlessPlugin",
         "org.opensearch.analysis.common.CommonAnalysisPlugin",
         "org.opensearch.index.mapper.MapperExtrasPlugin",
+        "org.opensearch.index.reindex.ReindexPlugin",
         "org.opensearch.knn.plugin.KNNPlugin",
     };
 

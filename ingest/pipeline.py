@@ -1,0 +1,277 @@
+"""One batch of products: fetch and check images, embed only what changed, bulk index.
+
+This module holds the ingest logic and knows nothing of Celery, so the worker tasks and the
+in-process ``--eager`` mode run exactly the same code.
+
+Change awareness: each image's bytes and the product's embedded text are fingerprinted
+(SHA-256). A product whose image fingerprints, text fingerprint and model match what is
+indexed keeps its vectors, so a price, stock or tag edit rewrites the document without a
+model call; an unchanged product is not written at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import imagehash
+from opensearchpy import OpenSearch, helpers
+from PIL import Image
+
+from plugin.catalogue import Product
+from plugin.config import Config
+from plugin.embedding import EmbeddingBackend
+from plugin.errors import SourceError
+from plugin.fetch import fetch_image
+from plugin.images import decode_image
+from plugin.quarantine import QuarantineRecord, clear_products, write_records
+from plugin.thumbnails import make_thumbnail, thumbnail_action
+
+#: Parallel image downloads per batch; fetching is network-bound, decoding releases the GIL.
+FETCH_THREADS = 8
+
+INDEXED, UPDATED, UNCHANGED, DELETED, QUARANTINED = "indexed", "updated", "unchanged", "deleted", "quarantined"
+
+
+@dataclasses.dataclass
+class BatchResult:
+    outcomes: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Products to try again later (a transient image fault), as JSON-ready dicts.
+    retry: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    images_embedded: int = 0
+    texts_embedded: int = 0
+
+
+@dataclasses.dataclass
+class _Image:
+    source: str
+    position: int
+    fingerprint: str = ""
+    decoded: Image.Image | None = None
+    #: The indexed entry for the same bytes and model, whose vector can be reused.
+    reused: dict[str, Any] | None = None
+    error: SourceError | None = None
+
+
+def text_for_embedding(product: Product) -> str:
+    """What the text vector describes: the words a shopper might type for this product."""
+    parts = [product.title, product.brand or "", " > ".join(product.category), product.description]
+    return ". ".join(part for part in parts if part)[:2000]
+
+
+def process_products(
+    client: OpenSearch,
+    config: Config,
+    backend: EmbeddingBackend,
+    products: list[Product],
+    *,
+    catalogue: str,
+    attempt: int = 1,
+) -> BatchResult:
+    """Ingest *products* into the alias; return each product's outcome and what to retry."""
+    result = BatchResult()
+    existing = _existing_documents(client, config, [p.id for p in products])
+    model = (backend.spec.name, backend.spec.version)
+    images = {p.id: _collect_images(p, existing.get(p.id), model, config) for p in products}
+    last_attempt = attempt >= config.ingest.max_attempts
+
+    ready: list[Product] = []
+    records: list[QuarantineRecord] = []
+    for product in products:
+        failed = [img for img in images[product.id] if img.error is not None]
+        if any(img.error.retryable for img in failed) and not last_attempt:  # type: ignore[union-attr]
+            result.retry.append(product.model_dump(mode="json"))
+            continue
+        if len(failed) == len(images[product.id]):  # nothing to show: the product is not indexed
+            records.append(_record("product", failed[0], product, catalogue, attempt))
+            result.outcomes[product.id] = QUARANTINED
+            continue
+        records.extend(_record("image", img, product, catalogue, attempt) for img in failed)
+        ready.append(product)
+
+    # One forward pass for every new or changed image of the batch.
+    to_embed = [img for p in ready for img in images[p.id] if img.error is None and img.reused is None]
+    vectors, labels = _embed_images(backend, [img.decoded for img in to_embed])  # type: ignore[misc]
+    fresh = {id(img): (vectors[i], labels[i]) for i, img in enumerate(to_embed)}
+    result.images_embedded = len(to_embed)
+
+    texts = {p.id: text_for_embedding(p) for p in ready}
+    text_fingerprints = {pid: _sha256(f"{model}|{text}") for pid, text in texts.items()}
+    stale_text = [p.id for p in ready if _reusable_text(existing.get(p.id), text_fingerprints[p.id], model) is None]
+    text_vectors = dict(zip(stale_text, backend.embed_texts([texts[pid] for pid in stale_text]))) if stale_text else {}
+    result.texts_embedded = len(stale_text)
+
+    actions: list[dict[str, Any]] = []
+    for product in ready:
+        previous = existing.get(product.id)
+        text_vector = text_vectors.get(product.id)
+        if text_vector is None:
+            text_vector = _reusable_text(previous, text_fingerprints[product.id], model)
+        document = _document(product, images[product.id], fresh, text_vector, text_fingerprints[product.id], model)
+        if previous is not None and previous.get("fingerprint") == document["fingerprint"]:
+            result.outcomes[product.id] = UNCHANGED
+            continue
+        document["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        actions.append({"_op_type": "index", "_index": config.index_alias, "_id": product.id, "_source": document})
+        result.outcomes[product.id] = UPDATED if previous is not None else INDEXED
+    for img in to_embed:
+        actions.append(thumbnail_action(config.thumbnail_index, img.fingerprint, *make_thumbnail(img.decoded)))  # type: ignore[arg-type]
+
+    if actions:
+        _, errors = helpers.bulk(client, actions, raise_on_error=False, refresh="wait_for")
+        for error in errors:
+            item = next(iter(error.values()))
+            if item.get("_index", "").startswith(config.thumbnail_index):
+                continue  # a thumbnail that failed to store costs only the thumbnail
+            pid = item["_id"]
+            result.outcomes[pid] = QUARANTINED
+            product = next(p for p in ready if p.id == pid)
+            records.append(
+                QuarantineRecord(
+                    kind="product", reason="index_rejected", message=json.dumps(item.get("error"))[:2000],
+                    catalogue=catalogue, product_id=pid, attempts=attempt, product=product.model_dump(mode="json"),
+                )
+            )
+    clear_products(client, config, [pid for pid, outcome in result.outcomes.items() if outcome != QUARANTINED])
+    write_records(client, config, records)
+    return result
+
+
+def delete_products(client: OpenSearch, config: Config, product_ids: list[str]) -> dict[str, str]:
+    """Remove products by id; a product that was not indexed counts as deleted all the same."""
+    actions = ({"_op_type": "delete", "_index": config.index_alias, "_id": pid} for pid in product_ids)
+    helpers.bulk(client, actions, raise_on_error=False, refresh="wait_for")
+    clear_products(client, config, product_ids)
+    return {pid: DELETED for pid in product_ids}
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+
+def _existing_documents(client: OpenSearch, config: Config, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    response = client.mget(index=config.index_alias, body={"ids": ids}, _source_excludes=["description"])
+    return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
+
+
+def _collect_images(product: Product, previous: dict[str, Any] | None, model: tuple[str, str], config: Config) -> list[_Image]:
+    reusable: dict[str, dict[str, Any]] = {}
+    if previous and (previous.get("embedding_model"), previous.get("embedding_model_version")) == model:
+        reusable = {entry["fingerprint"]: entry for entry in previous.get("images", []) if entry.get("vector")}
+    images = [_Image(source=source, position=i) for i, source in enumerate(product.images)]
+
+    def work(img: _Image) -> _Image:
+        try:
+            fetched = fetch_image(img.source, config.fetch)
+            img.fingerprint = _sha256(fetched.data)
+            img.reused = reusable.get(img.fingerprint)
+            if img.reused is None:
+                img.decoded = decode_image(fetched.data, config.decode, source=img.source)
+        except SourceError as exc:
+            img.error = exc
+        return img
+
+    with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(images))) as pool:
+        return list(pool.map(work, images))
+
+
+def _embed_images(backend: EmbeddingBackend, images: list[Image.Image]) -> tuple[Any, list[list[str]]]:
+    if not images:
+        return [], []
+    embed_and_label = getattr(backend, "embed_and_label", None)
+    if embed_and_label is not None:
+        return embed_and_label(images)
+    return backend.embed_images(images), backend.predict_labels(images)
+
+
+def _reusable_text(previous: dict[str, Any] | None, fingerprint: str, model: tuple[str, str]) -> Any:
+    if previous is None or previous.get("text_fingerprint") != fingerprint or "text_vector" not in previous:
+        return None
+    if (previous.get("embedding_model"), previous.get("embedding_model_version")) != model:
+        return None
+    return previous["text_vector"]
+
+
+def _document(
+    product: Product,
+    images: list[_Image],
+    fresh: dict[int, tuple[Any, list[str]]],
+    text_vector: Any,
+    text_fingerprint: str,
+    model: tuple[str, str],
+) -> dict[str, Any]:
+    entries = []
+    for img in images:
+        if img.error is not None:
+            continue
+        if img.reused is not None:
+            entry = dict(img.reused, url=img.source, position=img.position)
+        else:
+            vector, labels = fresh[id(img)]
+            decoded = img.decoded
+            assert decoded is not None
+            entry = {
+                "url": img.source,
+                "position": img.position,
+                "fingerprint": img.fingerprint,
+                "phash": str(imagehash.phash(decoded)),
+                "width": decoded.width,
+                "height": decoded.height,
+                "labels": list(labels),
+                "vector": [round(float(x), 6) for x in vector],
+            }
+        entries.append(entry)
+    labels = list(dict.fromkeys(label for entry in entries for label in entry.get("labels", [])))
+    document: dict[str, Any] = {
+        "product_id": product.id,
+        "title": product.title,
+        "description": product.description,
+        "brand": product.brand,
+        "category": " > ".join(product.category) or None,
+        "category_path": list(product.category_path),
+        "tags": list(product.tags),
+        "labels": labels,
+        "price": float(product.price) if product.price is not None else None,
+        "currency": product.currency,
+        "in_stock": product.in_stock,
+        "stock": product.stock,
+        "popularity": product.popularity,
+        "rating": product.rating,
+        "created_at": product.created_at.isoformat() if product.created_at else None,
+        "product_url": product.product_url,
+        "text_fingerprint": text_fingerprint,
+        "embedding_model": model[0],
+        "embedding_model_version": model[1],
+        "text_vector": [round(float(x), 6) for x in text_vector],
+        "images": entries,
+    }
+    document = {key: value for key, value in document.items() if value is not None}
+    without_vectors = {k: v for k, v in document.items() if k != "text_vector"}
+    without_vectors["images"] = [{k: v for k, v in e.items() if k != "vector"} for e in entries]
+    document["fingerprint"] = _sha256(json.dumps(without_vectors, sort_keys=True, default=str))
+    return document
+
+
+def _record(kind: str, img: _Image, product: Product, catalogue: str, attempt: int) -> QuarantineRecord:
+    error = img.error
+    assert error is not None
+    return QuarantineRecord(
+        kind=kind,
+        reason=error.reason,
+        message=str(error),
+        catalogue=catalogue,
+        product_id=product.id,
+        source=img.source,
+        retryable=error.retryable,
+        attempts=attempt,
+        product=product.model_dump(mode="json"),
+    )
+
+
+def _sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()

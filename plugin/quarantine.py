@@ -1,0 +1,110 @@
+"""The quarantine: catalogue rows, images and products that could not be ingested, with why.
+
+Stored in an OpenSearch index next to the products, so the command line and the admin
+views of every API node see the same list. A record's id is derived from what failed, so
+failing again updates the record (attempts, last_seen) instead of adding a duplicate, and a
+product that later succeeds has its records removed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from opensearchpy import OpenSearch, helpers
+
+from plugin.config import Config
+from plugin.index_lifecycle import ensure_index
+
+
+@dataclasses.dataclass(frozen=True)
+class QuarantineRecord:
+    #: ``row`` (the catalogue line itself is malformed), ``image`` (one image of an indexed
+    #: product failed) or ``product`` (no image of the product could be used).
+    kind: str
+    reason: str
+    message: str
+    catalogue: str = ""
+    line: int | None = None
+    product_id: str | None = None
+    source: str | None = None
+    retryable: bool = False
+    attempts: int = 1
+    #: The product as validated, so that ``--retry-failed`` can ingest it again.
+    product: dict[str, Any] | None = None
+    raw: str | None = None
+
+    @property
+    def record_id(self) -> str:
+        if self.kind == "row":
+            key = f"row|{self.catalogue}|{self.line}"
+        else:
+            key = f"{self.kind}|{self.product_id}|{self.source or ''}"
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def ensure_quarantine(client: OpenSearch, config: Config) -> None:
+    ensure_index(client, config, config.quarantine_index, "quarantine")
+
+
+def quarantine_actions(config: Config, records: Iterable[QuarantineRecord]) -> list[dict[str, Any]]:
+    """Bulk upserts for *records*: new ones are inserted, known ones get a new ``last_seen`` and message."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    actions = []
+    for record in records:
+        document = {k: v for k, v in dataclasses.asdict(record).items() if v is not None}
+        document.update(last_seen=now)
+        actions.append(
+            {
+                "_op_type": "update",
+                "_index": config.quarantine_index,
+                "_id": record.record_id,
+                "doc": document,
+                "upsert": {**document, "first_seen": now},
+                "retry_on_conflict": 3,
+            }
+        )
+    return actions
+
+
+def clear_products(client: OpenSearch, config: Config, product_ids: Iterable[str]) -> None:
+    """Remove the image and product records of products that have now been ingested."""
+    ids = sorted(set(product_ids))
+    if ids and client.indices.exists(index=config.quarantine_index):
+        client.delete_by_query(
+            index=config.quarantine_index,
+            body={"query": {"bool": {"filter": [{"terms": {"product_id": ids}}, {"terms": {"kind": ["image", "product"]}}]}}},
+            refresh=True,
+            conflicts="proceed",
+        )
+
+
+def list_records(client: OpenSearch, config: Config, size: int = 1000) -> list[dict[str, Any]]:
+    """Quarantined items, newest first."""
+    if not client.indices.exists(index=config.quarantine_index):
+        return []
+    client.indices.refresh(index=config.quarantine_index)
+    response = client.search(
+        index=config.quarantine_index,
+        body={"size": size, "sort": [{"last_seen": "desc"}], "query": {"match_all": {}}},
+    )
+    return [hit["_source"] | {"id": hit["_id"]} for hit in response["hits"]["hits"]]
+
+
+def write_records(client: OpenSearch, config: Config, records: list[QuarantineRecord]) -> None:
+    if records:
+        ensure_quarantine(client, config)
+        helpers.bulk(client, quarantine_actions(config, records), refresh="wait_for")
+
+
+def remove_records(client: OpenSearch, config: Config, record_ids: list[str]) -> None:
+    if record_ids and client.indices.exists(index=config.quarantine_index):
+        helpers.bulk(
+            client,
+            ({"_op_type": "delete", "_index": config.quarantine_index, "_id": rid} for rid in record_ids),
+            raise_on_error=False,
+            refresh="wait_for",
+        )
