@@ -7,6 +7,7 @@ into one clear sentence on stderr and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -275,21 +276,57 @@ def _print_failures(client: Any, config: Config) -> None:
 @main.command()
 @_reports_errors
 def demo() -> None:
-    """Start the local node, make sure the product index exists, and show the cluster's health."""
+    """Start the local node, ingest the demo catalogue (Vendure's 54 products), and find a product by photo."""
+    from ingest import runner
+    from ingest.demo_catalogue import prepare_vendure
+
     config = _config()
     node = LocalNode(config.engine)
     click.echo("Starting the local OpenSearch node ...")
     url = node.start()
+    catalogue = prepare_vendure(config.data_dir)
+    images = catalogue.parent / "images"
+    config = dataclasses.replace(config, fetch=dataclasses.replace(config.fetch, local_roots=(*config.fetch.local_roots, images)))
     client = connect(config)
-    live = index_lifecycle.ensure_product_index(client, config, OFFLINE_DEFAULT)
-    meta = index_lifecycle.index_model(client, live)
     health = cluster_health(client)
-    status = node.status()
-    click.echo(f"OpenSearch {status.version} at {url}: cluster {health['cluster_name']} is {health['status']}.")
-    click.echo(f"Plugins: {', '.join(status.plugins)}")
-    click.echo(
-        f"Alias {config.index_alias} -> {live} (mapping v{meta.get('mapping_version')}, "
-        f"model {meta.get('embedding_model')} v{meta.get('embedding_model_version')}, "
-        f"image {meta.get('image_dims')}-d, text {meta.get('text_dims')}-d)."
-    )
+    click.echo(f"OpenSearch {node.status().version} at {url}: cluster {health['cluster_name']} is {health['status']}.")
+    click.echo(f"Ingesting the demo catalogue {catalogue} in this process (--eager) ...")
+    with tqdm(total=0, unit="product", dynamic_ncols=True, disable=None) as bar:
+
+        def show(summary: dict[str, int]) -> None:
+            bar.total = summary["total"]
+            bar.update(summary["done"] - bar.n)
+
+        summary = runner.run_catalogue(client, config, catalogue, eager=True, progress=show)
+    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("indexed", "updated", "unchanged", "deleted", "quarantined"))
+    click.echo(f"Done: {counts}.")
+    live = index_lifecycle.indices_behind(client, config.index_alias)[0]
+    click.echo(f"Alias {config.index_alias} -> {live}, {client.count(index=config.index_alias)['count']} products.")
+    _demo_photo_lookup(client, config, catalogue)
     click.echo("Stop the node with: .venv/bin/lookalike engine stop")
+
+
+def _demo_photo_lookup(client: Any, config: Config, catalogue: Path) -> None:
+    """Blur, crop and darken one catalogue photo, and look it up among the product images."""
+    from PIL import ImageEnhance, ImageFilter
+
+    from plugin.embedding import load_backend
+    from plugin.images import decode_image
+
+    first = json.loads(catalogue.read_text(encoding="utf-8").splitlines()[7])
+    photo = decode_image(Path(first["images"][0]).read_bytes())
+    width, height = photo.size
+    degraded = photo.crop((width // 10, height // 10, width * 9 // 10, height * 9 // 10)).filter(ImageFilter.GaussianBlur(3))
+    degraded = ImageEnhance.Brightness(degraded).enhance(0.6)
+    vector = load_backend(config).embed_images([degraded])[0].tolist()
+    response = client.search(
+        index=config.index_alias,
+        body={
+            "size": 3,
+            "_source": ["title"],
+            "query": {"nested": {"path": "images", "score_mode": "max", "query": {"knn": {"images.vector": {"vector": vector, "k": 3}}}}},
+        },
+    )
+    click.echo(f"A blurred, cropped, darkened photo of {first['title']!r} finds:")
+    for rank, hit in enumerate(response["hits"]["hits"], start=1):
+        click.echo(f"  {rank}. {hit['_source']['title']}  (score {hit['_score']:.3f})")

@@ -83,6 +83,8 @@ class Config:
     model: str = "offline"
     #: Threads for model inference; 0 means one per core available to this process.
     torch_threads: int = 0
+    #: Where prepared data sets (the demo catalogue, evaluation sets) are kept.
+    data_dir: Path = REPO_ROOT / ".lookalike" / "data"
 
     @property
     def quarantine_index(self) -> str:
@@ -144,6 +146,7 @@ class Config:
             ),
             model=env.get("LOOKALIKE_MODEL", "offline"),
             torch_threads=_int(env, "LOOKALIKE_TORCH_THREADS", 0),
+            data_dir=Path(env.get("LOOKALIKE_DATA_DIR", str(REPO_ROOT / ".lookalike" / "data"))).expanduser().resolve(),
         )
 
 
