@@ -122,7 +122,9 @@ def process_products(
         actions.append(thumbnail_action(config.thumbnail_index, img.fingerprint, *make_thumbnail(img.decoded)))  # type: ignore[arg-type]
 
     if actions:
-        _, errors = helpers.bulk(client, actions, raise_on_error=False, refresh="wait_for")
+        # No refresh per batch: waiting for one would cap a worker at a batch per refresh
+        # interval. The runner refreshes once when the whole run is done.
+        _, errors = helpers.bulk(client, actions, raise_on_error=False)
         for error in errors:
             item = next(iter(error.values()))
             if item.get("_index", "").startswith(config.thumbnail_index):
@@ -144,7 +146,7 @@ def process_products(
 def delete_products(client: OpenSearch, config: Config, product_ids: list[str]) -> dict[str, str]:
     """Remove products by id; a product that was not indexed counts as deleted all the same."""
     actions = ({"_op_type": "delete", "_index": config.index_alias, "_id": pid} for pid in product_ids)
-    helpers.bulk(client, actions, raise_on_error=False, refresh="wait_for")
+    helpers.bulk(client, actions, raise_on_error=False)
     clear_products(client, config, product_ids)
     return {pid: DELETED for pid in product_ids}
 

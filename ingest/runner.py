@@ -128,7 +128,9 @@ def _run(
     for start in range(0, len(products), size):
         tasks.ingest_products.delay(run_id, catalogue, products[start : start + size])
     try:
-        return _wait(tracker, run_id, progress, timeout)
+        summary = _wait(tracker, run_id, progress, timeout)
+        client.indices.refresh(index=config.index_alias)  # searchable as soon as the run reports done
+        return summary
     finally:
         if eager:
             use_context(None)

@@ -61,7 +61,7 @@ class Product(BaseModel):
     #: Category levels from the top, e.g. ``["Women", "Shoes", "Sneakers"]``.
     category: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
+    price: Decimal | None = Field(default=None, ge=0, lt=Decimal("1e12"))
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     in_stock: bool = True
     stock: int | None = Field(default=None, ge=0)
@@ -91,6 +91,12 @@ class Product(BaseModel):
         if _CONTROL.search(value):
             raise ValueError("must not contain control characters")
         return value
+
+    @field_validator("price")
+    @classmethod
+    def _round_price(cls, value: Decimal | None) -> Decimal | None:
+        # Exports written from floats carry noise (40.800000000000004); no currency needs more than 4 places.
+        return None if value is None else value.quantize(Decimal("0.0001")).normalize()
 
     @field_validator("currency", mode="before")
     @classmethod

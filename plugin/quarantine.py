@@ -73,10 +73,14 @@ def quarantine_actions(config: Config, records: Iterable[QuarantineRecord]) -> l
 def clear_products(client: OpenSearch, config: Config, product_ids: Iterable[str]) -> None:
     """Remove the image and product records of products that have now been ingested."""
     ids = sorted(set(product_ids))
-    if ids and client.indices.exists(index=config.quarantine_index):
+    if not ids or not client.indices.exists(index=config.quarantine_index):
+        return
+    query = {"query": {"bool": {"filter": [{"terms": {"product_id": ids}}, {"terms": {"kind": ["image", "product"]}}]}}}
+    # Records are written with refresh=true, so a count sees them; most batches have none to clear.
+    if client.count(index=config.quarantine_index, body=query)["count"]:
         client.delete_by_query(
             index=config.quarantine_index,
-            body={"query": {"bool": {"filter": [{"terms": {"product_id": ids}}, {"terms": {"kind": ["image", "product"]}}]}}},
+            body=query,
             refresh=True,
             conflicts="proceed",
         )
@@ -97,7 +101,7 @@ def list_records(client: OpenSearch, config: Config, size: int = 1000) -> list[d
 def write_records(client: OpenSearch, config: Config, records: list[QuarantineRecord]) -> None:
     if records:
         ensure_quarantine(client, config)
-        helpers.bulk(client, quarantine_actions(config, records), refresh="wait_for")
+        helpers.bulk(client, quarantine_actions(config, records), refresh=True)
 
 
 def remove_records(client: OpenSearch, config: Config, record_ids: list[str]) -> None:
@@ -106,5 +110,5 @@ def remove_records(client: OpenSearch, config: Config, record_ids: list[str]) ->
             client,
             ({"_op_type": "delete", "_index": config.quarantine_index, "_id": rid} for rid in record_ids),
             raise_on_error=False,
-            refresh="wait_for",
+            refresh=True,
         )
