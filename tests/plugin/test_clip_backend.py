@@ -1,0 +1,78 @@
+"""The CLIP backend, on a tiny CLIP built here and loaded through the same code as a user's checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from opensearchpy import OpenSearch
+from PIL import Image
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+from transformers.models.clip.tokenization_clip import bytes_to_unicode
+
+from ingest import runner
+from plugin.config import Config
+from plugin.embedding import load_backend, spec_for_model
+from plugin.index_lifecycle import index_model, indices_behind
+from tests.ingest.conftest import product_photo, write_catalogue
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 16-d CLIP with a character-level tokenizer, saved like any checkpoint."""
+    directory = tmp_path_factory.mktemp("tiny-clip")
+    characters = list(bytes_to_unicode().values())
+    vocab = {token: i for i, token in enumerate(characters + [c + "</w>" for c in characters] + ["<|startoftext|>", "<|endoftext|>"])}
+    (directory / "vocab.json").write_text(json.dumps(vocab))
+    (directory / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(directory / "vocab.json"), str(directory / "merges.txt"))
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(directory)
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+                     "num_attention_heads": 4, "max_position_embeddings": 77},
+        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_size": 37,
+                       "num_hidden_layers": 2, "num_attention_heads": 4},
+        projection_dim=16,
+    )
+    CLIPModel(config).save_pretrained(directory)
+    return directory
+
+
+def test_a_clip_checkpoint_embeds_images_and_texts_into_one_space(tiny_clip: Path, config: Config, tmp_path: Path) -> None:
+    backend = load_backend(dataclasses.replace(config, model=f"clip:{tiny_clip}"))
+    photos = [Image.open(product_photo(tmp_path / f"{i}.png", seed=i)).convert("RGB") for i in range(3)]
+
+    images = backend.embed_images(photos)
+    texts = backend.embed_texts(["red mug", "blue vase"])
+
+    assert backend.spec.shared_space and backend.spec.image_dims == backend.spec.text_dims == 16
+    assert images.shape == (3, 16) and texts.shape == (2, 16)
+    assert np.allclose(np.linalg.norm(images, axis=1), 1, atol=1e-5)
+    assert np.allclose(backend.embed_texts_for_images(["red mug"]), texts[:1], atol=1e-6)
+    assert np.allclose(backend.embed_images(photos[:1]), images[:1], atol=1e-5)  # batching changes nothing
+    assert not np.allclose(images[0], images[1])
+    assert spec_for_model(f"clip:{tiny_clip}") == backend.spec
+
+
+def test_a_catalogue_ingested_with_clip_gets_an_index_sized_for_it(
+    tiny_clip: Path, client: OpenSearch, config: Config, tmp_path: Path
+) -> None:
+    clip_config = dataclasses.replace(
+        config, model=f"clip:{tiny_clip}", fetch=dataclasses.replace(config.fetch, local_roots=(tmp_path,))
+    )
+    catalogue = write_catalogue(
+        tmp_path / "c.jsonl", [{"id": "a", "title": "Red mug", "images": [str(product_photo(tmp_path / "a.png", seed=1))]}]
+    )
+
+    summary = runner.run_catalogue(client, clip_config, catalogue, eager=True)
+
+    assert summary["indexed"] == 1
+    meta = index_model(client, indices_behind(client, clip_config.index_alias)[0])
+    assert (meta["embedding_model"], meta["image_dims"], meta["text_dims"], meta["shared_space"]) == (f"clip:{tiny_clip}", 16, 16, True)
+    assert len(client.get(index=clip_config.index_alias, id="a")["_source"]["images"][0]["vector"]) == 16
