@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test install engine stop clean
+.PHONY: demo test install engine system-deps stop clean
 
 demo: engine
 	$(BIN)/lookalike demo
@@ -16,7 +16,10 @@ demo: engine
 test: engine
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-install: $(VENV)/.installed
+install: system-deps $(VENV)/.installed
+
+system-deps:
+	@scripts/system-deps.sh
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +32,7 @@ engine: install
 
 stop:
 	-$(BIN)/lookalike engine stop
+	-$(BIN)/lookalike broker stop
 
 clean: stop
 	rm -rf $(VENV) engine/target .lookalike
