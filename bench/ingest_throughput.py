@@ -1,0 +1,113 @@
+"""``lookalike bench ingest``: end-to-end ingest throughput beside the bare model forward pass.
+
+Both are measured in the same run on the same images: first the model alone (decode,
+resize and forward, in batches the size the workers use), then the whole pipeline from
+files on disk to searchable documents through the real Redis broker and a real worker
+process (fetch, fingerprint, decode, embed images and texts, label, perceptual hash,
+thumbnail, bulk index, refresh). The worker's start-up is not counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.fashion_mnist import write_catalogue
+from engine.local_redis import LocalRedis
+from ingest import runner
+from plugin.catalogue import CatalogueRow, read_catalogue
+from plugin.client import connect
+from plugin.config import Config
+from plugin.embedding import load_backend
+from plugin.images import decode_image
+
+LOOKALIKE = str(Path(sys.executable).parent / "lookalike")
+
+
+def run(config: Config, images: int, report: Path, repeats: int = 3) -> dict[str, Any]:
+    catalogue = write_catalogue(config.data_dir / "fashion-mnist", images)
+    products = [row.product for row in read_catalogue(catalogue) if isinstance(row, CatalogueRow)]
+    root = catalogue.parent / "png"
+
+    forward = _forward_pass(config, [p.images[0] for p in products], repeats)
+    pipeline = _pipeline(config, catalogue, root)
+
+    result = {
+        "benchmark": "ingest",
+        "images": len(products),
+        "model": load_backend(config).spec.name,
+        "batch_size": config.ingest.batch_size,
+        "pipeline_seconds": round(pipeline["seconds"], 2),
+        "pipeline_images_per_s": round(len(products) / pipeline["seconds"], 1),
+        "forward_seconds_median": round(forward, 2),
+        "forward_images_per_s": round(len(products) / forward, 1),
+        "pipeline_to_forward_ratio": round(forward / pipeline["seconds"], 3),
+        "summary": pipeline["summary"],
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.processor()},
+        "command": f"lookalike bench ingest --images {images}",
+    }
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _forward_pass(config: Config, paths: list[str], repeats: int) -> float:
+    """Median seconds for decode + the model's forward pass over all images, in worker-sized batches."""
+    backend = load_backend(config)
+    embed = getattr(backend, "embed_and_label", backend.embed_images)
+    size = config.ingest.batch_size
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for start in range(0, len(paths), size):
+            embed([decode_image(Path(p).read_bytes(), config.decode) for p in paths[start : start + size]])
+        timings.append(time.perf_counter() - started)
+    return sorted(timings)[len(timings) // 2]
+
+
+def _pipeline(config: Config, catalogue: Path, root: Path) -> dict[str, Any]:
+    alias = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    bench_config = dataclasses.replace(
+        config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=(root,))
+    )
+    redis = LocalRedis(config.ingest.redis_home, config.ingest.redis_port)
+    redis.start()
+    env = dict(os.environ, LOOKALIKE_INDEX_ALIAS=alias, LOOKALIKE_IMAGE_ROOTS=str(root), OPENSEARCH_URL=config.opensearch_url)
+    log = config.data_dir / "bench-worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen([LOOKALIKE, "worker", "--loglevel=WARNING"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    client = connect(bench_config)
+    try:
+        _wait_for_worker(log, worker)
+        runner.prepare_indices(client, bench_config)
+        started = time.perf_counter()
+        summary = runner.run_catalogue(client, bench_config, catalogue)
+        seconds = time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        client.indices.delete(index=f"{alias}*", expand_wildcards="all", ignore_unavailable=True)
+    return {"seconds": seconds, "summary": summary}
+
+
+def _wait_for_worker(log: Path, worker: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    from celery import Celery
+
+    from ingest.celery_app import app
+
+    assert isinstance(app, Celery)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the benchmark's worker exited: {log.read_text()[-2000:]}")
+        if app.control.ping(timeout=1.0):
+            return
+    raise RuntimeError(f"the benchmark's worker did not answer within {timeout:.0f} s; see {log}")
