@@ -76,7 +76,7 @@ def process_products(
     result = BatchResult()
     existing = _existing_documents(client, config, [p.id for p in products])
     model = (backend.spec.name, backend.spec.version)
-    images = {p.id: _collect_images(p, existing.get(p.id), model, config) for p in products}
+    images = _collect_images(products, existing, model, config)
     last_attempt = attempt >= config.ingest.max_attempts
 
     ready: list[Product] = []
@@ -161,25 +161,32 @@ def _existing_documents(client: OpenSearch, config: Config, ids: list[str]) -> d
     return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
 
 
-def _collect_images(product: Product, previous: dict[str, Any] | None, model: tuple[str, str], config: Config) -> list[_Image]:
-    reusable: dict[str, dict[str, Any]] = {}
-    if previous and (previous.get("embedding_model"), previous.get("embedding_model_version")) == model:
-        reusable = {entry["fingerprint"]: entry for entry in previous.get("images", []) if entry.get("vector")}
-    images = [_Image(source=source, position=i) for i, source in enumerate(product.images)]
+def _collect_images(
+    products: list[Product], existing: dict[str, dict[str, Any]], model: tuple[str, str], config: Config
+) -> dict[str, list[_Image]]:
+    """Fetch and check every image of the batch in parallel, decoding only those not already embedded."""
+    reusable: dict[str, dict[str, dict[str, Any]]] = {}
+    for product in products:
+        previous = existing.get(product.id)
+        if previous and (previous.get("embedding_model"), previous.get("embedding_model_version")) == model:
+            reusable[product.id] = {e["fingerprint"]: e for e in previous.get("images", []) if e.get("vector")}
+    images = {p.id: [_Image(source=source, position=i) for i, source in enumerate(p.images)] for p in products}
 
-    def work(img: _Image) -> _Image:
+    def work(job: tuple[str, _Image]) -> None:
+        product_id, img = job
         try:
             fetched = fetch_image(img.source, config.fetch)
             img.fingerprint = _sha256(fetched.data)
-            img.reused = reusable.get(img.fingerprint)
+            img.reused = reusable.get(product_id, {}).get(img.fingerprint)
             if img.reused is None:
                 img.decoded = decode_image(fetched.data, config.decode, source=img.source)
         except SourceError as exc:
             img.error = exc
-        return img
 
-    with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(images))) as pool:
-        return list(pool.map(work, images))
+    jobs = [(pid, img) for pid, entries in images.items() for img in entries]
+    with ThreadPoolExecutor(max_workers=max(1, min(FETCH_THREADS, len(jobs)))) as pool:
+        list(pool.map(work, jobs))
+    return images
 
 
 def _embed_images(backend: EmbeddingBackend, images: list[Image.Image]) -> tuple[Any, list[list[str]]]:
