@@ -1,7 +1,8 @@
 """``lookalike bench ingest``: end-to-end ingest throughput beside the bare model forward pass.
 
-Both are measured in the same run on the same images: first the model alone (decode,
-resize and forward, in batches the size the workers use), then the whole pipeline from
+Both are measured in the same run on the same images: first the image model alone (decode,
+resize and forward, in batches the size the workers use) and, for context, the text model
+over the products' texts, then the whole pipeline from
 files on disk to searchable documents through the real Redis broker and a real worker
 process (fetch, fingerprint, decode, embed images and texts, label, perceptual hash,
 thumbnail, bulk index, refresh). The worker's start-up is not counted.
@@ -23,6 +24,7 @@ from typing import Any
 from bench.fashion_mnist import write_catalogue
 from engine.local_redis import LocalRedis
 from ingest import runner
+from ingest.pipeline import text_for_embedding
 from plugin.catalogue import CatalogueRow, read_catalogue
 from plugin.client import connect
 from plugin.config import Config
@@ -38,6 +40,7 @@ def run(config: Config, images: int, report: Path, repeats: int = 3) -> dict[str
     root = catalogue.parent / "png"
 
     forward = _forward_pass(config, [p.images[0] for p in products], repeats)
+    texts = _text_pass(config, [text_for_embedding(p) for p in products], repeats)
     pipeline = _pipeline(config, catalogue, root)
 
     result = {
@@ -50,6 +53,9 @@ def run(config: Config, images: int, report: Path, repeats: int = 3) -> dict[str
         "forward_seconds_median": round(forward, 2),
         "forward_images_per_s": round(len(products) / forward, 1),
         "pipeline_to_forward_ratio": round(forward / pipeline["seconds"], 3),
+        "text_forward_seconds_median": round(texts, 2),
+        "forward_with_text_images_per_s": round(len(products) / (forward + texts), 1),
+        "pipeline_to_forward_with_text_ratio": round((forward + texts) / pipeline["seconds"], 3),
         "summary": pipeline["summary"],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.processor()},
         "command": f"lookalike bench ingest --images {images}",
@@ -69,6 +75,19 @@ def _forward_pass(config: Config, paths: list[str], repeats: int) -> float:
         started = time.perf_counter()
         for start in range(0, len(paths), size):
             embed([decode_image(Path(p).read_bytes(), config.decode) for p in paths[start : start + size]])
+        timings.append(time.perf_counter() - started)
+    return sorted(timings)[len(timings) // 2]
+
+
+def _text_pass(config: Config, texts: list[str], repeats: int) -> float:
+    """Median seconds for the text model over the products' texts, in worker-sized batches."""
+    backend = load_backend(config)
+    size = config.ingest.batch_size
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for start in range(0, len(texts), size):
+            backend.embed_texts(texts[start : start + size])
         timings.append(time.perf_counter() - started)
     return sorted(timings)[len(timings) // 2]
 

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import imagehash
+import numpy as np
 from opensearchpy import OpenSearch, helpers
 from PIL import Image
 
@@ -232,7 +233,7 @@ def _document(
                 "width": decoded.width,
                 "height": decoded.height,
                 "labels": list(labels),
-                "vector": [round(float(x), 6) for x in vector],
+                "vector": _as_list(vector),
             }
         entries.append(entry)
     labels = list(dict.fromkeys(label for entry in entries for label in entry.get("labels", [])))
@@ -256,7 +257,7 @@ def _document(
         "text_fingerprint": text_fingerprint,
         "embedding_model": model[0],
         "embedding_model_version": model[1],
-        "text_vector": [round(float(x), 6) for x in text_vector],
+        "text_vector": _as_list(text_vector),
         "images": entries,
     }
     document = {key: value for key, value in document.items() if value is not None}
@@ -280,6 +281,11 @@ def _record(kind: str, img: _Image, product: Product, catalogue: str, attempt: i
         attempts=attempt,
         product=product.model_dump(mode="json"),
     )
+
+
+def _as_list(vector: Any) -> list[float]:
+    """A vector as JSON-ready floats, rounded to 6 decimals (float32 carries no more; shorter JSON)."""
+    return np.round(np.asarray(vector, dtype=np.float64), 6).tolist()
 
 
 def _sha256(data: bytes | str) -> str:

@@ -27,7 +27,7 @@ def connect(config: Config) -> OpenSearch:
         ssl_show_warn=config.verify_certs,
         ca_certs=config.ca_certs,
         timeout=config.request_timeout,
-        http_compress=True,
+        http_compress=config.http_compress,
     )
 
 

@@ -70,6 +70,8 @@ class Config:
     verify_certs: bool = True
     ca_certs: str | None = None
     request_timeout: float = 30.0
+    #: gzip request bodies: worth it over a slow link, pure CPU cost on a local or LAN cluster.
+    http_compress: bool = False
     #: Clients read and write products through this alias, never a concrete index.
     index_alias: str = "products"
     index_shards: int = 1
@@ -123,6 +125,7 @@ class Config:
             verify_certs=_bool(env, "OPENSEARCH_VERIFY_CERTS", True),
             ca_certs=env.get("OPENSEARCH_CA_CERTS") or None,
             request_timeout=_float(env, "OPENSEARCH_TIMEOUT", 30.0),
+            http_compress=_bool(env, "OPENSEARCH_HTTP_COMPRESS", False),
             index_alias=_name(env, "LOOKALIKE_INDEX_ALIAS", "products"),
             index_shards=_int(env, "LOOKALIKE_INDEX_SHARDS", 1),
             index_replicas=_int(env, "LOOKALIKE_INDEX_REPLICAS", 0),
