@@ -257,10 +257,15 @@ def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bo
     if retry_failed == (catalogue is not None):
         raise click.UsageError("give a CATALOGUE, or --retry-failed, or --failures")
     with tqdm(total=0, unit="product", dynamic_ncols=True, disable=None) as bar:
+        hinted = False
 
         def show(summary: dict[str, int]) -> None:
+            nonlocal hinted
             bar.total = summary["total"]
             bar.update(summary["done"] - bar.n)
+            if not eager and not hinted and summary.get("stalled_seconds", 0) >= runner.STALL_HINT_SECONDS:
+                hinted = True
+                bar.write("No product finished for a while: is a worker running? Start one with 'lookalike worker'.")
 
         if retry_failed:
             summary = runner.retry_failed(client, config, eager=eager, progress=show, timeout=timeout)

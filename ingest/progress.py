@@ -14,6 +14,8 @@ from typing import Protocol
 
 import redis
 
+from plugin.errors import LookalikeError
+
 #: Runs are kept for a week, for the admin views and late questions.
 RUN_TTL_SECONDS = 7 * 24 * 3600
 
@@ -29,9 +31,20 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+class BrokerUnavailable(LookalikeError):
+    pass
+
+
 class RedisRunTracker:
     def __init__(self, url: str) -> None:
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=5)
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            raise BrokerUnavailable(
+                f"The broker at {url} cannot be reached ({exc}); start it with 'lookalike broker start', "
+                "or ingest in this process with --eager."
+            ) from exc
 
     def start(self, run_id: str, total: int) -> None:
         pipe = self.redis.pipeline()

@@ -136,13 +136,22 @@ def _run(
             use_context(None)
 
 
+#: Seconds without any product finishing before the wait says that workers may be missing.
+STALL_HINT_SECONDS = 20.0
+
+
 def _wait(tracker: RunTracker, run_id: str, progress: Progress | None, timeout: float | None) -> dict[str, int]:
-    started = time.monotonic()
+    started = last_change = time.monotonic()
+    last_done = -1
     while True:
         summary = tracker.summary(run_id)
+        if summary["done"] != last_done:
+            last_done, last_change = summary["done"], time.monotonic()
+        summary["stalled_seconds"] = int(time.monotonic() - last_change)
         if progress is not None:
             progress(summary)
         if summary["done"] >= summary["total"]:
+            del summary["stalled_seconds"]
             return summary
         if timeout is not None and time.monotonic() - started > timeout:
             raise IngestTimeout(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from opensearchpy import OpenSearch
 
 from engine.local_node import LocalNode
 from plugin import index_lifecycle
 from plugin.config import Config
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 
 
 def test_index_create_activate_list_and_swap(client: OpenSearch, config: Config, cli_env: dict[str, str]) -> None:
@@ -56,3 +58,22 @@ def test_demo_leaves_a_live_product_index_and_reports_health(
     assert len(live) == 1
     assert f"Alias {config.index_alias} -> {live[0]}" in result.stdout
     assert "OpenSearch 2.19.1" in result.stdout and "cluster lookalike is green" in result.stdout
+
+
+def test_ingest_without_a_broker_is_one_clear_error(cli_env: dict[str, str], tmp_path: Path) -> None:
+    catalogue = tmp_path / "c.jsonl"
+    catalogue.write_text('{"id": "a", "title": "A", "images": ["https://shop.example/a.jpg"]}\n')
+    env = dict(cli_env, CELERY_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0")
+
+    result = run_cli("ingest", str(catalogue), env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: The broker at redis://127.0.0.1:")
+    assert "lookalike broker start" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ingest_needs_a_catalogue_or_an_option(cli_env: dict[str, str]) -> None:
+    result = run_cli("ingest", env=cli_env)
+
+    assert result.returncode == 2
+    assert "give a CATALOGUE, or --retry-failed, or --failures" in result.stderr
