@@ -243,8 +243,13 @@ def _ensure_fast_malloc() -> None:
 @click.option("--failures", is_flag=True, help="List quarantined rows, images and products, and exit.")
 @click.option("--retry-failed", is_flag=True, help="Ingest the quarantined products again.")
 @click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@click.option(
+    "--new-index",
+    is_flag=True,
+    help="Embed everything into a new index (a new model or mapping) and move the alias to it when complete.",
+)
 @_reports_errors
-def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bool, timeout: float | None) -> None:
+def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bool, timeout: float | None, new_index: bool) -> None:
     """Ingest CATALOGUE (JSONL or CSV): every product becomes searchable or is quarantined with its reason."""
     from ingest import runner
 
@@ -256,6 +261,8 @@ def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bo
         return
     if retry_failed == (catalogue is not None):
         raise click.UsageError("give a CATALOGUE, or --retry-failed, or --failures")
+    if new_index and catalogue is None:
+        raise click.UsageError("--new-index needs the full CATALOGUE")
     with tqdm(total=0, unit="product", dynamic_ncols=True, disable=None) as bar:
         hinted = False
 
@@ -271,10 +278,14 @@ def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bo
             summary = runner.retry_failed(client, config, eager=eager, progress=show, timeout=timeout)
         else:
             assert catalogue is not None
-            summary = runner.run_catalogue(client, config, catalogue, eager=eager, progress=show, timeout=timeout)
+            summary = runner.run_catalogue(
+                client, config, catalogue, eager=eager, progress=show, timeout=timeout, new_index=new_index
+            )
     counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("indexed", "updated", "unchanged", "deleted", "quarantined"))
     click.echo(f"Done: {counts}.")
     click.echo(f"Model calls: {summary.get('images_embedded', 0)} images, {summary.get('texts_embedded', 0)} texts embedded.")
+    if new_index:
+        click.echo(f"Alias {config.index_alias} now points at {summary['new_index']}; the previous index is kept (lookalike index list).")
     if summary.get("quarantined"):
         click.echo("See why with: lookalike ingest --failures")
 

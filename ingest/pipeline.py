@@ -72,10 +72,13 @@ def process_products(
     *,
     catalogue: str,
     attempt: int = 1,
+    target: str | None = None,
 ) -> BatchResult:
-    """Ingest *products* into the alias; return each product's outcome and what to retry."""
+    """Ingest *products* into *target* (the alias by default, or an index being built for a new
+    model); return each product's outcome and what to retry."""
+    target = target or config.index_alias
     result = BatchResult()
-    existing = _existing_documents(client, config, [p.id for p in products])
+    existing = _existing_documents(client, target, [p.id for p in products])
     model = (backend.spec.name, backend.spec.version)
     images = _collect_images(products, existing, model, config)
     last_attempt = attempt >= config.ingest.max_attempts
@@ -117,7 +120,7 @@ def process_products(
             result.outcomes[product.id] = UNCHANGED
             continue
         document["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
-        actions.append({"_op_type": "index", "_index": config.index_alias, "_id": product.id, "_source": document})
+        actions.append({"_op_type": "index", "_index": target, "_id": product.id, "_source": document})
         result.outcomes[product.id] = UPDATED if previous is not None else INDEXED
     for img in to_embed:
         actions.append(thumbnail_action(config.thumbnail_index, img.fingerprint, *make_thumbnail(img.decoded)))  # type: ignore[arg-type]
@@ -128,7 +131,7 @@ def process_products(
         _, errors = helpers.bulk(client, actions, raise_on_error=False)
         for error in errors:
             item = next(iter(error.values()))
-            if item.get("_index", "").startswith(config.thumbnail_index):
+            if item.get("_index", "") == config.thumbnail_index:
                 continue  # a thumbnail that failed to store costs only the thumbnail
             pid = item["_id"]
             result.outcomes[pid] = QUARANTINED
@@ -144,9 +147,9 @@ def process_products(
     return result
 
 
-def delete_products(client: OpenSearch, config: Config, product_ids: list[str]) -> dict[str, str]:
+def delete_products(client: OpenSearch, config: Config, product_ids: list[str], target: str | None = None) -> dict[str, str]:
     """Remove products by id; a product that was not indexed counts as deleted all the same."""
-    actions = ({"_op_type": "delete", "_index": config.index_alias, "_id": pid} for pid in product_ids)
+    actions = ({"_op_type": "delete", "_index": target or config.index_alias, "_id": pid} for pid in product_ids)
     helpers.bulk(client, actions, raise_on_error=False)
     clear_products(client, config, product_ids)
     return {pid: DELETED for pid in product_ids}
@@ -155,10 +158,10 @@ def delete_products(client: OpenSearch, config: Config, product_ids: list[str]) 
 # -- steps -----------------------------------------------------------------------------------
 
 
-def _existing_documents(client: OpenSearch, config: Config, ids: list[str]) -> dict[str, dict[str, Any]]:
+def _existing_documents(client: OpenSearch, index: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
-    response = client.mget(index=config.index_alias, body={"ids": ids}, _source_excludes=["description"])
+    response = client.mget(index=index, body={"ids": ids}, _source_excludes=["description"])
     return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
 
 

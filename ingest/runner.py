@@ -20,7 +20,7 @@ from plugin.catalogue import CatalogueRow, DeleteRow, Product, RejectedRow, read
 from plugin.config import Config
 from plugin.embedding import load_backend, spec_for_model
 from plugin.errors import LookalikeError
-from plugin.index_lifecycle import ensure_index, ensure_product_index, index_model
+from plugin.index_lifecycle import create_product_index, ensure_index, ensure_product_index, index_model, swap_alias
 from plugin.quarantine import QuarantineRecord, ensure_quarantine, list_records, write_records
 
 Progress = Callable[[dict[str, int]], None]
@@ -34,19 +34,29 @@ class ModelMismatch(LookalikeError):
     pass
 
 
-def prepare_indices(client: OpenSearch, config: Config) -> str:
-    """Make sure the product index (behind the alias), the quarantine and the thumbnails exist."""
+class IncompleteIndex(LookalikeError):
+    pass
+
+
+def prepare_indices(client: OpenSearch, config: Config, *, new_index: bool = False) -> str:
+    """Make sure the product index, the quarantine and the thumbnails exist; return the index to fill.
+
+    With *new_index*, that is a new, empty index for the configured model, filled beside the
+    live one and made live by :func:`run_catalogue` once it is complete.
+    """
     spec = spec_for_model(config.model)
+    ensure_quarantine(client, config)
+    ensure_index(client, config, config.thumbnail_index, "thumbnails")
+    if new_index:
+        return create_product_index(client, config, spec)
     live = ensure_product_index(client, config, spec)
     meta = index_model(client, live)
     if (meta.get("embedding_model"), meta.get("embedding_model_version")) != (spec.name, spec.version):
         raise ModelMismatch(
             f"The live index {live} holds vectors of {meta.get('embedding_model')} v{meta.get('embedding_model_version')}, "
             f"but LOOKALIKE_MODEL is {spec.name} v{spec.version}; set LOOKALIKE_MODEL to the index's model, "
-            "or point LOOKALIKE_INDEX_ALIAS at a new alias to build an index for the new model."
+            "or re-embed the catalogue into a new index with --new-index."
         )
-    ensure_quarantine(client, config)
-    ensure_index(client, config, config.thumbnail_index, "thumbnails")
     return live
 
 
@@ -58,9 +68,15 @@ def run_catalogue(
     eager: bool = False,
     progress: Progress | None = None,
     timeout: float | None = None,
+    new_index: bool = False,
 ) -> dict[str, int]:
-    """Ingest *catalogue* and return the run's summary (counts of each outcome and model calls)."""
-    prepare_indices(client, config)
+    """Ingest *catalogue* and return the run's summary (counts of each outcome and model calls).
+
+    With *new_index* every product is embedded into a new index (for a new model or mapping)
+    while searches go on against the live one; the alias moves to the new index only if it
+    holds every product that was not quarantined. The old index is kept for a rollback.
+    """
+    target = prepare_indices(client, config, new_index=new_index)
     products: list[Product] = []
     deletes: list[str] = []
     rejected: list[RejectedRow] = []
@@ -73,7 +89,25 @@ def run_catalogue(
             rejected.append(row)
     name = str(catalogue)
     _clear_row_records(client, config, name)
-    return _run(client, config, name, [p.model_dump(mode="json") for p in products], deletes, rejected, eager, progress, timeout)
+    summary = _run(
+        client, config, name, [p.model_dump(mode="json") for p in products], deletes, rejected, eager, progress, timeout,
+        target=target if new_index else None,
+    )
+    if new_index:
+        _swap_if_complete(client, config, target, summary)
+        summary["new_index"] = target  # type: ignore[assignment]
+    return summary
+
+
+def _swap_if_complete(client: OpenSearch, config: Config, index: str, summary: dict[str, int]) -> None:
+    expected = sum(summary.get(outcome, 0) for outcome in ("indexed", "updated", "unchanged"))
+    found = client.count(index=index)["count"]
+    if found != expected:
+        raise IncompleteIndex(
+            f"The new index {index} holds {found} products where {expected} were ingested; "
+            f"the alias {config.index_alias} was left where it was."
+        )
+    swap_alias(client, config.index_alias, index)
 
 
 def retry_failed(
@@ -98,6 +132,7 @@ def _run(
     eager: bool,
     progress: Progress | None,
     timeout: float | None,
+    target: str | None = None,
 ) -> dict[str, int]:
     from ingest import tasks
     from ingest.celery_app import app
@@ -123,13 +158,13 @@ def _run(
     )
     tracker.record(run_id, {f"row:{row.line}": "quarantined" for row in rejected})
     if deletes:
-        tasks.delete_products.delay(run_id, deletes)
+        tasks.delete_products.delay(run_id, deletes, target)
     size = config.ingest.batch_size
     for start in range(0, len(products), size):
-        tasks.ingest_products.delay(run_id, catalogue, products[start : start + size])
+        tasks.ingest_products.delay(run_id, catalogue, products[start : start + size], 1, target)
     try:
         summary = _wait(tracker, run_id, progress, timeout)
-        client.indices.refresh(index=config.index_alias)  # searchable as soon as the run reports done
+        client.indices.refresh(index=target or config.index_alias)  # searchable as soon as the run reports done
         return summary
     finally:
         if eager:

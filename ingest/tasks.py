@@ -28,23 +28,25 @@ _CLUSTER_FAULTS = (OpenSearchConnectionError, ConnectionTimeout, EngineUnavailab
     retry_backoff_max=300,
     max_retries=10,
 )
-def ingest_products(run_id: str, catalogue: str, products: list[dict[str, Any]], attempt: int = 1) -> dict[str, int]:
+def ingest_products(
+    run_id: str, catalogue: str, products: list[dict[str, Any]], attempt: int = 1, target: str | None = None
+) -> dict[str, int]:
     context = current_context()
     parsed = [Product.model_validate(p) for p in products]
     result = pipeline.process_products(
-        context.client, context.config, context.backend, parsed, catalogue=catalogue, attempt=attempt
+        context.client, context.config, context.backend, parsed, catalogue=catalogue, attempt=attempt, target=target
     )
     context.tracker.record(run_id, {f"product:{pid}": outcome for pid, outcome in result.outcomes.items()})
     context.tracker.count(run_id, images_embedded=result.images_embedded, texts_embedded=result.texts_embedded)
     if result.retry:
         delay = context.config.ingest.retry_backoff * 2 ** (attempt - 1)
-        ingest_products.apply_async((run_id, catalogue, result.retry, attempt + 1), countdown=delay)
+        ingest_products.apply_async((run_id, catalogue, result.retry, attempt + 1, target), countdown=delay)
     return {"done": len(result.outcomes), "retrying": len(result.retry)}
 
 
 @app.task(name="lookalike.delete_products", autoretry_for=_CLUSTER_FAULTS, retry_backoff=True, max_retries=10)
-def delete_products(run_id: str, product_ids: list[str]) -> int:
+def delete_products(run_id: str, product_ids: list[str], target: str | None = None) -> int:
     context = current_context()
-    outcomes = pipeline.delete_products(context.client, context.config, product_ids)
+    outcomes = pipeline.delete_products(context.client, context.config, product_ids, target)
     context.tracker.record(run_id, {f"product:{pid}": outcome for pid, outcome in outcomes.items()})
     return len(outcomes)

@@ -76,3 +76,26 @@ def test_a_catalogue_ingested_with_clip_gets_an_index_sized_for_it(
     meta = index_model(client, indices_behind(client, clip_config.index_alias)[0])
     assert (meta["embedding_model"], meta["image_dims"], meta["text_dims"], meta["shared_space"]) == (f"clip:{tiny_clip}", 16, 16, True)
     assert len(client.get(index=clip_config.index_alias, id="a")["_source"]["images"][0]["vector"]) == 16
+
+
+def test_changing_the_model_re_embeds_into_a_new_index_and_then_moves_the_alias(
+    tiny_clip: Path, client: OpenSearch, config: Config, tmp_path: Path
+) -> None:
+    clip_config = dataclasses.replace(
+        config, model=f"clip:{tiny_clip}", fetch=dataclasses.replace(config.fetch, local_roots=(tmp_path,))
+    )
+    rows = [{"id": f"p{i}", "title": f"Thing {i}", "images": [str(product_photo(tmp_path / f"{i}.png", seed=i))]} for i in range(5)]
+    catalogue = write_catalogue(tmp_path / "c.jsonl", rows)
+    runner.run_catalogue(client, clip_config, catalogue, eager=True)
+    [old] = indices_behind(client, clip_config.index_alias)
+    offline_config = dataclasses.replace(clip_config, model="offline")
+
+    with pytest.raises(runner.ModelMismatch, match="--new-index"):
+        runner.run_catalogue(client, offline_config, catalogue, eager=True)
+    summary = runner.run_catalogue(client, offline_config, catalogue, eager=True, new_index=True)
+
+    [new] = indices_behind(client, clip_config.index_alias)
+    assert new != old and summary["indexed"] == 5
+    assert index_model(client, new)["image_dims"] == 1280
+    assert client.count(index=old)["count"] == 5  # kept for a rollback
+    assert len(client.get(index=clip_config.index_alias, id="p3")["_source"]["images"][0]["vector"]) == 1280
