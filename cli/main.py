@@ -7,12 +7,13 @@ into one clear sentence on stderr and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -263,17 +264,7 @@ def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bo
         raise click.UsageError("give a CATALOGUE, or --retry-failed, or --failures")
     if new_index and catalogue is None:
         raise click.UsageError("--new-index needs the full CATALOGUE")
-    with tqdm(total=0, unit="product", dynamic_ncols=True, disable=None) as bar:
-        hinted = False
-
-        def show(summary: dict[str, int]) -> None:
-            nonlocal hinted
-            bar.total = summary["total"]
-            bar.update(summary["done"] - bar.n)
-            if not eager and not hinted and summary.get("stalled_seconds", 0) >= runner.STALL_HINT_SECONDS:
-                hinted = True
-                bar.write("No product finished for a while: is a worker running? Start one with 'lookalike worker'.")
-
+    with _progress_bar(hint_stalls=not eager) as show:
         if retry_failed:
             summary = runner.retry_failed(client, config, eager=eager, progress=show, timeout=timeout)
         else:
@@ -281,13 +272,36 @@ def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bo
             summary = runner.run_catalogue(
                 client, config, catalogue, eager=eager, progress=show, timeout=timeout, new_index=new_index
             )
-    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("indexed", "updated", "unchanged", "deleted", "quarantined"))
-    click.echo(f"Done: {counts}.")
+    click.echo(_done_line(summary))
     click.echo(f"Model calls: {summary.get('images_embedded', 0)} images, {summary.get('texts_embedded', 0)} texts embedded.")
     if new_index:
         click.echo(f"Alias {config.index_alias} now points at {summary['new_index']}; the previous index is kept (lookalike index list).")
     if summary.get("quarantined"):
         click.echo("See why with: lookalike ingest --failures")
+
+
+@contextlib.contextmanager
+def _progress_bar(hint_stalls: bool) -> Iterator[Callable[[dict[str, int]], None]]:
+    """A progress bar fed with run summaries; optionally says when no worker seems to pick up tasks."""
+    from ingest.runner import STALL_HINT_SECONDS
+
+    with tqdm(total=0, unit="product", dynamic_ncols=True, disable=None) as bar:
+        hinted = False
+
+        def show(summary: dict[str, int]) -> None:
+            nonlocal hinted
+            bar.total = summary["total"]
+            bar.update(summary["done"] - bar.n)
+            if hint_stalls and not hinted and summary.get("stalled_seconds", 0) >= STALL_HINT_SECONDS:
+                hinted = True
+                bar.write("No product finished for a while: is a worker running? Start one with 'lookalike worker'.")
+
+        yield show
+
+
+def _done_line(summary: dict[str, int]) -> str:
+    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("indexed", "updated", "unchanged", "deleted", "quarantined"))
+    return f"Done: {counts}."
 
 
 def _print_failures(client: Any, config: Config) -> None:
@@ -366,15 +380,9 @@ def demo() -> None:
     health = cluster_health(client)
     click.echo(f"OpenSearch {node.status().version} at {url}: cluster {health['cluster_name']} is {health['status']}.")
     click.echo(f"Ingesting the demo catalogue {catalogue} in this process (--eager) ...")
-    with tqdm(total=0, unit="product", dynamic_ncols=True, disable=None) as bar:
-
-        def show(summary: dict[str, int]) -> None:
-            bar.total = summary["total"]
-            bar.update(summary["done"] - bar.n)
-
+    with _progress_bar(hint_stalls=False) as show:
         summary = runner.run_catalogue(client, config, catalogue, eager=True, progress=show)
-    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("indexed", "updated", "unchanged", "deleted", "quarantined"))
-    click.echo(f"Done: {counts}.")
+    click.echo(_done_line(summary))
     live = index_lifecycle.indices_behind(client, config.index_alias)[0]
     click.echo(f"Alias {config.index_alias} -> {live}, {client.count(index=config.index_alias)['count']} products.")
     _demo_photo_lookup(client, config, catalogue)

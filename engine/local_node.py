@@ -292,7 +292,7 @@ class LocalNode:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _is_alive(pid):
+            if not is_alive(pid):
                 return
             time.sleep(0.2)
         try:
@@ -300,7 +300,7 @@ class LocalNode:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + 10
-        while _is_alive(pid):
+        while is_alive(pid):
             if time.monotonic() > deadline:
                 raise EngineError(f"The OpenSearch node (pid {pid}) did not exit even after SIGKILL.")
             time.sleep(0.1)
@@ -340,7 +340,8 @@ def _java_major(java: str) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
 
 
-def _is_alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
+    """True while *pid* runs (an exited, unreaped child counts as gone)."""
     if _is_zombie(pid):
         return False
     try:
@@ -370,7 +371,7 @@ def _is_zombie(pid: int) -> bool:
 
 def _is_our_node(pid: int, home: Path) -> bool:
     """True if *pid* is a live LocalNode process for the node whose home is *home*."""
-    if not _is_alive(pid):
+    if not is_alive(pid):
         return False
     try:
         arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")

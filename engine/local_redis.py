@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from engine.local_node import EngineError, PortInUse
+from engine.local_node import EngineError, PortInUse, is_alive
 
 
 class RedisNotFound(EngineError):
@@ -75,9 +75,9 @@ class LocalRedis:
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and is_alive(pid):
             time.sleep(0.1)
-        if _alive(pid):
+        if is_alive(pid):
             os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         return True
@@ -90,7 +90,7 @@ class LocalRedis:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if is_alive(pid) else None
 
     def _answers_ping(self) -> bool:
         try:
@@ -100,12 +100,3 @@ class LocalRedis:
         except OSError:
             return False
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
