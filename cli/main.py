@@ -318,6 +318,23 @@ def _print_failures(client: Any, config: Config) -> None:
     click.echo(f"{len(records)} quarantined; retry products with: lookalike ingest --retry-failed")
 
 
+# -- serve ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@_reports_errors
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the search API (POST /search, GET /products/<id>[/similar], /thumbnails/<fp>, /health)."""
+    from api.app import serve as serve_api
+
+    config = _config()
+    click.echo(f"lookalike API on http://{host}:{port} (OpenSearch {config.opensearch_url}, alias {config.index_alias})")
+    serve_api(config, host, port, threads)
+
+
 # -- bench ---------------------------------------------------------------------------------
 
 

@@ -1,0 +1,103 @@
+"""The body of ``POST /search``, validated in one place; a bad value names its field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from api.errors import ApiError
+from plugin.query import SORTS
+
+
+class FiltersBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: str | None = Field(default=None, max_length=500)
+    brands: list[str] = Field(default_factory=list, max_length=50)
+    tags_any: list[str] = Field(default_factory=list, max_length=50)
+    tags_all: list[str] = Field(default_factory=list, max_length=50)
+    tags_none: list[str] = Field(default_factory=list, max_length=50)
+    price_min: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    price_max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    in_stock: bool | None = None
+    rating_min: float | None = Field(default=None, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _price_order(self) -> FiltersBody:
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise PydanticCustomError("price_order", "price_min must not exceed price_max")
+        return self
+
+
+class WeightsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image: float = Field(default=1.0, ge=0, le=100)
+    text: float = Field(default=1.0, ge=0, le=100)
+    text_image: float = Field(default=0.5, ge=0, le=100)
+    keywords: float = Field(default=1.0, ge=0, le=100)
+
+
+class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, max_length=500)
+    image_base64: str | None = Field(default=None, max_length=30_000_000)
+    image_url: str | None = Field(default=None, max_length=2048)
+    product_id: str | None = Field(default=None, max_length=256)
+    weights: WeightsBody = WeightsBody()
+    filters: FiltersBody = FiltersBody()
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    sort: str = "relevance"
+    page: int = Field(default=1, ge=1)
+    size: int = Field(default=20, ge=1, le=100)
+    min_score: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    facets: bool = False
+    explain: bool = False
+
+    @field_validator("sort")
+    @classmethod
+    def _known_sort(cls, value: str) -> str:
+        if value not in SORTS:
+            raise ValueError(f"must be one of {', '.join(SORTS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> SearchBody:
+        if self.page * self.size > 200:
+            raise PydanticCustomError("window", "page * size must not exceed 200")
+        return self
+
+
+def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) -> SearchBody:
+    """Validate a JSON body, or multipart form fields (``query`` as JSON, or plain fields)."""
+    if form is not None:
+        data: dict[str, Any] = {}
+        if "query" in form:
+            try:
+                data = json.loads(form["query"])
+            except json.JSONDecodeError as exc:
+                raise ApiError(400, "invalid_json", f"query is not valid JSON: {exc.msg}", "query") from exc
+        data.update({k: v for k, v in form.items() if k != "query"})
+    else:
+        data = json_body if json_body is not None else {}
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.", None)
+    try:
+        body = SearchBody.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or None
+        if error["type"] == "window":
+            field = "page"
+        elif error["type"] == "price_order":
+            field = "filters.price_min"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ApiError(400, "invalid_parameter", f"{field or 'body'}: {message}", field) from exc
+    sources = [name for name, given in (("image", has_upload), ("image_base64", body.image_base64), ("image_url", body.image_url), ("product_id", body.product_id)) if given]
+    if len(sources) > 1:
+        raise ApiError(400, "invalid_parameter", f"give one photo source, not {' and '.join(sources)}", sources[1])
+    return body

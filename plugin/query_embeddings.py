@@ -1,0 +1,51 @@
+"""Query vectors for photos and texts, cached by content so a repeated query skips the model.
+
+The key is a SHA-256 of the image's decoded pixels or of the text, never the photo itself,
+and the cache is bounded (least recently used entries go first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import numpy as np
+from cachetools import LRUCache
+from PIL import Image
+
+from plugin.embedding import EmbeddingBackend
+
+
+class QueryEmbedder:
+    def __init__(self, backend: EmbeddingBackend, max_entries: int = 2048) -> None:
+        self.backend = backend
+        self._cache: LRUCache[tuple[str, str], np.ndarray] = LRUCache(maxsize=max_entries)
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def image(self, image: Image.Image) -> list[float]:
+        key = ("image", hashlib.sha256(image.tobytes() + repr(image.size).encode()).hexdigest())
+        return self._cached(key, lambda: self.backend.embed_images([image])[0])
+
+    def text(self, text: str) -> list[float]:
+        return self._cached(("text", _text_key(text)), lambda: self.backend.embed_texts([text])[0])
+
+    def text_for_images(self, text: str) -> list[float]:
+        return self._cached(("text_image", _text_key(text)), lambda: self.backend.embed_texts_for_images([text])[0])
+
+    def _cached(self, key: tuple[str, str], compute: object) -> list[float]:
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self.hits += 1
+                return found.tolist()
+            self.misses += 1
+        vector = np.asarray(compute(), dtype=np.float32)  # type: ignore[operator]
+        with self._lock:
+            self._cache[key] = vector
+        return vector.tolist()
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()

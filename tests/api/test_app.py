@@ -1,0 +1,180 @@
+"""The search API on the demo catalogue, through Flask's test client, against the real node and model."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from PIL import Image, ImageEnhance, ImageFilter
+
+from api.app import MAX_PHOTO_BYTES, create_app
+from ingest import runner
+from ingest.demo_catalogue import prepare_vendure
+from plugin.client import connect
+from plugin.config import Config
+from tests.conftest import free_port
+
+
+@pytest.fixture(scope="module")
+def shop_config(base_config: Config) -> Iterator[Config]:
+    """The demo catalogue, ingested once for this module under an alias of its own."""
+    catalogue = prepare_vendure(base_config.data_dir)
+    config = dataclasses.replace(
+        base_config,
+        index_alias=f"test-api-{uuid.uuid4().hex[:8]}",
+        fetch=dataclasses.replace(base_config.fetch, local_roots=(catalogue.parent / "images",)),
+    )
+    client = connect(config)
+    runner.run_catalogue(client, config, catalogue, eager=True)
+    yield config
+    client.indices.delete(index=f"{config.index_alias}*", expand_wildcards="all", ignore_unavailable=True)
+
+
+@pytest.fixture(scope="module")
+def api(shop_config: Config) -> FlaskClient:
+    return create_app(shop_config).test_client()
+
+
+@pytest.fixture(scope="module")
+def products(shop_config: Config) -> dict[str, dict[str, Any]]:
+    lines = prepare_vendure(shop_config.data_dir).read_text(encoding="utf-8").splitlines()
+    return {row["title"]: row for row in map(json.loads, lines)}
+
+
+def jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=70)
+    return buffer.getvalue()
+
+
+def degraded(path: str) -> bytes:
+    photo = Image.open(path).convert("RGB")
+    w, h = photo.size
+    photo = photo.crop((w // 10, h // 10, w * 9 // 10, h * 9 // 10)).filter(ImageFilter.GaussianBlur(3)).rotate(8)
+    return jpeg(ImageEnhance.Brightness(photo).enhance(0.6))
+
+
+def upload(api: FlaskClient, data: bytes, **fields: str) -> Any:
+    return api.post("/search", data={"image": (io.BytesIO(data), "query.jpg"), **fields}, content_type="multipart/form-data")
+
+
+def titles(response: Any) -> list[str]:
+    assert response.status_code == 200, response.get_json()
+    return [hit["title"] for hit in response.get_json()["hits"]]
+
+
+@pytest.mark.parametrize("title", ["Laptop", "Tennis Ball", "Wooden Side Desk", "Hi-Top Basketball Shoe"])
+def test_a_degraded_photo_finds_its_product_first(api: FlaskClient, products: dict[str, dict[str, Any]], title: str) -> None:
+    assert titles(upload(api, degraded(products[title]["images"][0])))[0] == title
+
+
+def test_the_same_photo_as_base64_gives_the_same_answer_without_running_the_model_again(
+    api: FlaskClient, products: dict[str, dict[str, Any]]
+) -> None:
+    data = degraded(products["Tripod"]["images"][0])
+    embedder = api.application.extensions["lookalike.embedder"]
+    by_upload = titles(upload(api, data, size="5"))
+    misses = embedder.misses
+
+    by_base64 = titles(api.post("/search", json={"image_base64": base64.b64encode(data).decode(), "size": 5}))
+
+    assert by_base64 == by_upload and by_upload[0] == "Tripod"
+    assert embedder.misses == misses  # served from the query-embedding cache
+
+
+def test_words_find_products_by_title_and_through_the_bridge_by_picture(api: FlaskClient) -> None:
+    assert titles(api.post("/search", json={"text": "basketball shoe", "size": 3}))[0] == "Hi-Top Basketball Shoe"
+    # Only the picture path: the bridge from words to photos, with keywords and text vectors off.
+    by_picture = titles(api.post("/search", json={"text": "tennis ball", "size": 5, "weights": {"keywords": 0, "text": 0, "text_image": 1}}))
+    assert "Tennis Ball" in by_picture
+
+
+def test_filters_facets_and_sorting_agree_with_the_results(api: FlaskClient) -> None:
+    body = {"text": "camera", "filters": {"category": "Electronics > Photo", "price_max": 600}, "sort": "price_asc", "size": 50, "facets": True}
+
+    response = api.post("/search", json=body).get_json()
+
+    hits = response["hits"]
+    assert hits and all(h["category"].startswith("Electronics > Photo") and h["price"] <= 600 for h in hits)
+    assert [h["price"] for h in hits] == sorted(h["price"] for h in hits)
+    brand_counts: dict[str, int] = {}
+    for hit in hits:
+        if hit.get("brand"):
+            brand_counts[hit["brand"]] = brand_counts.get(hit["brand"], 0) + 1
+    assert {b["value"]: b["count"] for b in response["facets"]["brand"]} == brand_counts
+    assert response["total"] == len(hits)
+
+
+def test_pages_do_not_overlap_and_follow_one_order(api: FlaskClient) -> None:
+    def page(number: int, size: int) -> list[str]:
+        return titles(api.post("/search", json={"text": "chair", "page": number, "size": size}))
+
+    assert page(1, 4) + page(2, 4) == page(1, 8)
+
+
+def test_more_like_this_excludes_the_product_itself(api: FlaskClient) -> None:
+    similar = titles(api.get("/products/road-bike/similar?size=5"))
+
+    assert "Road Bike" not in similar and len(similar) == 5
+
+
+def test_product_health_and_thumbnail_routes(api: FlaskClient) -> None:
+    product = api.get("/products/laptop").get_json()
+    assert product["title"] == "Laptop" and "vector" not in json.dumps(product)
+    thumbnail = api.get(f"/thumbnails/{product['images'][0]['fingerprint']}")
+    assert thumbnail.status_code == 200 and thumbnail.mimetype == "image/webp"
+    assert Image.open(io.BytesIO(thumbnail.data)).format == "WEBP"
+    health = api.get("/health").get_json()
+    assert health["status"] == "ok" and health["opensearch"] in ("green", "yellow")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"sort": "cheapest"}, 400, "sort"),
+        ({"size": 500}, 400, "size"),
+        ({"page": 30, "size": 10}, 400, "page"),
+        ({"filters": {"price_min": 10, "price_max": 5}}, 400, "filters.price_min"),
+        ({"filters": {"colour": "red"}}, 400, "filters.colour"),
+        ({"image_base64": "***"}, 400, "image_base64"),
+        ({"image_base64": base64.b64encode(b"%PDF-1.4 no photo").decode()}, 415, "image_base64"),
+        ({"image_url": "http://127.0.0.1:9/photo.jpg"}, 400, "image_url"),
+        ({"image_url": "file:///etc/passwd"}, 400, "image_url"),
+        ({"product_id": "no-such-product"}, 404, "product_id"),
+        ({"product_id": "laptop", "image_url": "https://shop.example/x.jpg"}, 400, "product_id"),
+    ],
+)
+def test_bad_requests_get_a_precise_error(api: FlaskClient, body: dict[str, Any], status: int, field: str) -> None:
+    response = api.post("/search", json=body)
+
+    assert response.status_code == status
+    assert response.get_json()["error"]["field"] == field
+
+
+def test_photo_faults_get_413_415_and_422(api: FlaskClient, products: dict[str, dict[str, Any]]) -> None:
+    good = Path(products["Laptop"]["images"][0]).read_bytes()
+
+    assert upload(api, good[:2000]).status_code == 422  # cut off: undecodable
+    assert upload(api, b"just text, not a photo").status_code == 415
+    too_big = upload(api, b"\xff" * (MAX_PHOTO_BYTES + 1))
+    assert too_big.status_code == 413 and too_big.get_json()["error"]["field"] == "image"
+    assert api.post("/search", data=b"{not json", content_type="application/json").status_code == 400
+    assert api.get("/products/no-such-product").status_code == 404
+
+
+def test_an_unreachable_cluster_gives_503_with_retry_after(shop_config: Config) -> None:
+    down = dataclasses.replace(shop_config, opensearch_url=f"http://127.0.0.1:{free_port()}", request_timeout=2)
+    api = create_app(down, warm=False).test_client()
+
+    for response in (api.post("/search", json={"text": "chair"}), api.get("/health")):
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert response.get_json()["error"]["code"] == "search_unavailable"
