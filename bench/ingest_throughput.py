@@ -94,6 +94,7 @@ def _text_pass(config: Config, texts: list[str], repeats: int) -> float:
 
 def _pipeline(config: Config, catalogue: Path, root: Path) -> dict[str, Any]:
     alias = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    queue = alias  # a queue of its own: no other worker takes the benchmark's tasks
     bench_config = dataclasses.replace(
         config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=(root,))
     )
@@ -102,13 +103,15 @@ def _pipeline(config: Config, catalogue: Path, root: Path) -> dict[str, Any]:
     env = dict(os.environ, LOOKALIKE_INDEX_ALIAS=alias, LOOKALIKE_IMAGE_ROOTS=str(root), OPENSEARCH_URL=config.opensearch_url)
     log = config.data_dir / "bench-worker.log"
     with open(log, "wb") as out:
-        worker = subprocess.Popen([LOOKALIKE, "worker", "--loglevel=WARNING"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [LOOKALIKE, "worker", "--loglevel=WARNING", f"--queue={queue}"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     client = connect(bench_config)
     try:
-        _wait_for_worker(log, worker)
+        _wait_for_worker(log, worker, queue)
         runner.prepare_indices(client, bench_config)
         started = time.perf_counter()
-        summary = runner.run_catalogue(client, bench_config, catalogue)
+        summary = runner.run_catalogue(client, bench_config, catalogue, queue=queue)
         seconds = time.perf_counter() - started
     finally:
         worker.terminate()
@@ -117,7 +120,7 @@ def _pipeline(config: Config, catalogue: Path, root: Path) -> dict[str, Any]:
     return {"seconds": seconds, "summary": summary}
 
 
-def _wait_for_worker(log: Path, worker: subprocess.Popen[bytes], timeout: float = 180) -> None:
+def _wait_for_worker(log: Path, worker: subprocess.Popen[bytes], queue: str, timeout: float = 180) -> None:
     from celery import Celery
 
     from ingest.celery_app import app
@@ -127,6 +130,7 @@ def _wait_for_worker(log: Path, worker: subprocess.Popen[bytes], timeout: float 
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"the benchmark's worker exited: {log.read_text()[-2000:]}")
-        if app.control.ping(timeout=1.0):
+        replies = app.control.inspect(timeout=1.0).active_queues() or {}
+        if any(q.get("name") == queue for queues in replies.values() for q in queues):
             return
     raise RuntimeError(f"the benchmark's worker did not answer within {timeout:.0f} s; see {log}")

@@ -213,7 +213,8 @@ def broker_status() -> None:
 @main.command()
 @click.option("--concurrency", "-c", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(concurrency: int, loglevel: str) -> None:
+@click.option("--queue", "-Q", default=None, help="Take tasks from this queue only (default: the shared one).")
+def worker(concurrency: int, loglevel: str, queue: str | None) -> None:
     """Start a Celery ingest worker (scale out by running more, on any machine that reaches the broker)."""
     _ensure_fast_malloc()
     from ingest.celery_app import app
@@ -224,7 +225,8 @@ def worker(concurrency: int, loglevel: str) -> None:
         pool = ["--pool=solo"]
     else:
         pool = ["--pool=prefork", f"--concurrency={concurrency}"]  # each process loads it on its first task
-    app.worker_main(["worker", f"--loglevel={loglevel}", *pool, "--without-gossip", "--without-mingle"])
+    queues = [f"--queues={queue}"] if queue else []
+    app.worker_main(["worker", f"--loglevel={loglevel}", *pool, *queues, "--without-gossip", "--without-mingle"])
 
 
 def _ensure_fast_malloc() -> None:

@@ -19,6 +19,8 @@ class IngestContext:
     client: OpenSearch
     backend: EmbeddingBackend
     tracker: RunTracker
+    #: The ``_meta`` of indices written to, looked up once.
+    index_meta: dict[str, dict[str, object]] = dataclasses.field(default_factory=dict)
 
 
 _context: IngestContext | None = None

@@ -26,7 +26,7 @@ from PIL import Image
 from plugin.catalogue import Product
 from plugin.config import Config
 from plugin.embedding import EmbeddingBackend
-from plugin.errors import SourceError
+from plugin.errors import CorruptImage, SourceError
 from plugin.fetch import fetch_image
 from plugin.images import decode_image
 from plugin.quarantine import QuarantineRecord, clear_products, write_records
@@ -56,6 +56,8 @@ class _Image:
     #: The indexed entry for the same bytes and model, whose vector can be reused.
     reused: dict[str, Any] | None = None
     error: SourceError | None = None
+    phash: str = ""
+    thumbnail: tuple[bytes, int, int] | None = None
 
 
 def text_for_embedding(product: Product) -> str:
@@ -123,7 +125,8 @@ def process_products(
         actions.append({"_op_type": "index", "_index": target, "_id": product.id, "_source": document})
         result.outcomes[product.id] = UPDATED if previous is not None else INDEXED
     for img in to_embed:
-        actions.append(thumbnail_action(config.thumbnail_index, img.fingerprint, *make_thumbnail(img.decoded)))  # type: ignore[arg-type]
+        if img.thumbnail is not None:
+            actions.append(thumbnail_action(config.thumbnail_index, img.fingerprint, *img.thumbnail))
 
     if actions:
         # No refresh per batch: waiting for one would cap a worker at a batch per refresh
@@ -134,8 +137,12 @@ def process_products(
             if item.get("_index", "") == config.thumbnail_index:
                 continue  # a thumbnail that failed to store costs only the thumbnail
             pid = item["_id"]
-            result.outcomes[pid] = QUARANTINED
             product = next(p for p in ready if p.id == pid)
+            if item.get("status") == 429 and not last_attempt:  # the cluster is busy: try again later
+                del result.outcomes[pid]
+                result.retry.append(product.model_dump(mode="json"))
+                continue
+            result.outcomes[pid] = QUARANTINED
             records.append(
                 QuarantineRecord(
                     kind="product", reason="index_rejected", message=json.dumps(item.get("error"))[:2000],
@@ -184,8 +191,13 @@ def _collect_images(
             img.reused = reusable.get(product_id, {}).get(img.fingerprint)
             if img.reused is None:
                 img.decoded = decode_image(fetched.data, config.decode, source=img.source)
+                img.phash = str(imagehash.phash(img.decoded))
+                img.thumbnail = make_thumbnail(img.decoded)
         except SourceError as exc:
             img.error = exc
+        except Exception as exc:  # noqa: BLE001 - a hostile file must cost only its own image
+            img.error = CorruptImage(f"{img.source} cannot be processed: {type(exc).__name__}: {exc}", source=img.source)
+            img.decoded = None
 
     jobs = [(pid, img) for pid, entries in images.items() for img in entries]
     with ThreadPoolExecutor(max_workers=max(1, min(FETCH_THREADS, len(jobs)))) as pool:
@@ -232,7 +244,7 @@ def _document(
                 "url": img.source,
                 "position": img.position,
                 "fingerprint": img.fingerprint,
-                "phash": str(imagehash.phash(decoded)),
+                "phash": img.phash,
                 "width": decoded.width,
                 "height": decoded.height,
                 "labels": list(labels),

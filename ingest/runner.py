@@ -69,6 +69,7 @@ def run_catalogue(
     progress: Progress | None = None,
     timeout: float | None = None,
     new_index: bool = False,
+    queue: str | None = None,
 ) -> dict[str, int]:
     """Ingest *catalogue* and return the run's summary (counts of each outcome and model calls).
 
@@ -89,9 +90,10 @@ def run_catalogue(
             rejected.append(row)
     name = str(catalogue)
     _clear_row_records(client, config, name)
+    # Tasks name the concrete index, so an alias moved mid-run cannot split a run across two.
     summary = _run(
         client, config, name, [p.model_dump(mode="json") for p in products], deletes, rejected, eager, progress, timeout,
-        target=target if new_index else None,
+        target=target, queue=queue,
     )
     if new_index:
         _swap_if_complete(client, config, target, summary)
@@ -114,12 +116,12 @@ def retry_failed(
     client: OpenSearch, config: Config, *, eager: bool = False, progress: Progress | None = None, timeout: float | None = None
 ) -> dict[str, int]:
     """Ingest again every quarantined product (rows that are malformed must be fixed in the catalogue)."""
-    prepare_indices(client, config)
+    target = prepare_indices(client, config)
     products: dict[str, dict[str, Any]] = {}
-    for record in list_records(client, config):
+    for record in list_records(client, config, size=None):
         if record.get("kind") in ("image", "product") and record.get("product"):
             products.setdefault(record["product_id"], record["product"])
-    return _run(client, config, "retry-failed", list(products.values()), [], [], eager, progress, timeout)
+    return _run(client, config, "retry-failed", list(products.values()), [], [], eager, progress, timeout, target=target)
 
 
 def _run(
@@ -132,7 +134,8 @@ def _run(
     eager: bool,
     progress: Progress | None,
     timeout: float | None,
-    target: str | None = None,
+    target: str,
+    queue: str | None = None,
 ) -> dict[str, int]:
     from ingest import tasks
     from ingest.celery_app import app
@@ -158,13 +161,13 @@ def _run(
     )
     tracker.record(run_id, {f"row:{row.line}": "quarantined" for row in rejected})
     if deletes:
-        tasks.delete_products.delay(run_id, deletes, target)
+        tasks.delete_products.apply_async((run_id, deletes, target), queue=queue)
     size = config.ingest.batch_size
     for start in range(0, len(products), size):
-        tasks.ingest_products.delay(run_id, catalogue, products[start : start + size], 1, target)
+        tasks.ingest_products.apply_async((run_id, catalogue, products[start : start + size], 1, target), queue=queue)
     try:
         summary = _wait(tracker, run_id, progress, timeout)
-        client.indices.refresh(index=target or config.index_alias)  # searchable as soon as the run reports done
+        client.indices.refresh(index=target)  # searchable as soon as the run reports done
         return summary
     finally:
         if eager:

@@ -61,7 +61,7 @@ class Product(BaseModel):
     #: Category levels from the top, e.g. ``["Women", "Shoes", "Sneakers"]``.
     category: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
-    price: Decimal | None = Field(default=None, ge=0, lt=Decimal("1e12"))
+    price: Decimal | None = Field(default=None, ge=0)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     in_stock: bool = True
     stock: int | None = Field(default=None, ge=0)
@@ -96,7 +96,12 @@ class Product(BaseModel):
     @classmethod
     def _round_price(cls, value: Decimal | None) -> Decimal | None:
         # Exports written from floats carry noise (40.800000000000004); no currency needs more than 4 places.
-        return None if value is None else value.quantize(Decimal("0.0001")).normalize()
+        if value is None:
+            return None
+        rounded = value.quantize(Decimal("0.0001"))
+        if rounded >= Decimal("1e12"):
+            raise ValueError("must be less than 1000000000000")
+        return rounded.normalize()
 
     @field_validator("currency", mode="before")
     @classmethod
@@ -185,7 +190,10 @@ def read_catalogue(path: Path) -> Iterator[CatalogueRow | DeleteRow | RejectedRo
             product_id = str(row.get("id") or row.get("product_id") or row.get("sku") or "").strip()
             if not product_id:
                 yield RejectedRow(line=line, reason="id: a delete row needs the product's id", raw=raw)
+            elif product_id in first_seen:
+                yield RejectedRow(line=line, reason=f"duplicate id {product_id!r}, first on line {first_seen[product_id]}", raw=raw)
             else:
+                first_seen[product_id] = line
                 yield DeleteRow(line=line, product_id=product_id)
             continue
         try:

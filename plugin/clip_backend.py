@@ -56,12 +56,17 @@ class ClipBackend:
         return self.embed_texts(texts)  # one space: text vectors compare with image vectors directly
 
     def predict_labels(self, images: list[Image.Image], top: int = 3, min_probability: float = 0.2) -> list[list[str]]:
+        return self.embed_and_label(images, top, min_probability)[1]
+
+    def embed_and_label(self, images: list[Image.Image], top: int = 3, min_probability: float = 0.2) -> tuple[np.ndarray, list[list[str]]]:
+        """Vectors and zero-shot labels from one pass of the image tower."""
+        vectors = self.embed_images(images)
         if self._label_vectors is None:
-            return [[] for _ in images]
-        similarity = self.embed_images(images) @ self._label_vectors.T * 100.0
+            return vectors, [[] for _ in images]
+        similarity = vectors @ self._label_vectors.T * 100.0
         probabilities = np.exp(similarity - similarity.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return [
+        return vectors, [
             [self.labels[i] for i in np.argsort(-row)[:top] if row[i] >= min_probability] for row in probabilities
         ]
 

@@ -17,7 +17,12 @@ from typing import Any
 from opensearchpy import OpenSearch, helpers
 
 from plugin.config import Config
+from plugin.errors import LookalikeError
 from plugin.index_lifecycle import ensure_index
+
+
+class QuarantineWriteFailed(LookalikeError):
+    pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +61,9 @@ def quarantine_actions(config: Config, records: Iterable[QuarantineRecord]) -> l
     actions = []
     for record in records:
         document = {k: v for k, v in dataclasses.asdict(record).items() if v is not None}
+        for field in ("source", "message", "raw"):  # a 40 kB data: URL must not make the record unwritable
+            if isinstance(document.get(field), str):
+                document[field] = document[field][:4000]
         document.update(last_seen=now)
         actions.append(
             {
@@ -86,11 +94,15 @@ def clear_products(client: OpenSearch, config: Config, product_ids: Iterable[str
         )
 
 
-def list_records(client: OpenSearch, config: Config, size: int = 1000) -> list[dict[str, Any]]:
-    """Quarantined items, newest first."""
+def list_records(client: OpenSearch, config: Config, size: int | None = 1000) -> list[dict[str, Any]]:
+    """Quarantined items, newest first; all of them when *size* is None."""
     if not client.indices.exists(index=config.quarantine_index):
         return []
     client.indices.refresh(index=config.quarantine_index)
+    if size is None:
+        hits = helpers.scan(client, index=config.quarantine_index, query={"query": {"match_all": {}}})
+        records = [hit["_source"] | {"id": hit["_id"]} for hit in hits]
+        return sorted(records, key=lambda r: r.get("last_seen", ""), reverse=True)
     response = client.search(
         index=config.quarantine_index,
         body={"size": size, "sort": [{"last_seen": "desc"}], "query": {"match_all": {}}},
@@ -101,7 +113,9 @@ def list_records(client: OpenSearch, config: Config, size: int = 1000) -> list[d
 def write_records(client: OpenSearch, config: Config, records: list[QuarantineRecord]) -> None:
     if records:
         ensure_quarantine(client, config)
-        helpers.bulk(client, quarantine_actions(config, records), refresh=True)
+        _, errors = helpers.bulk(client, quarantine_actions(config, records), refresh=True, raise_on_error=False)
+        if errors:
+            raise QuarantineWriteFailed(f"{len(errors)} quarantine records could not be written: {str(errors[0])[:500]}")
 
 
 def remove_records(client: OpenSearch, config: Config, record_ids: list[str]) -> None:

@@ -139,6 +139,8 @@ def search(client: OpenSearch, index: str, query: Query) -> SearchResult:
     fused = fuse(ranked, query.weights, query.fusion)
     if query.min_score is not None:
         fused = [hit for hit in fused if hit.score >= query.min_score]
+    # The result set is the best `window` products: all that pages can reach, and what facets count.
+    fused = fused[: query.window]
     ids = [hit.product_id for hit in fused]
     by_id = {hit.product_id: hit for hit in fused}
     start = (query.page - 1) * query.size

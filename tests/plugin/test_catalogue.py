@@ -122,3 +122,21 @@ def test_an_unreadable_catalogue_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "c.xlsx").write_bytes(b"PK")
     with pytest.raises(CatalogueError, match="must be .jsonl, .ndjson, .csv or .tsv"):
         list(read_catalogue(tmp_path / "c.xlsx"))
+
+
+def test_an_id_may_appear_once_whether_as_a_product_or_a_delete(tmp_path: Path) -> None:
+    rows: list[object] = [GOOD, {"id": "sku-1", "deleted": True}, {"id": "gone", "deleted": True}, {"id": "gone", "deleted": True}]
+
+    results = list(read_catalogue(write_jsonl(tmp_path / "c.jsonl", rows)))
+
+    assert [type(r).__name__ for r in results] == ["CatalogueRow", "RejectedRow", "DeleteRow", "RejectedRow"]
+    assert results[1].reason == "duplicate id 'sku-1', first on line 1"  # type: ignore[union-attr]
+
+
+def test_prices_are_rounded_before_they_are_bounded(tmp_path: Path) -> None:
+    rows: list[object] = [{**GOOD, "price": 40.800000000000004}, {**GOOD, "id": "big", "price": "999999999999.99999"}]
+
+    first, second = read_catalogue(write_jsonl(tmp_path / "c.jsonl", rows))
+
+    assert isinstance(first, CatalogueRow) and first.product.price == Decimal("40.8")
+    assert isinstance(second, RejectedRow) and second.reason.startswith("price: ")

@@ -84,3 +84,11 @@ def test_a_tiny_image_is_refused() -> None:
 def test_an_image_over_the_configured_limit_names_its_size() -> None:
     with pytest.raises(ImageTooLarge, match="wide.png is 10000x5000 pixels, over the limit of 40000000 pixels"):
         decode_image(png_claiming_size(10_000, 5_000), source="wide.png")
+
+
+def test_a_png_with_a_truncated_header_chunk_is_corrupt_not_a_crash() -> None:
+    data = png_bytes((32, 32))
+    broken = data[:8] + b"\x00\x00\x00\x05IHDR\x00\x00\x00\x20\x00" + data[33:]
+
+    with pytest.raises((CorruptImage, NotAnImage)):
+        decode_image(broken)
