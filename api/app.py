@@ -17,6 +17,7 @@ from flask import Flask, Response, jsonify, request
 from opensearchpy.exceptions import NotFoundError
 
 from api.errors import ApiError, register, source_error
+from api.openapi import openapi_document
 from api.search_request import SearchBody, parse_search
 from plugin.client import cluster_health, connect
 from plugin.config import Config
@@ -27,6 +28,7 @@ from plugin.images import decode_image
 from plugin.index_lifecycle import indices_behind
 from plugin.query import SOURCE_FIELDS, Filters, Query, SearchResult, search
 from plugin.query_embeddings import QueryEmbedder
+from plugin.ranking_profiles import store_profiles
 from plugin.thumbnails import load_thumbnail
 
 #: Largest query photo accepted, in bytes (uploads and base64 alike).
@@ -50,6 +52,12 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     url_policy = dataclasses.replace(config.fetch, local_roots=())
     register(app)
     app.extensions["lookalike.embedder"] = embedder
+    profiles_stored: list[bool] = []
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        """The API's OpenAPI 3.1 document; the request schema is the one requests are validated with."""
+        return jsonify(openapi_document())
 
     @app.get("/health")
     def health() -> Response:
@@ -73,6 +81,9 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
             raise ApiError(400, "invalid_json", "The body is not valid JSON.", None)
         body = parse_search(json_body, form, upload is not None)
         query = _query(body, upload.read(MAX_PHOTO_BYTES + 1) if upload is not None else None)
+        if query.profile is not None and not profiles_stored:
+            store_profiles(client)  # once per process, on first use: the cluster may start after the API
+            profiles_stored.append(True)
         return jsonify(_result_json(search(client, config.index_alias, query), body))
 
     @app.get("/products/<product_id>")
@@ -145,6 +156,8 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
             min_score=body.min_score,
             facets=body.facets,
             explain=body.explain,
+            profile=body.profile,
+            profile_params=body.profile_params,
         )
 
     def _decode(data: bytes, field: str) -> Any:

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError
 from plugin.query import SORTS
+from plugin.ranking_profiles import PROFILES
 
 
 class FiltersBody(BaseModel):
@@ -57,6 +58,24 @@ class SearchBody(BaseModel):
     min_score: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     facets: bool = False
     explain: bool = False
+    profile: str | None = None
+    profile_params: dict[str, float] | None = None
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        if value is not None and value not in PROFILES:
+            raise ValueError(f"must be one of {', '.join(PROFILES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _profile_params(self) -> SearchBody:
+        if self.profile_params:
+            allowed = PROFILES[self.profile].params if self.profile else {}
+            unknown = sorted(set(self.profile_params) - set(allowed))
+            if unknown:
+                raise PydanticCustomError("profile_params", "unknown parameter {names}", {"names": ", ".join(unknown)})
+        return self
 
     @field_validator("sort")
     @classmethod
@@ -95,6 +114,8 @@ def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) 
             field = "page"
         elif error["type"] == "price_order":
             field = "filters.price_min"
+        elif error["type"] == "profile_params":
+            field = "profile_params"
         message = str(error["msg"]).removeprefix("Value error, ")
         raise ApiError(400, "invalid_parameter", f"{field or 'body'}: {message}", field) from exc
     sources = [name for name, given in (("image", has_upload), ("image_base64", body.image_base64), ("image_url", body.image_url), ("product_id", body.product_id)) if given]

@@ -17,6 +17,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from plugin.fusion import FusedHit, SignalHit, fuse
+from plugin.ranking_profiles import PROFILES, rescore
 
 SIGNALS = ("image", "text", "text_image", "keywords")
 DEFAULT_WEIGHTS: Mapping[str, float] = {"image": 1.0, "text": 1.0, "text_image": 0.5, "keywords": 1.0}
@@ -104,12 +105,17 @@ class Query:
     min_score: float | None = None
     facets: bool = False
     explain: bool = False
+    #: A ranking profile (:mod:`plugin.ranking_profiles`) and parameters overriding its defaults.
+    profile: str | None = None
+    profile_params: Mapping[str, float] | None = None
     #: Candidates each signal contributes; pages beyond it are empty.
     window: int = 200
 
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+        if self.profile is not None and self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {', '.join(PROFILES)}")
         if not 1 <= self.size <= 100 or self.page < 1:
             raise ValueError("size must be 1..100 and page at least 1")
         if self.page * self.size > self.window:
@@ -141,6 +147,8 @@ def search(client: OpenSearch, index: str, query: Query) -> SearchResult:
         fused = [hit for hit in fused if hit.score >= query.min_score]
     # The result set is the best `window` products: all that pages can reach, and what facets count.
     fused = fused[: query.window]
+    if query.profile is not None:
+        fused = _apply_profile(client, index, query, fused)
     ids = [hit.product_id for hit in fused]
     by_id = {hit.product_id: hit for hit in fused}
     start = (query.page - 1) * query.size
@@ -163,6 +171,17 @@ def search(client: OpenSearch, index: str, query: Query) -> SearchResult:
         facets = _facets(response) if query.facets else {}
     hits = [_hit(sources[pid], by_id[pid], query.explain) for pid in page_ids if pid in sources]
     return SearchResult(total=len(ids), hits=hits, facets=facets)
+
+
+def _apply_profile(client: OpenSearch, index: str, query: Query, fused: list[FusedHit]) -> list[FusedHit]:
+    by_id = {hit.product_id: hit for hit in fused}
+    reranked = rescore(client, index, PROFILES[query.profile or ""], {h.product_id: h.score for h in fused}, query.profile_params)
+    out = []
+    for product_id, score in reranked:
+        hit = by_id[product_id]
+        factor = score / hit.score if hit.score else 0.0
+        out.append(dataclasses.replace(hit, score=score, signals={**hit.signals, "profile": {"name": query.profile, "factor": factor}}))  # type: ignore[dict-item]
+    return out
 
 
 def _signal_queries(query: Query) -> dict[str, dict[str, Any]]:

@@ -178,3 +178,25 @@ def test_an_unreachable_cluster_gives_503_with_retry_after(shop_config: Config) 
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"
         assert response.get_json()["error"]["code"] == "search_unavailable"
+
+
+def test_a_ranking_profile_is_chosen_per_request(api: FlaskClient) -> None:
+    body = {"text": "shoe", "size": 5, "explain": True, "profile": "in_stock_first"}
+    response = api.post("/search", json=body)
+
+    assert response.status_code == 200
+    assert response.get_json()["hits"][0]["explain"]["signals"]["profile"]["name"] == "in_stock_first"
+    bad = api.post("/search", json={**body, "profile_params": {"margin": 2}})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "profile_params"
+    assert api.post("/search", json={**body, "profile": "cheapest"}).get_json()["error"]["field"] == "profile"
+
+
+def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> None:
+    document = api.get("/openapi.json").get_json()
+
+    assert set(document["paths"]) == {"/search", "/products/{product_id}", "/products/{product_id}/similar", "/thumbnails/{fingerprint}", "/health"}
+    search_body = document["components"]["schemas"]["SearchBody"]
+    assert search_body["additionalProperties"] is False
+    assert {"text", "image_base64", "image_url", "product_id", "filters", "sort", "profile"} <= set(search_body["properties"])
+    routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in api.application.url_map.iter_rules() if rule.endpoint != "static"}
+    assert routes - {"/openapi.json"} == set(document["paths"])  # every route is documented, and nothing else

@@ -125,3 +125,24 @@ def test_bad_pagination_and_sorts_are_refused() -> None:
         Query(sort="cheapest")
     with pytest.raises(ValueError, match="page \\* size must not exceed 200"):
         Query(page=11, size=20)
+
+
+def test_a_ranking_profile_reorders_by_the_shops_rule(client: OpenSearch, shop: str) -> None:
+    from plugin.ranking_profiles import store_profiles
+
+    store_profiles(client)
+    plain = search(client, shop, Query(text="wool", weights={"keywords": 1.0}, explain=True))
+    popular = search(client, shop, Query(text="wool", weights={"keywords": 1.0}, profile="popular", explain=True,
+                                         profile_params={"popularity_weight": 5.0, "rating_weight": 0.0}))
+
+    assert set(ids(plain)) == set(ids(popular)) == {"green-scarf", "grey-sock"}
+    assert ids(popular)[0] == "grey-sock"  # popularity 90 against 70
+    expected_factor = 1 + 5.0 * __import__("math").log1p(90)
+    assert popular.hits[0]["explain"]["signals"]["profile"]["factor"] == pytest.approx(expected_factor, rel=1e-4)
+
+    stocked = search(client, shop, Query(image_vector=[0.8, 0.5, 0, 0], weights={"image": 1.0}, profile="in_stock_first",
+                                         profile_params={"out_of_stock_factor": 0.0}))
+    assert ids(stocked)[-1] == "blue-sneaker"  # the only product out of stock sinks to the end
+
+    with pytest.raises(ValueError, match="profile must be one of"):
+        Query(profile="cheapest-first")
