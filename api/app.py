@@ -158,6 +158,7 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
             explain=body.explain,
             profile=body.profile,
             profile_params=body.profile_params,
+            collapse_duplicates=body.collapse_duplicates,
         )
 
     def _decode(data: bytes, field: str) -> Any:

@@ -60,6 +60,7 @@ class SearchBody(BaseModel):
     explain: bool = False
     profile: str | None = None
     profile_params: dict[str, float] | None = None
+    collapse_duplicates: bool = False
 
     @field_validator("profile")
     @classmethod

@@ -274,6 +274,9 @@ def _document(
         "embedding_model_version": model[1],
         "text_vector": _as_list(text_vector),
         "images": entries,
+        # Near-duplicate group: the perceptual hash of the main photo, equal for re-encoded,
+        # resized or lightly edited copies, so search can show one of them.
+        "dup_group": entries[0].get("phash") if entries else None,
     }
     document = {key: value for key, value in document.items() if value is not None}
     without_vectors = {k: v for k, v in document.items() if k != "text_vector"}

@@ -108,6 +108,8 @@ class Query:
     #: A ranking profile (:mod:`plugin.ranking_profiles`) and parameters overriding its defaults.
     profile: str | None = None
     profile_params: Mapping[str, float] | None = None
+    #: Show one product per near-duplicate group (same perceptual hash of the main photo).
+    collapse_duplicates: bool = False
     #: Candidates each signal contributes; pages beyond it are empty.
     window: int = 200
 
@@ -149,6 +151,8 @@ def search(client: OpenSearch, index: str, query: Query) -> SearchResult:
     fused = fused[: query.window]
     if query.profile is not None:
         fused = _apply_profile(client, index, query, fused)
+    if query.collapse_duplicates:
+        fused = _collapse_duplicates(client, index, fused)
     ids = [hit.product_id for hit in fused]
     by_id = {hit.product_id: hit for hit in fused}
     start = (query.page - 1) * query.size
@@ -171,6 +175,27 @@ def search(client: OpenSearch, index: str, query: Query) -> SearchResult:
         facets = _facets(response) if query.facets else {}
     hits = [_hit(sources[pid], by_id[pid], query.explain) for pid in page_ids if pid in sources]
     return SearchResult(total=len(ids), hits=hits, facets=facets)
+
+
+def _collapse_duplicates(client: OpenSearch, index: str, fused: list[FusedHit]) -> list[FusedHit]:
+    """Keep the best-ranked product of each near-duplicate group."""
+    if not fused:
+        return fused
+    response = client.search(
+        index=index,
+        body={"size": len(fused), "_source": ["dup_group"], "query": {"ids": {"values": [h.product_id for h in fused]}}},
+    )
+    groups = {hit["_id"]: hit["_source"].get("dup_group") for hit in response["hits"]["hits"]}
+    seen: set[str] = set()
+    kept = []
+    for hit in fused:
+        group = groups.get(hit.product_id)
+        if group is not None and group in seen:
+            continue
+        if group is not None:
+            seen.add(group)
+        kept.append(hit)
+    return kept
 
 
 def _apply_profile(client: OpenSearch, index: str, query: Query, fused: list[FusedHit]) -> list[FusedHit]:

@@ -75,6 +75,7 @@ def test_a_product_with_several_images_is_one_document_found_by_each_image(
     assert [image["url"] for image in document["images"]] == [str(front), str(back)]
     assert all(len(image["vector"]) == 1280 and len(image["phash"]) == 16 for image in document["images"])
     assert len(document["text_vector"]) == 384
+    assert document["dup_group"] == document["images"][0]["phash"]
     assert document["embedding_model"] == "efficientnet-lite0+all-minilm-l6-v2"
 
 

@@ -34,6 +34,8 @@ def shop(client: OpenSearch, config: Config) -> str:
             "in_stock": stock, "rating": rating, "popularity": popularity, "text_vector": text,
             "category_path": [" > ".join(levels[: i + 1]) for i in range(len(levels))],
             "images": [{"url": f"{pid}-{i}.jpg", "position": i, "vector": v} for i, v in enumerate(images)],
+            # The red sneaker and the red bag share a (pretend) main photo: near duplicates.
+            "dup_group": "ff00" if pid in ("red-sneaker", "red-bag") else pid,
         }
         actions.append({"_index": config.index_alias, "_id": pid, "_source": source})
     helpers.bulk(client, actions, refresh=True)
@@ -146,3 +148,13 @@ def test_a_ranking_profile_reorders_by_the_shops_rule(client: OpenSearch, shop: 
 
     with pytest.raises(ValueError, match="profile must be one of"):
         Query(profile="cheapest-first")
+
+
+def test_near_duplicates_can_be_collapsed_to_the_best_ranked_one(client: OpenSearch, shop: str) -> None:
+    query = {"image_vector": [1, 0, 0, 0], "weights": {"image": 1.0}}
+
+    everything = ids(search(client, shop, Query(**query)))  # type: ignore[arg-type]
+    collapsed = ids(search(client, shop, Query(**query, collapse_duplicates=True)))  # type: ignore[arg-type]
+
+    assert everything[:2] == ["red-sneaker", "red-bag"]
+    assert collapsed == [pid for pid in everything if pid != "red-bag"]
