@@ -30,10 +30,14 @@ def load_split(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_catalogue(target: Path, count: int, seed: int = 0, split: str = "train") -> Path:
-    """*count* images drawn with *seed*, written as PNG files, and a JSONL catalogue of them."""
+    """*count* images drawn with *seed*, written as PNG files, and a JSONL catalogue of them.
+
+    Each product is in its class's category (10% of the products each) and carries one of
+    100 ``bucket-N`` tags (1% each).
+    """
     images, labels = load_split(split)
     chosen = np.random.default_rng(seed).choice(len(images), size=min(count, len(images)), replace=False)
-    directory = target / f"{split}-{len(chosen)}-seed{seed}"
+    directory = target / f"{split}-{len(chosen)}-seed{seed}-v2"
     catalogue = directory / "catalogue.jsonl"
     if catalogue.is_file():
         return catalogue
@@ -43,7 +47,16 @@ def write_catalogue(target: Path, count: int, seed: int = 0, split: str = "train
         path = directory / "png" / f"{split}-{index:05d}.png"
         Image.fromarray(images[index], mode="L").save(path)
         name = CLASSES[labels[index]]
-        rows.append({"id": f"fmnist-{split}-{index:05d}", "title": f"{name} {index}", "category": f"Fashion > {name}", "images": [str(path)]})
+        rows.append(
+            {
+                "id": f"fmnist-{split}-{index:05d}",
+                "title": f"{name} {index}",
+                "category": f"Fashion > {name}",
+                # bucket-N holds 1% of the products: filters of known selectivity for benchmarks
+                "tags": [f"bucket-{len(rows) % 100}"],
+                "images": [str(path)],
+            }
+        )
     partial = catalogue.with_suffix(".partial")
     partial.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     partial.replace(catalogue)

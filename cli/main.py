@@ -364,6 +364,27 @@ def bench_ingest(images: int, report: Path) -> None:
     )
 
 
+@bench.command("search")
+@click.option("--products", default=60_000, show_default=True, type=click.IntRange(min=1_000, max=60_000))
+@click.option("--queries", default=200, show_default=True, type=click.IntRange(min=20, max=2_000))
+@click.option("--report", default="reports/bench-search.json", show_default=True, type=click.Path(path_type=Path))
+@_reports_errors
+def bench_search(products: int, queries: int, report: Path) -> None:
+    """Search latency through the HTTP API, k-NN beside exact search, recall@10 under filters."""
+    _ensure_fast_malloc()
+    from bench import search_latency
+
+    config = _config()
+    cluster_health(connect(config))
+    result = search_latency.run(config, products, queries, report)
+    latency = result["latency_ms"]
+    click.echo(
+        f"{result['catalogue_size']} products: photo p50 {latency['photo']['p50']} ms (embedding {result['embed_photo_ms_p50']} ms), "
+        f"text p50 {latency['text']['p50']} ms, hybrid p50 {latency['hybrid']['p50']} ms; k-NN {result['knn_search_ms_p50']} ms "
+        f"vs exact {result['exact_search_ms_p50']} ms; recall@10 {result['recall_at_10']}. Written to {report}."
+    )
+
+
 @bench.command("bridge")
 @click.option("--report", default="reports/bench-bridge.json", show_default=True, type=click.Path(path_type=Path))
 @_reports_errors

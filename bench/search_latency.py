@@ -1,0 +1,184 @@
+"""``lookalike bench search``: latency through the HTTP API, and recall of the served results.
+
+On a catalogue of Fashion-MNIST products (60,000 by default), in one run:
+
+* p50/p95/p99 latency of photo, text and hybrid queries through the HTTP API (waitress),
+  each query distinct so the query-embedding cache does not flatter the figures;
+* the model's own time to embed a query photo;
+* the vector search alone: OpenSearch k-NN beside exact brute-force search over the same
+  vectors in numpy;
+* recall@10 of the served photo results against exact search, with filters keeping 100%,
+  10% (one class) and 1% (one ``bucket-N`` tag) of the products.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from opensearchpy import OpenSearch, helpers
+from PIL import Image
+
+from bench.fashion_mnist import CLASSES, load_split, write_catalogue
+from ingest import runner
+from plugin.client import connect
+from plugin.config import Config
+from plugin.embedding import load_backend
+from plugin.index_lifecycle import indices_behind
+from plugin.query import Filters, Query, search
+
+
+def run(config: Config, products: int, queries: int, report: Path) -> dict[str, Any]:
+    catalogue = write_catalogue(config.data_dir / "fashion-mnist", products)
+    root = catalogue.parent / "png"
+    alias = f"bench-search-{products}"
+    bench_config = dataclasses.replace(config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=(root,)))
+    client = connect(bench_config)
+    _ingest_once(client, bench_config, catalogue, products)
+    backend = load_backend(bench_config)
+
+    test_images, _ = load_split("t10k")
+    rng = np.random.default_rng(1)
+    picks = rng.choice(len(test_images), size=queries, replace=False)
+    photos = [Image.fromarray(test_images[i], mode="L").convert("RGB") for i in picks]
+    uploads = [_png(photo) for photo in photos]
+    texts = [f"{CLASSES[i % 10].lower()} {word}" for i, word in enumerate(_words(queries))]
+
+    embed_ms = []
+    vectors = []
+    for photo in photos:
+        started = time.perf_counter()
+        vectors.append(backend.embed_images([photo])[0])
+        embed_ms.append((time.perf_counter() - started) * 1000)
+
+    ids, matrix, categories, tags = _all_vectors(client, alias)
+    exact_ms, knn_ms = [], []
+    for vector in vectors:
+        started = time.perf_counter()
+        np.argpartition(-(matrix @ vector), 10)[:10]
+        exact_ms.append((time.perf_counter() - started) * 1000)
+        body = {"size": 10, "_source": False, "query": {"nested": {"path": "images", "score_mode": "max", "query": {"knn": {"images.vector": {"vector": vector.tolist(), "k": 10}}}}}}
+        started = time.perf_counter()
+        client.search(index=alias, body=body)
+        knn_ms.append((time.perf_counter() - started) * 1000)
+
+    recall = {}
+    for selectivity, make_filter in (
+        ("1.0", lambda i: (Filters(), np.ones(len(ids), bool))),
+        ("0.1", lambda i: (Filters(category=f"Fashion > {CLASSES[i % 10]}"), categories == f"Fashion > {CLASSES[i % 10]}")),
+        ("0.01", lambda i: (Filters(tags_any=(f"bucket-{i % 100}",)), tags == f"bucket-{i % 100}")),
+    ):
+        found = []
+        for i, vector in enumerate(vectors):
+            filters, mask = make_filter(i)
+            scores = np.where(mask, matrix @ vector, -np.inf)
+            exact = {ids[j] for j in np.argsort(-scores)[:10]}
+            served = search(client, alias, Query(image_vector=vector.tolist(), weights={"image": 1.0}, filters=filters, size=10))
+            found.append(len(exact & {hit["product_id"] for hit in served.hits}) / 10)
+        recall[selectivity] = round(float(np.mean(found)), 4)
+
+    latency = _http_latencies(bench_config, uploads, texts)
+    result = {
+        "benchmark": "search",
+        "catalogue_size": len(ids),
+        "queries": queries,
+        "latency_ms": latency,
+        "embed_photo_ms_p50": round(float(np.median(embed_ms)), 2),
+        "exact_search_ms_p50": round(float(np.median(exact_ms)), 2),
+        "knn_search_ms_p50": round(float(np.median(knn_ms)), 2),
+        "recall_at_10": recall,
+        "photo_p50_minus_embed_p50_ms": round(latency["photo"]["p50"] - float(np.median(embed_ms)), 2),
+        "model": backend.spec.name,
+        "machine": {"cpus": os.cpu_count()},
+        "command": f"lookalike bench search --products {products} --queries {queries}",
+    }
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def _ingest_once(client: OpenSearch, config: Config, catalogue: Path, products: int) -> None:
+    """The benchmark catalogue is ingested once and kept under its own alias for later runs."""
+    live = indices_behind(client, config.index_alias)
+    if live and client.count(index=config.index_alias)["count"] >= products:
+        return
+    runner.run_catalogue(client, config, catalogue, eager=True)
+
+
+def _all_vectors(client: OpenSearch, alias: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    ids, vectors, categories, tags = [], [], [], []
+    for hit in helpers.scan(client, index=alias, query={"_source": ["images.vector", "category", "tags"]}, size=1000):
+        source = hit["_source"]
+        ids.append(hit["_id"])
+        vectors.append(source["images"][0]["vector"])
+        categories.append(source.get("category", ""))
+        tags.append((source.get("tags") or [""])[0])
+    return ids, np.asarray(vectors, dtype=np.float32), np.asarray(categories), np.asarray(tags)
+
+
+def _http_latencies(config: Config, uploads: list[bytes], texts: list[str]) -> dict[str, dict[str, float]]:
+    from waitress.server import create_server
+
+    from api.app import create_app
+
+    server = create_server(create_app(config), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        for i in range(5):  # warm up the server, not the cache: these photos are not measured
+            _post_multipart(base, _png(Image.new("RGB", (28, 28), (i * 40, 0, 0))), f"warm up {i}")
+        timings: dict[str, list[float]] = {"photo": [], "text": [], "hybrid": []}
+        for i, (photo, text) in enumerate(zip(uploads, texts)):
+            timings["photo"].append(_post_multipart(base, photo, None))
+            timings["text"].append(_post_json(base, {"text": text, "size": 10}))
+            hybrid_photo = _png(Image.open(io.BytesIO(photo)).transpose(Image.FLIP_LEFT_RIGHT))  # a new photo, not cached
+            timings["hybrid"].append(_post_multipart(base, hybrid_photo, f"{text} {i}"))
+    finally:
+        server.close()
+    return {name: {p: round(float(np.percentile(values, int(p[1:]))), 2) for p in ("p50", "p95", "p99")} for name, values in timings.items()}
+
+
+def _post_multipart(base: str, photo: bytes, text: str | None) -> float:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="q.png"\r\nContent-Type: image/png\r\n\r\n'.encode() + photo + b"\r\n"]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="size"\r\n\r\n10\r\n'.encode())
+    if text:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="text"\r\n\r\n{text}\r\n'.encode())
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{base}/search", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    return _timed(request)
+
+
+def _post_json(base: str, payload: dict[str, Any]) -> float:
+    request = urllib.request.Request(f"{base}/search", data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    return _timed(request)
+
+
+def _timed(request: urllib.request.Request) -> float:
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (our own local server)
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"search answered {response.status}")
+    return (time.perf_counter() - started) * 1000
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _words(count: int) -> list[str]:
+    vocabulary = ["black", "white", "red", "blue", "cotton", "leather", "casual", "summer", "winter", "classic", "slim", "loose"]
+    return [f"{vocabulary[i % len(vocabulary)]} {vocabulary[(i * 7 + 3) % len(vocabulary)]} {i}" for i in range(count)]
