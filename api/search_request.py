@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from api.errors import ApiError
-from plugin.query import SORTS
+from plugin.query import SORTS, Query
 from plugin.ranking_profiles import PROFILES
 
 
@@ -87,8 +87,8 @@ class SearchBody(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> SearchBody:
-        if self.page * self.size > 200:
-            raise PydanticCustomError("window", "page * size must not exceed 200")
+        if self.page * self.size > Query.window:
+            raise PydanticCustomError("window", f"page * size must not exceed {Query.window}")
         return self
 
 

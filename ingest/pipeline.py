@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,6 +32,8 @@ from plugin.fetch import fetch_image
 from plugin.images import decode_image
 from plugin.quarantine import QuarantineRecord, clear_products, write_records
 from plugin.thumbnails import make_thumbnail, thumbnail_action
+
+log = logging.getLogger(__name__)
 
 #: Parallel image downloads per batch; fetching is network-bound, decoding releases the GIL.
 FETCH_THREADS = 8
@@ -135,7 +138,9 @@ def process_products(
         for error in errors:
             item = next(iter(error.values()))
             if item.get("_index", "") == config.thumbnail_index:
-                continue  # a thumbnail that failed to store costs only the thumbnail
+                # A thumbnail that failed to store costs only the thumbnail, and is said in the log.
+                log.warning("thumbnail %s not stored: %s", item.get("_id"), item.get("error"))
+                continue
             pid = item["_id"]
             product = next(p for p in ready if p.id == pid)
             if item.get("status") == 429 and not last_attempt:  # the cluster is busy: try again later

@@ -110,8 +110,9 @@ class Query:
     profile_params: Mapping[str, float] | None = None
     #: Show one product per near-duplicate group (same perceptual hash of the main photo).
     collapse_duplicates: bool = False
-    #: Candidates each signal contributes; pages beyond it are empty.
-    window: int = 200
+    #: Candidates each signal contributes, and the deepest result a page can reach. k-NN cost
+    #: grows with it: on 60,000 products a photo search took 20 ms at 100 and 32 ms at 200.
+    window: int = 100
 
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
