@@ -19,7 +19,7 @@ from ingest.progress import MemoryRunTracker, RedisRunTracker, RunTracker, new_r
 from plugin.catalogue import CatalogueRow, DeleteRow, Product, RejectedRow, read_catalogue
 from plugin.config import Config
 from plugin.embedding import load_backend, spec_for_model
-from plugin.errors import LookalikeError
+from plugin.errors import LookalikeError, ModelMismatch
 from plugin.index_lifecycle import create_product_index, ensure_index, ensure_product_index, index_model, swap_alias
 from plugin.quarantine import QuarantineRecord, ensure_quarantine, list_records, write_records
 
@@ -27,10 +27,6 @@ Progress = Callable[[dict[str, int]], None]
 
 
 class IngestTimeout(LookalikeError):
-    pass
-
-
-class ModelMismatch(LookalikeError):
     pass
 
 

@@ -27,7 +27,7 @@ from ingest import pipeline
 from ingest.celery_app import app
 from ingest.context import IngestContext, current_context
 from plugin.catalogue import Product
-from plugin.errors import EngineUnavailable
+from plugin.errors import EngineUnavailable, ModelMismatch
 from plugin.index_lifecycle import index_model
 from plugin.quarantine import QuarantineRecord, QuarantineWriteFailed, write_records
 
@@ -90,10 +90,6 @@ def delete_products(self: Task, run_id: str, product_ids: list[str], target: str
         raise
     context.tracker.record(run_id, {f"product:{pid}": outcome for pid, outcome in outcomes.items()})
     return len(outcomes)
-
-
-class ModelMismatch(Exception):
-    pass
 
 
 def _check_model(context: IngestContext, target: str | None) -> None:

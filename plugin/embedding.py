@@ -76,29 +76,36 @@ def load_backend(config: Config) -> EmbeddingBackend:
         return _loaded[config.model]
 
 
-def _load(model: str) -> EmbeddingBackend:
+def _parse_model(model: str) -> tuple[str, str]:
+    """``offline`` or ``clip:<checkpoint>`` as (kind, checkpoint)."""
     if model == "offline":
+        return "offline", ""
+    if model.startswith("clip:") and len(model) > 5:
+        return "clip", model[5:]
+    raise ConfigError(f"LOOKALIKE_MODEL must be 'offline' or 'clip:<checkpoint id or directory>', got {model!r}")
+
+
+def _load(model: str) -> EmbeddingBackend:
+    kind, checkpoint = _parse_model(model)
+    if kind == "offline":
         from plugin.offline_backend import OfflineBackend
 
         return OfflineBackend()
-    if model.startswith("clip:") and len(model) > 5:
-        from plugin.clip_backend import ClipBackend
+    from plugin.clip_backend import ClipBackend
 
-        return ClipBackend(model[5:])
-    raise ConfigError(f"LOOKALIKE_MODEL must be 'offline' or 'clip:<checkpoint id or directory>', got {model!r}")
+    return ClipBackend(checkpoint)
 
 
 def spec_for_model(model: str) -> EmbeddingSpec:
     """The identity and vector sizes of *model* without loading its weights (to create an index)."""
-    if model == "offline":
+    kind, checkpoint = _parse_model(model)
+    if kind == "offline":
         from plugin.embedding_spec import OFFLINE_DEFAULT
 
         return OFFLINE_DEFAULT
-    if model.startswith("clip:") and len(model) > 5:
-        from plugin.clip_backend import clip_spec
+    from plugin.clip_backend import clip_spec
 
-        return clip_spec(model[5:])
-    raise ConfigError(f"LOOKALIKE_MODEL must be 'offline' or 'clip:<checkpoint id or directory>', got {model!r}")
+    return clip_spec(checkpoint)
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

@@ -19,6 +19,10 @@ class IndexLifecycleError(LookalikeError):
     """An index or alias operation was refused by the cluster."""
 
 
+class ModelMismatch(LookalikeError):
+    """An index holds vectors of another embedding model than the one in use."""
+
+
 class SourceError(LookalikeError):
     """An image or catalogue source could not be turned into a usable input.
 
