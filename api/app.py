@@ -45,7 +45,7 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     app.config["MAX_CONTENT_LENGTH"] = MAX_PHOTO_BYTES + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
     client = connect(config)
-    embedder = QueryEmbedder(backend or load_backend(config))
+    embedder = QueryEmbedder(backend or load_backend(config), views=config.query_views)
     if warm:
         embedder.backend.embed_texts_for_images(["warm up"])
     # The API never reads local files, whatever the ingest workers may.

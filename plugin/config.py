@@ -85,6 +85,8 @@ class Config:
     model: str = "offline"
     #: Threads for model inference; 0 means one per core available to this process.
     torch_threads: int = 0
+    #: The views of a query photo whose vectors are averaged (test-time augmentation); see plugin/query_views.py.
+    query_views: tuple[str, ...] = ("original",)
     #: Where prepared data sets (the demo catalogue, evaluation sets) are kept.
     data_dir: Path = REPO_ROOT / ".lookalike" / "data"
 
@@ -149,6 +151,7 @@ class Config:
             ),
             model=env.get("LOOKALIKE_MODEL", "offline"),
             torch_threads=_int(env, "LOOKALIKE_TORCH_THREADS", 0),
+            query_views=_views(env, "LOOKALIKE_QUERY_VIEWS", "original"),
             data_dir=Path(env.get("LOOKALIKE_DATA_DIR", str(REPO_ROOT / ".lookalike" / "data"))).expanduser().resolve(),
         )
 
@@ -196,6 +199,15 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
+def _views(env: Mapping[str, str], key: str, default: str) -> tuple[str, ...]:
+    from plugin.query_views import parse_views  # here: that module needs the model code, which needs this one
+
+    try:
+        return parse_views(env.get(key) or default)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
 
 
 def _name(env: Mapping[str, str], key: str, default: str) -> str:

@@ -14,11 +14,14 @@ from cachetools import LRUCache
 from PIL import Image
 
 from plugin.embedding import EmbeddingBackend
+from plugin.query_views import embed_views
 
 
 class QueryEmbedder:
-    def __init__(self, backend: EmbeddingBackend, max_entries: int = 2048) -> None:
+    def __init__(self, backend: EmbeddingBackend, max_entries: int = 2048, views: tuple[str, ...] = ("original",)) -> None:
         self.backend = backend
+        #: The views of each query photo that are embedded and averaged (test-time augmentation).
+        self.views = views
         self._cache: LRUCache[tuple[str, str], np.ndarray] = LRUCache(maxsize=max_entries)
         self._lock = threading.Lock()
         self.hits = 0
@@ -26,7 +29,7 @@ class QueryEmbedder:
 
     def image(self, image: Image.Image) -> list[float]:
         key = ("image", hashlib.sha256(image.tobytes() + repr(image.size).encode()).hexdigest())
-        return self._cached(key, lambda: self.backend.embed_images([image])[0])
+        return self._cached(key, lambda: embed_views(self.backend, image, self.views))
 
     def text(self, text: str) -> list[float]:
         return self._cached(("text", _text_key(text)), lambda: self.backend.embed_texts([text])[0])

@@ -1,0 +1,1 @@
+"""Measured search quality: named evaluations, their data sets, metrics, reports and the CI gate."""

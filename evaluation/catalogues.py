@@ -1,0 +1,59 @@
+"""Evaluation catalogues ingested through the real pipeline into indices of their own."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from opensearchpy import OpenSearch
+
+from evaluation.searchers import EvaluationFailed
+from ingest import runner
+from plugin.config import Config
+from plugin.embedding import EmbeddingBackend
+from plugin.index_lifecycle import index_model, indices_behind
+
+
+def eval_config(config: Config, alias: str, image_roots: tuple[Path, ...]) -> Config:
+    """*config* with the evaluation's own alias, allowed to read the evaluation's image files."""
+    return dataclasses.replace(
+        config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=tuple(r.resolve() for r in image_roots))
+    )
+
+
+def join_catalogues(target: Path, *catalogues: Path) -> Path:
+    """One JSONL catalogue holding the rows of *catalogues*, rewritten only when they change."""
+    text = "".join(catalogue.read_text(encoding="utf-8") for catalogue in catalogues)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return target
+
+
+def ingest_for_evaluation(
+    client: OpenSearch, config: Config, catalogue: Path, backend: EmbeddingBackend, *, rebuild: bool = True
+) -> int:
+    """Index *catalogue* under ``config.index_alias`` and return its product count.
+
+    With *rebuild* false, an index that already holds this catalogue's products, made by this
+    model version, is used as it is (a 10,000-photo catalogue takes minutes to embed). Every
+    product must be indexed: a quarantined one would make the figures lie, so it fails the run.
+    """
+    expected = sum(1 for line in catalogue.read_text(encoding="utf-8").splitlines() if line.strip())
+    live = indices_behind(client, config.index_alias)
+    if live and not rebuild:
+        model = index_model(client, live[0])
+        same_model = (model.get("embedding_model"), model.get("embedding_model_version")) == (backend.spec.name, backend.spec.version)
+        if same_model and client.count(index=config.index_alias)["count"] == expected:
+            return expected
+    client.indices.delete(index=f"{config.index_alias}-*", expand_wildcards="all", ignore_unavailable=True)
+    summary = runner.run_catalogue(client, config, catalogue, eager=True, new_index=True)
+    indexed = sum(summary.get(outcome, 0) for outcome in ("indexed", "updated", "unchanged"))
+    if indexed != expected:
+        raise EvaluationFailed(
+            f"only {indexed} of {expected} products of {catalogue} were indexed ({json.dumps(summary)}); "
+            f"see `LOOKALIKE_INDEX_ALIAS={config.index_alias} lookalike ingest --failures`"
+        )
+    client.indices.refresh(index=config.index_alias)
+    return expected

@@ -1,0 +1,148 @@
+"""Writing an evaluation's figures: JSON with every figure, a Markdown summary, PNG plots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display, no GUI toolkit
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def write_report(name: str, figures: dict[str, Any], directory: Path, command: str) -> list[Path]:
+    """``eval-<name>.json``, ``.md`` and ``.png`` under *directory*; returns the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    document = {
+        "evaluation": name,
+        "command": command,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+        **figures,
+    }
+    json_path = directory / f"eval-{name}.json"
+    json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    markdown, plot = _RENDERERS[name.split("-")[0]]
+    md_path = directory / f"eval-{name}.md"
+    md_path.write_text(markdown(document), encoding="utf-8")
+    png_path = directory / f"eval-{name}.png"
+    plot(document, png_path)
+    return [json_path, md_path, png_path]
+
+
+# -- Vendure robustness ------------------------------------------------------------------------
+
+
+def _vendure_markdown(report: dict[str, Any]) -> str:
+    exact = report["exact"]
+    names = list(report["recall_at_1"])
+    lines = [
+        f"# Evaluation: Vendure robustness ({report['created']})",
+        "",
+        f"`{report['command']}` · model views `{'+'.join(report['query_views'])}` · "
+        f"{report['catalogue']['products']} products + {report['catalogue']['distractors']} distractors · "
+        f"{report['catalogue']['queries_per_degradation']} queries per degradation",
+        "",
+        f"**Mean recall@1 over the degradations: served {report['mean_recall_at_1']:.3f}, exact {exact['mean_recall_at_1']:.3f}** "
+        f"(lowest: served {report['min_recall_at_1']:.3f}, exact {exact['min_recall_at_1']:.3f}). "
+        f"Median photo query through the API: {report['latency_ms']['photo_query_median']:.1f} ms.",
+        "",
+        "| degradation | served R@1 | exact R@1 | served R@5 | exact R@5 | cosine to own photo | margin to best other |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        lines.append(
+            f"| {name} | {report['recall_at_1'][name]:.3f} | {exact['recall_at_1'][name]:.3f} | {report['recall_at_5'][name]:.3f} "
+            f"| {exact['recall_at_5'][name]:.3f} | {report['mean_cosine_to_own_photo'][name]:.3f} "
+            f"| {report['mean_margin_to_best_other'][name]:+.3f} |"
+        )
+    text = report["text"]
+    lines += [
+        "",
+        "Text queries, recall@5 (served: the full hybrid query; exact: the text vector alone):",
+        "",
+        "| query | served | exact |",
+        "|---|---|---|",
+        *(f"| {kind.split('_')[0]} | {value['served']:.3f} | {value['exact_text_vector']:.3f} |" for kind, value in text.items()),
+    ]
+    if "views" in report:
+        lines += [
+            "",
+            "Query views compared (exact search, mean recall@1 over the degradations, median time to embed one query):",
+            "",
+            "| views | mean R@1 | lowest R@1 | embed ms |",
+            "|---|---|---|---|",
+        ]
+        for key, value in report["views"].items():
+            lowest = min(value["exact_recall_at_1"].values())
+            lines.append(f"| {key} | {value['mean_exact_recall_at_1']:.3f} | {lowest:.3f} | {value['embed_ms_median']:.1f} |")
+    lines += ["", "R@k: the share of queries whose own product is among the first k. "
+              "Margin: the cosine to the product's own photo minus the best cosine to any other product.", ""]
+    return "\n".join(lines)
+
+
+def _vendure_plot(report: dict[str, Any], path: Path) -> None:
+    names = [name for name in report["recall_at_1"]]
+    served = [report["recall_at_1"][name] for name in names]
+    exact = [report["exact"]["recall_at_1"][name] for name in names]
+    figure, axes = plt.subplots(figsize=(8, 0.32 * len(names) + 1.2))
+    rows = range(len(names))
+    axes.barh([r + 0.2 for r in rows], served, height=0.4, label="served (API)")
+    axes.barh([r - 0.2 for r in rows], exact, height=0.4, label="exact", alpha=0.6)
+    axes.axvline(0.8, color="grey", linestyle="--", linewidth=1)
+    axes.set_yticks(list(rows), names)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("recall@1")
+    axes.set_title("Vendure: own product first, by degradation")
+    axes.legend(loc="lower left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+# -- class retrieval (Fashion-MNIST) and judged queries -------------------------------------------
+
+
+def _retrieval_markdown(report: dict[str, Any]) -> str:
+    metrics = list(report["served"])
+    lines = [
+        f"# Evaluation: {report['evaluation']} ({report['created']})",
+        "",
+        f"`{report['command']}` · {report.get('description', '')}",
+        "",
+        "| metric | served | exact | served − exact |",
+        "|---|---|---|---|",
+    ]
+    for metric in metrics:
+        served, exact = report["served"][metric], report["exact"][metric]
+        lines.append(f"| {metric} | {served:.4f} | {exact:.4f} | {served - exact:+.4f} |")
+    if "latency_ms" in report:
+        lines += ["", f"Median query through the API: {report['latency_ms']['query_median']:.1f} ms."]
+    return "\n".join(lines) + "\n"
+
+
+def _retrieval_plot(report: dict[str, Any], path: Path) -> None:
+    metrics = list(report["served"])
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    positions = range(len(metrics))
+    axes.bar([p - 0.2 for p in positions], [report["served"][m] for m in metrics], width=0.4, label="served (API)")
+    axes.bar([p + 0.2 for p in positions], [report["exact"][m] for m in metrics], width=0.4, label="exact", alpha=0.6)
+    axes.set_xticks(list(positions), metrics)
+    axes.set_ylim(0, 1)
+    axes.set_title(report["evaluation"])
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+_RENDERERS = {
+    "vendure": (_vendure_markdown, _vendure_plot),
+    "fashion": (_retrieval_markdown, _retrieval_plot),
+    "judged": (_retrieval_markdown, _retrieval_plot),
+}

@@ -1,0 +1,155 @@
+"""Vendure robustness: does a degraded photo of a demo product find that product?
+
+Each of the demo catalogue's 54 product photos, degraded each way of
+:data:`evaluation.degradations.DEGRADATIONS`, is a query; the product is the one relevant
+answer, among the 54 products and the distractor photos. Each query goes through the API
+(served) and through exact search with the same vector (exact). Text queries (each
+product's title, and its category) are measured the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from evaluation.catalogues import eval_config, ingest_for_evaluation, join_catalogues
+from evaluation.degradations import DEGRADATIONS, as_query_photo
+from evaluation.distractors import prepare_distractors
+from evaluation.metrics import hit_at, mean, recall_at
+from evaluation.searchers import ExactSearch, ServedSearch, photo_bytes
+from ingest.demo_catalogue import prepare_vendure
+from plugin.client import connect
+from plugin.config import Config
+from plugin.embedding import EmbeddingBackend, load_backend
+from plugin.images import decode_image
+from plugin.query_views import embed_views
+
+ALIAS = "eval-vendure"
+#: View sets compared by exact search in the report (``--compare-views``), the served one included.
+VIEW_SETS: tuple[tuple[str, ...], ...] = (
+    ("original",),
+    ("original", "hflip"),
+    ("original", "centre_80"),
+    ("original", "hflip", "centre_80"),
+    ("original", "pad_square"),
+    ("original", "rot90", "rot270"),
+)
+
+
+def evaluate_vendure(
+    config: Config,
+    backend: EmbeddingBackend | None = None,
+    *,
+    degradations: tuple[str, ...] = tuple(DEGRADATIONS),
+    compare_views: bool = False,
+    progress: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:
+    """Run the evaluation and return the report's figures (see ``reports/eval-vendure.md`` for their meaning)."""
+    backend = backend or load_backend(config)
+    shop = prepare_vendure(config.data_dir)
+    distractors = prepare_distractors(config.data_dir)
+    catalogue = join_catalogues(config.data_dir / "eval" / "vendure-and-distractors.jsonl", shop, distractors)
+    config = eval_config(config, ALIAS, (shop.parent / "images", distractors.parent))
+    client = connect(config)
+    started = time.perf_counter()
+    indexed = ingest_for_evaluation(client, config, catalogue, backend)
+    progress(f"indexed {indexed} products in {time.perf_counter() - started:.1f} s")
+    served = ServedSearch(config, backend)
+    exact = ExactSearch.load(client, config.index_alias)
+    products = [json.loads(line) for line in shop.read_text(encoding="utf-8").splitlines() if line.strip()]
+    own_index = {product_id: i for i, product_id in enumerate(exact.product_ids)}
+
+    rows: dict[str, dict[str, list[float]]] = {}
+    views_hits: dict[str, dict[str, list[float]]] = {"+".join(views): {} for views in VIEW_SETS}
+    views_ms: dict[str, list[float]] = {"+".join(views): [] for views in VIEW_SETS}
+    for number, name in enumerate(("original", *degradations)):
+        degrade = DEGRADATIONS.get(name, lambda photo, seed: photo)
+        figures = rows.setdefault(name, {key: [] for key in ("served_at_1", "served_at_5", "exact_at_1", "exact_at_5", "cosine", "margin")})
+        for product in products:
+            photo = as_query_photo(Image.open(product["images"][0]))
+            query = photo_bytes(degrade(photo, zlib.crc32(f"{product['id']}/{name}".encode())))
+            relevant = {product["id"]: 1.0}
+            ranked = served.by_photo(query, size=5)
+            vector = served.query_vector(query)
+            scores = exact.product_scores(vector)
+            order = [exact.product_ids[i] for i in np.argsort(-scores, kind="stable")[:5]]
+            own = scores[own_index[product["id"]]]
+            figures["served_at_1"].append(hit_at(ranked, relevant, 1))
+            figures["served_at_5"].append(hit_at(ranked, relevant, 5))
+            figures["exact_at_1"].append(hit_at(order, relevant, 1))
+            figures["exact_at_5"].append(hit_at(order, relevant, 5))
+            figures["cosine"].append(float(own))
+            figures["margin"].append(float(own - np.max(np.delete(scores, own_index[product["id"]]))))
+            if compare_views:
+                image = decode_image(query, config.decode, source="query")
+                for views in VIEW_SETS:
+                    key = "+".join(views)
+                    began = time.perf_counter()
+                    candidate = embed_views(backend, image, views)
+                    views_ms[key].append((time.perf_counter() - began) * 1000)
+                    views_hits[key].setdefault(name, []).append(hit_at(exact.by_photo(candidate, 1), relevant, 1))
+        progress(f"{name}: served recall@1 {mean(figures['served_at_1']):.3f}, exact {mean(figures['exact_at_1']):.3f}")
+    photo_latencies = list(served.latencies_ms)
+    report = _photo_figures(rows, degradations)
+    report.update(
+        catalogue={"products": len(products), "distractors": indexed - len(products), "queries_per_degradation": len(products)},
+        text=_text_figures(served, exact, products),
+        latency_ms={"photo_query_median": float(np.median(photo_latencies))},
+        query_views=list(config.query_views),
+    )
+    if compare_views:
+        report["views"] = {
+            key: {
+                "exact_recall_at_1": {name: mean(hits[name]) for name in degradations},
+                "mean_exact_recall_at_1": mean([mean(hits[name]) for name in degradations]),
+                "embed_ms_median": float(np.median(views_ms[key])),
+            }
+            for key, hits in views_hits.items()
+        }
+    return report
+
+
+def _photo_figures(rows: dict[str, dict[str, list[float]]], degradations: tuple[str, ...]) -> dict[str, Any]:
+    def table(key: str) -> dict[str, float]:
+        return {name: round(mean(rows[name][key]), 4) for name in ("original", *degradations)}
+
+    served_1, exact_1 = table("served_at_1"), table("exact_at_1")
+    return {
+        "recall_at_1": served_1,
+        "recall_at_5": table("served_at_5"),
+        "mean_recall_at_1": round(mean([served_1[name] for name in degradations]), 4),
+        "min_recall_at_1": round(min(served_1[name] for name in degradations), 4),
+        "exact": {
+            "recall_at_1": exact_1,
+            "recall_at_5": table("exact_at_5"),
+            "mean_recall_at_1": round(mean([exact_1[name] for name in degradations]), 4),
+            "min_recall_at_1": round(min(exact_1[name] for name in degradations), 4),
+        },
+        "mean_cosine_to_own_photo": table("cosine"),
+        "mean_margin_to_best_other": table("margin"),
+    }
+
+
+def _text_figures(served: ServedSearch, exact: ExactSearch, products: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recall@5 of each product's title (its own product) and category (the products in it)."""
+    by_category: dict[str, dict[str, float]] = {}
+    for product in products:
+        by_category.setdefault(product["category"], {})[product["id"]] = 1.0
+    out: dict[str, Any] = {}
+    for kind in ("title", "category"):
+        served_recall, exact_recall = [], []
+        for product in products:
+            if kind == "title":
+                text, relevant = product["title"], {product["id"]: 1.0}
+            else:
+                text, relevant = product["category"].split(" > ")[-1], by_category[product["category"]]
+            served_recall.append(recall_at(served.by_text(text, 5), relevant, 5))
+            exact_recall.append(recall_at(exact.by_text(served.text_vector(text), 5), relevant, 5))
+        out[f"{kind}_recall_at_5"] = {"served": round(mean(served_recall), 4), "exact_text_vector": round(mean(exact_recall), 4)}
+    return out

@@ -1,0 +1,53 @@
+"""The quality gate: a drop below the committed reference figures fails ``make test``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evaluation.gate import compare, gated_figures, run_gate
+from plugin.config import Config
+
+REFERENCE = Path(__file__).resolve().parents[2] / "reports" / "eval-gate.json"
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict[str, Any]:
+    return json.loads(REFERENCE.read_text(encoding="utf-8"))
+
+
+def test_search_quality_holds_against_the_committed_reference(base_config: Config, reference: dict[str, Any]) -> None:
+    """The whole gate: the Vendure robustness table and small Fashion-MNIST retrieval, measured now."""
+    drops = compare(run_gate(base_config), reference)
+    assert not drops, "search quality fell:\n" + "\n".join(map(str, drops))
+
+
+def test_a_drop_beyond_the_tolerance_is_caught(reference: dict[str, Any]) -> None:
+    worse = copy.deepcopy(reference)
+    worse["vendure"]["recall_at_1"]["occlude_40"] -= 2 / 54  # two queries of 54 lost
+    worse["fashion"]["served"]["map_at_100"] -= 0.02
+    names = {drop.figure for drop in compare(worse, reference)}
+    assert names == {"vendure.recall_at_1.occlude_40", "fashion.served.map_at_100"}
+
+
+def test_noise_within_the_tolerance_passes(reference: dict[str, Any]) -> None:
+    noisy = copy.deepcopy(reference)
+    noisy["vendure"]["recall_at_1"]["occlude_40"] -= 1 / 54  # one query of 54
+    noisy["fashion"]["served"]["map_at_100"] -= 0.005
+    assert compare(noisy, reference) == []
+
+
+def test_a_figure_missing_from_the_measurement_counts_as_a_drop(reference: dict[str, Any]) -> None:
+    fewer = copy.deepcopy(reference)
+    del fewer["vendure"]["recall_at_1"]["rotate_90"]
+    assert [drop.figure for drop in compare(fewer, reference)] == ["vendure.recall_at_1.rotate_90"]
+
+
+def test_the_reference_gates_every_degradation_and_metric(reference: dict[str, Any]) -> None:
+    names = set(gated_figures(reference))
+    assert {f"vendure.recall_at_1.{name}" for name in reference["vendure"]["recall_at_1"]} <= names
+    assert {"fashion.served.precision_at_10", "fashion.served.map_at_100", "fashion.served.ndcg_at_10"} <= names
