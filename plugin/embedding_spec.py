@@ -26,11 +26,12 @@ class EmbeddingSpec:
                 raise ValueError(f"{field} must be between 1 and 16000, got {dims}")
 
 
-#: The packaged offline default: EfficientNet-Lite0 pooled image features (1280-d) and
+#: The packaged offline default: EfficientNet-Lite0 image features (1280-d) and
 #: all-MiniLM-L6-v2 sentence embeddings (384-d), both shipped inside PyPI packages.
+#: Version 2: letterboxed input and GeM pooling (version 1 stretched photos and average-pooled).
 OFFLINE_DEFAULT = EmbeddingSpec(
     name="efficientnet-lite0+all-minilm-l6-v2",
-    version="1",
+    version="2",
     image_dims=1280,
     text_dims=384,
     shared_space=False,

@@ -25,6 +25,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from plugin.embedding import CallCounter, normalise
 from plugin.embedding_spec import OFFLINE_DEFAULT
+from plugin.image_features import letterbox, photo_region, regional_gem
 
 IMAGE_SIZE = 224
 
@@ -38,8 +39,12 @@ def imagenet_classes() -> list[str]:
 class OfflineBackend:
     spec = OFFLINE_DEFAULT
 
-    def __init__(self, batch_size: int = 16, bridge_classes: int = 5, bridge_temperature: float = 0.05) -> None:
+    def __init__(
+        self, batch_size: int = 16, bridge_classes: int = 5, bridge_temperature: float = 0.05, regional_levels: int = 0
+    ) -> None:
         self.batch_size = batch_size
+        #: Scales of regional pooling on top of global GeM (0: global GeM only); see plugin/image_features.py.
+        self.regional_levels = regional_levels
         self.calls = CallCounter()
         with contextlib.redirect_stdout(io.StringIO()):  # the library prints on every load
             self.image_model = EfficientNet.from_pretrained(
@@ -83,10 +88,12 @@ class OfflineBackend:
             self.calls.add(images=len(images))
         features, probabilities = [], []
         for start in range(0, len(images), self.batch_size):
-            batch = torch.from_numpy(np.stack([_pixels(image) for image in images[start : start + self.batch_size]]))
-            pooled = self.image_model.extract_features(batch).mean((2, 3))
-            logits = self.image_model._fc(pooled)
-            features.append(pooled.numpy())
+            inputs = [letterbox(image, IMAGE_SIZE) for image in images[start : start + self.batch_size]]
+            maps = self.image_model.extract_features(torch.from_numpy(np.stack([pixels for pixels, _ in inputs])))
+            regions = [photo_region(feature_map, covered) for feature_map, (_, covered) in zip(maps, inputs)]
+            # Retrieval uses GeM pooling; the classifier was trained on average pooling, so labels keep it.
+            features.append(torch.stack([regional_gem(region, levels=self.regional_levels) for region in regions]).numpy())
+            logits = self.image_model._fc(torch.stack([region.mean((1, 2)) for region in regions]))
             probabilities.append(torch.softmax(logits, dim=1).numpy())
         if not features:
             return np.zeros((0, self.spec.image_dims), np.float32), np.zeros((0, len(self.classes)), np.float32)
@@ -119,9 +126,3 @@ class OfflineBackend:
             out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).numpy())  # mean pooling, as the model was trained
         return normalise(np.concatenate(out)) if out else np.zeros((0, self.spec.text_dims), np.float32)
 
-
-def _pixels(image: Image.Image) -> np.ndarray:
-    """224 x 224, stretched (no crop, so nothing of the product is cut off), scaled as the weights expect."""
-    resized = image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
-    array = np.asarray(resized, dtype=np.float32)
-    return ((array - 127.0) / 128.0).transpose(2, 0, 1)

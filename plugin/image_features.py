@@ -1,0 +1,68 @@
+"""From photos to a convolutional network's input, and from its feature map to a retrieval vector.
+
+Two choices here decide how robust photo search is (``lookalike eval vendure`` measures them):
+
+- **Letterboxing.** A photo is scaled to fit the square input and padded, never stretched,
+  so a cropped or rotated query keeps the proportions of the catalogue photo. The padding is
+  zero after normalisation and is left out of pooling, so it adds nothing to the vector.
+- **Regional GeM pooling.** Generalised-mean pooling (p = 3) weights the strongest
+  activations, which carry the product's distinctive details, above the background, and
+  holds up under blur and low resolution far better than the classifier's average pooling.
+  Pooling overlapping square regions at three scales as well (as R-MAC does) and summing
+  their unit vectors lets the parts of a product that stay visible match when others are
+  hidden.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+#: The pixel value that normalises to zero: the letterbox's padding.
+PAD_VALUE = 127
+
+
+def letterbox(image: Image.Image, side: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """*image* scaled to fit ``side x side`` and centred on padding, as ``(3, side, side)`` floats in [-1, 1].
+
+    Also returns the share of the width and height the photo covers, to pool over only that part.
+    """
+    image = image.convert("RGB")
+    scale = side / max(image.size)
+    width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+    canvas = Image.new("RGB", (side, side), (PAD_VALUE,) * 3)
+    canvas.paste(image.resize((width, height), Image.BILINEAR), ((side - width) // 2, (side - height) // 2))
+    pixels = (np.asarray(canvas, dtype=np.float32) - PAD_VALUE) / 128.0
+    return pixels.transpose(2, 0, 1), (width / side, height / side)
+
+
+def photo_region(feature_map: torch.Tensor, covered: tuple[float, float]) -> torch.Tensor:
+    """The cells of a ``(C, H, W)`` feature map that lie over the photo rather than its padding."""
+    _, height, width = feature_map.shape
+    cells_x, cells_y = max(1, round(width * covered[0])), max(1, round(height * covered[1]))
+    left, top = (width - cells_x) // 2, (height - cells_y) // 2
+    return feature_map[:, top : top + cells_y, left : left + cells_x]
+
+
+def regional_gem(region: torch.Tensor, p: float = 3.0, levels: int = 3) -> torch.Tensor:
+    """The sum of the unit GeM vectors of the whole map and of overlapping squares at *levels* scales."""
+    _, height, width = region.shape
+    powered = region.clamp(min=1e-6).pow(p)
+    windows = [(0, 0, height, width)]
+    shorter = min(height, width)
+    for level in range(1, levels + 1):
+        size = max(1, round(2 * shorter / (level + 1)))
+        for top in _starts(height, size):
+            for left in _starts(width, size):
+                windows.append((top, left, min(size, height), min(size, width)))
+    vectors = torch.stack([powered[:, t : t + h, l : l + w].mean((1, 2)).pow(1 / p) for t, l, h, w in windows])
+    return (vectors / vectors.norm(dim=1, keepdim=True).clamp(min=1e-12)).sum(0)
+
+
+def _starts(length: int, size: int) -> list[int]:
+    """Evenly spaced window starts along *length*, overlapping by about 40%."""
+    if length <= size:
+        return [0]
+    count = round((length - size) / (size * 0.6)) + 1
+    return sorted({int(x) for x in np.linspace(0, length - size, max(2, count)).round()})
