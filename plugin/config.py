@@ -87,6 +87,13 @@ class Config:
     torch_threads: int = 0
     #: Where prepared data sets (the demo catalogue, evaluation sets) are kept.
     data_dir: Path = REPO_ROOT / ".lookalike" / "data"
+    #: The key that opens ``/admin``; with none set, the admin views refuse every request.
+    admin_key: str | None = None
+    #: Origins (``scheme://host[:port]``) whose pages may call the public API and load the widget;
+    #: ``*`` allows any. Empty: same origin only.
+    cors_origins: tuple[str, ...] = ()
+    #: Benchmark and evaluation reports (JSON, Markdown, PNG, SVG) shown by the admin views.
+    reports_dir: Path = REPO_ROOT / "reports"
 
     @property
     def quarantine_index(self) -> str:
@@ -150,6 +157,9 @@ class Config:
             model=env.get("LOOKALIKE_MODEL", "offline"),
             torch_threads=_int(env, "LOOKALIKE_TORCH_THREADS", 0),
             data_dir=Path(env.get("LOOKALIKE_DATA_DIR", str(REPO_ROOT / ".lookalike" / "data"))).expanduser().resolve(),
+            admin_key=env.get("LOOKALIKE_ADMIN_KEY") or None,
+            cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
+            reports_dir=Path(env.get("LOOKALIKE_REPORTS_DIR", str(REPO_ROOT / "reports"))).expanduser().resolve(),
         )
 
 
@@ -196,6 +206,15 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
+def _origins(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    # Browsers send Origin without a path or trailing slash; compare in that form.
+    origins = tuple(o.rstrip("/") for o in env.get(key, "").replace(",", " ").split())
+    for origin in origins:
+        if origin != "*" and (not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]):
+            raise ConfigError(f"{key}: expected origins like https://shop.example or *, got {origin!r}")
+    return origins
 
 
 def _name(env: Mapping[str, str], key: str, default: str) -> str:

@@ -8,6 +8,7 @@ missing=()
 command -v mvn >/dev/null 2>&1 || missing+=(maven)                 # resolves OpenSearch from Maven Central
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) # the Celery broker
 command -v npm >/dev/null 2>&1 || missing+=(npm)                   # fetches the demo catalogue's photos
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)                  # the browser tests (Playwright drives it)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if ((${#missing[@]} == 0)); then
