@@ -17,8 +17,12 @@ from flask import Flask, Response, jsonify, request
 from opensearchpy.exceptions import NotFoundError
 from PIL import Image
 
+from api.admin import register_admin
+from api.admin_data import with_thumbnails
+from api.cors import register_cors
 from api.errors import ApiError, register, source_error
 from api.openapi import openapi_document
+from api.pages import register_pages
 from api.search_request import SearchBody, parse_search
 from plugin.client import cluster_health, connect
 from plugin.config import Config
@@ -44,7 +48,7 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     With *warm*, the models run once now, so the first shopper does not wait for their set-up.
     """
     config = config or Config.from_env()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # api/pages.py serves static files, with cache headers
     app.config["MAX_CONTENT_LENGTH"] = MAX_PHOTO_BYTES + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
     client = connect(config)
@@ -54,6 +58,9 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     # The API never reads local files, whatever the ingest workers may.
     url_policy = dataclasses.replace(config.fetch, local_roots=())
     register(app)
+    register_cors(app, config.cors_origins)
+    register_pages(app)
+    register_admin(app, client, config)
     app.extensions["lookalike.embedder"] = embedder
     profiles_stored: list[bool] = []
 
@@ -194,11 +201,7 @@ def crop_region(image: Image.Image, box: list[float] | None) -> Image.Image:
 
 
 def _result_json(result: SearchResult, body: SearchBody) -> dict[str, Any]:
-    hits = []
-    for hit in result.hits:
-        item = dict(hit)
-        item["thumbnails"] = [f"/thumbnails/{image['fingerprint']}" for image in hit.get("images", []) if image.get("fingerprint")]
-        hits.append(item)
+    hits = [with_thumbnails(hit) for hit in result.hits]
     out: dict[str, Any] = {"total": result.total, "page": body.page, "size": body.size, "hits": hits}
     if body.facets:
         out["facets"] = result.facets
