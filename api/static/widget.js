@@ -37,7 +37,7 @@
       "button{font:inherit;cursor:pointer;border:1px solid #c4cad4;background:#fff;border-radius:6px;padding:.3em .6em;color:inherit}" +
       "button:focus-visible,a:focus-visible{outline:3px solid #ffbf47;outline-offset:1px}" +
       ".over{border-color:#0b5fff;background:#eef3ff}" +
-      ".panel{position:absolute;right:0;top:calc(100% + 4px);z-index:2147483000;width:min(22rem,90vw);max-height:70vh;overflow:auto;background:#fff;border:1px solid #c4cad4;border-radius:8px;box-shadow:0 6px 24px rgba(0,0,0,.15);padding:.5rem}" +
+      ".panel{position:absolute;top:calc(100% + 4px);z-index:2147483000;max-height:70vh;overflow:auto;background:#fff;border:1px solid #c4cad4;border-radius:8px;box-shadow:0 6px 24px rgba(0,0,0,.15);padding:.5rem}" +
       ".head{display:flex;justify-content:space-between;align-items:center;gap:.5rem}" +
       "ul{list-style:none;margin:.3rem 0 0;padding:0}" +
       "li a{display:grid;grid-template-columns:56px 1fr;gap:.5rem;align-items:center;padding:.3rem;border-radius:6px;color:inherit;text-decoration:none}" +
@@ -61,6 +61,12 @@
     var list = root.querySelector("ul");
 
     function open() {
+      // Under the input, kept inside the viewport on a narrow phone screen.
+      var box = host.getBoundingClientRect();
+      var width = Math.min(352, window.innerWidth - 16);
+      var left = Math.max(8, Math.min(box.right - width, window.innerWidth - 8 - width));
+      panel.style.width = width + "px";
+      panel.style.left = left - box.left + "px";
       panel.hidden = false;
       button.setAttribute("aria-expanded", "true");
     }
