@@ -12,6 +12,12 @@
     }
   }
 
+  function empty(body, text) {
+    cells(body.insertRow(), [text]);
+    body.rows[0].className = "empty";
+    body.rows[0].cells[0].colSpan = 6;
+  }
+
   function when(seconds) {
     return new Date(seconds * 1000).toLocaleString();
   }
@@ -19,11 +25,7 @@
   function renderRuns(runs) {
     const body = $("runs").tBodies[0];
     body.replaceChildren();
-    if (!runs.length) {
-      cells(body.insertRow(), ["No runs in the last week."]);
-      body.rows[0].className = "empty";
-      return;
-    }
+    if (!runs.length) return empty(body, "No runs in the last week.");
     for (const run of runs) {
       const row = body.insertRow();
       row.dataset.run = run.run_id;
@@ -45,11 +47,7 @@
     const { records } = await response.json();
     const body = $("quarantine").tBodies[0];
     body.replaceChildren();
-    if (!records.length) {
-      cells(body.insertRow(), ["Nothing is quarantined."]);
-      body.rows[0].className = "empty";
-      return;
-    }
+    if (!records.length) return empty(body, "Nothing is quarantined.");
     for (const r of records) {
       const row = body.insertRow();
       row.dataset.product = r.product_id || "";

@@ -14,25 +14,18 @@ from playwright.sync_api import Page, expect
 from engine.local_redis import LocalRedis
 from plugin.config import Config
 from tests.conftest import LOOKALIKE
-from tests.ingest.conftest import Worker, product_photo, write_catalogue
+from tests.ingest.conftest import Worker, image_dir, product_photo, write_catalogue  # noqa: F401 (image_dir: a fixture)
 from tests.ui.conftest import ADMIN_KEY, ApiServer, screenshot, server_env
 
 PRODUCTS = 20
 
 
 @pytest.fixture
-def images(tmp_path: Path) -> Path:
-    folder = tmp_path / "images"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def ingest_env(config: Config, redis_server: LocalRedis, images: Path) -> dict[str, str]:
+def ingest_env(config: Config, redis_server: LocalRedis, image_dir: Path) -> dict[str, str]:
     return server_env(
         config,
         CELERY_BROKER_URL=redis_server.url,
-        LOOKALIKE_IMAGE_ROOTS=str(images),
+        LOOKALIKE_IMAGE_ROOTS=str(image_dir),
         LOOKALIKE_INGEST_BATCH_SIZE="2",  # many small batches: progress moves in many steps
         LOOKALIKE_INGEST_MAX_ATTEMPTS="1",
     )
@@ -54,13 +47,13 @@ def admin_server(ingest_env: dict[str, str], client: OpenSearch, tmp_path: Path)
 
 
 def test_a_command_line_ingest_shows_live_progress_and_a_quarantined_item_is_retried_from_the_page(
-    page: Page, worker: Worker, admin_server: ApiServer, ingest_env: dict[str, str], images: Path, client: OpenSearch, config: Config
+    page: Page, worker: Worker, admin_server: ApiServer, ingest_env: dict[str, str], image_dir: Path, client: OpenSearch, config: Config
 ) -> None:
-    rows = [{"id": f"p{i}", "title": f"Product {i}", "price": 10 + i, "images": [str(product_photo(images / f"p{i}.jpg", seed=i))]} for i in range(PRODUCTS)]
-    broken = images / "broken.jpg"
-    broken.write_bytes(product_photo(images / "whole.jpg", seed=500).read_bytes()[:500])  # cut short: undecodable
+    rows = [{"id": f"p{i}", "title": f"Product {i}", "price": 10 + i, "images": [str(product_photo(image_dir / f"p{i}.jpg", seed=i))]} for i in range(PRODUCTS)]
+    broken = image_dir / "broken.jpg"
+    broken.write_bytes(product_photo(image_dir / "whole.jpg", seed=500).read_bytes()[:500])  # cut short: undecodable
     rows.append({"id": "broken", "title": "Broken photo", "price": 5, "images": [str(broken)]})
-    catalogue = write_catalogue(images / "catalogue.jsonl", rows)
+    catalogue = write_catalogue(image_dir / "catalogue.jsonl", rows)
 
     page.goto(admin_server.url + "/admin/ingest", wait_until="domcontentloaded")
     page.fill("#key", ADMIN_KEY)
