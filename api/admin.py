@@ -174,7 +174,12 @@ def _wants_json() -> bool:
 
 
 def _login_page(status: int, message: str | None) -> Response:
-    next_path = request.full_path.rstrip("?") if request.method == "GET" and request.endpoint != "admin.login_form" else "/admin/"
+    if request.method == "POST":
+        next_path = _safe_next(request.form.get("next"))  # a wrong key: keep where the user was going
+    elif request.endpoint == "admin.login_form":
+        next_path = "/admin/"
+    else:
+        next_path = request.full_path.rstrip("?")
     page = render_template("admin/login.html", message=message, next_path=next_path, off=status == 403)
     return Response(page, status=status)
 
