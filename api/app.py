@@ -15,9 +15,14 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request
 from opensearchpy.exceptions import NotFoundError
+from PIL import Image
 
+from api.admin import register_admin
+from api.admin_data import with_thumbnails
+from api.cors import register_cors
 from api.errors import ApiError, register, source_error
 from api.openapi import openapi_document
+from api.pages import register_pages
 from api.search_request import SearchBody, parse_search
 from plugin.client import cluster_health, connect
 from plugin.config import Config
@@ -33,6 +38,8 @@ from plugin.thumbnails import load_thumbnail
 
 #: Largest query photo accepted, in bytes (uploads and base64 alike).
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+#: The smallest side a cropped query photo may have.
+MIN_CROP_PIXELS = 16
 
 
 def create_app(config: Config | None = None, backend: EmbeddingBackend | None = None, warm: bool = True) -> Flask:
@@ -41,7 +48,7 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     With *warm*, the models run once now, so the first shopper does not wait for their set-up.
     """
     config = config or Config.from_env()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # api/pages.py serves static files, with cache headers
     app.config["MAX_CONTENT_LENGTH"] = MAX_PHOTO_BYTES + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
     client = connect(config)
@@ -51,6 +58,9 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     # The API never reads local files, whatever the ingest workers may.
     url_policy = dataclasses.replace(config.fetch, local_roots=())
     register(app)
+    register_cors(app, config.cors_origins)
+    register_pages(app)
+    register_admin(app, client, config)
     app.extensions["lookalike.embedder"] = embedder
     profiles_stored: list[bool] = []
 
@@ -114,13 +124,13 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
         image_vector = None
         exclude: tuple[str, ...] = ()
         if upload is not None:
-            image_vector = embedder.image(_decode(upload, "image"))
+            image_vector = embedder.image(crop_region(_decode(upload, "image"), body.crop))
         elif body.image_base64 is not None:
             try:
                 data = base64.b64decode(body.image_base64.split(",", 1)[-1], validate=True)
             except (binascii.Error, ValueError) as exc:
                 raise ApiError(400, "invalid_parameter", "image_base64 is not valid base64", "image_base64") from exc
-            image_vector = embedder.image(_decode(data, "image_base64"))
+            image_vector = embedder.image(crop_region(_decode(data, "image_base64"), body.crop))
         elif body.image_url is not None:
             if urlsplit(body.image_url).scheme.lower() not in ("http", "https"):
                 raise ApiError(400, "unsupported_source", "image_url must be an http(s) URL", "image_url")
@@ -128,7 +138,7 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
                 fetched = fetch_image(body.image_url, url_policy)
             except SourceError as exc:
                 raise source_error(exc, "image_url") from exc
-            image_vector = embedder.image(_decode(fetched.data, "image_url"))
+            image_vector = embedder.image(crop_region(_decode(fetched.data, "image_url"), body.crop))
         elif body.product_id is not None:
             images = _product_source(body.product_id, ["images.vector"]).get("images", [])
             if not images:
@@ -178,12 +188,20 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     return app
 
 
+def crop_region(image: Image.Image, box: list[float] | None) -> Image.Image:
+    """The part of *image* inside *box* (fractions of its width and height), or the whole image."""
+    if box is None:
+        return image
+    width, height = image.size
+    left, top, right, bottom = box
+    pixels = (round(left * width), round(top * height), round(right * width), round(bottom * height))
+    if pixels[2] - pixels[0] < MIN_CROP_PIXELS or pixels[3] - pixels[1] < MIN_CROP_PIXELS:
+        raise ApiError(422, "image_too_small", f"the box leaves fewer than {MIN_CROP_PIXELS} pixels a side", "crop")
+    return image.crop(pixels)
+
+
 def _result_json(result: SearchResult, body: SearchBody) -> dict[str, Any]:
-    hits = []
-    for hit in result.hits:
-        item = dict(hit)
-        item["thumbnails"] = [f"/thumbnails/{image['fingerprint']}" for image in hit.get("images", []) if image.get("fingerprint")]
-        hits.append(item)
+    hits = [with_thumbnails(hit) for hit in result.hits]
     out: dict[str, Any] = {"total": result.total, "page": body.page, "size": body.size, "hits": hits}
     if body.facets:
         out["facets"] = result.facets

@@ -13,6 +13,10 @@ from plugin.query import SORTS, Query
 from plugin.ranking_profiles import PROFILES
 
 
+#: The smallest crop box side, as a fraction of the photo: below it, too few pixels remain to match.
+MIN_CROP = 0.05
+
+
 class FiltersBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -61,6 +65,32 @@ class SearchBody(BaseModel):
     profile: str | None = None
     profile_params: dict[str, float] | None = None
     collapse_duplicates: bool = False
+    #: Search only this region of the photo: ``[left, top, right, bottom]`` as fractions (0..1)
+    #: of its width and height, so the box survives the client scaling the photo down.
+    crop: list[float] | None = Field(default=None, min_length=4, max_length=4)
+
+    @field_validator("crop", mode="before")
+    @classmethod
+    def _crop_from_form(cls, value: Any) -> Any:
+        # A multipart form sends "0.1,0.2,0.6,0.7"; JSON sends a list.
+        if isinstance(value, str):
+            try:
+                return [float(part) for part in value.split(",")]
+            except ValueError:
+                raise ValueError("must be four numbers: left, top, right, bottom") from None
+        return value
+
+    @field_validator("crop")
+    @classmethod
+    def _crop_box(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return None
+        left, top, right, bottom = value
+        if not all(0.0 <= v <= 1.0 for v in value):
+            raise ValueError("each value must be a fraction from 0 to 1")
+        if right - left < MIN_CROP or bottom - top < MIN_CROP:
+            raise ValueError(f"the box must be at least {MIN_CROP:g} of the photo wide and high, with left < right and top < bottom")
+        return value
 
     @field_validator("profile")
     @classmethod
@@ -122,4 +152,6 @@ def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) 
     sources = [name for name, given in (("image", has_upload), ("image_base64", body.image_base64), ("image_url", body.image_url), ("product_id", body.product_id)) if given]
     if len(sources) > 1:
         raise ApiError(400, "invalid_parameter", f"give one photo source, not {' and '.join(sources)}", sources[1])
+    if body.crop is not None and sources in ([], ["product_id"]):
+        raise ApiError(400, "invalid_parameter", "crop: a box needs a photo (image, image_base64 or image_url)", "crop")
     return body

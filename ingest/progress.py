@@ -2,15 +2,17 @@
 
 Outcomes are kept per product id (a Redis hash), so a batch that runs twice, after a worker
 died and its task was handed to another, records each product once: progress can neither
-stall nor overshoot. Counters of model calls sit beside them.
+stall nor overshoot. Counters of model calls sit beside them. Each run is also listed, by
+start time, under its index alias, so the admin views can show recent runs and their pace.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 
@@ -21,7 +23,7 @@ RUN_TTL_SECONDS = 7 * 24 * 3600
 
 
 class RunTracker(Protocol):
-    def start(self, run_id: str, total: int) -> None: ...
+    def start(self, run_id: str, total: int, catalogue: str = "", alias: str = "") -> None: ...
     def record(self, run_id: str, outcomes: dict[str, str]) -> None: ...
     def count(self, run_id: str, **counters: int) -> None: ...
     def summary(self, run_id: str) -> dict[str, int]: ...
@@ -46,10 +48,17 @@ class RedisRunTracker:
                 "or ingest in this process with --eager."
             ) from exc
 
-    def start(self, run_id: str, total: int) -> None:
+    def start(self, run_id: str, total: int, catalogue: str = "", alias: str = "") -> None:
+        now = time.time()
+        meta = f"lookalike:run:{run_id}:meta"
         pipe = self.redis.pipeline()
-        pipe.hset(f"lookalike:run:{run_id}:meta", mapping={"total": total})
-        pipe.expire(f"lookalike:run:{run_id}:meta", RUN_TTL_SECONDS)
+        pipe.hset(meta, mapping={"total": total, "catalogue": catalogue, "alias": alias, "started_at": now, "updated_at": now})
+        pipe.expire(meta, RUN_TTL_SECONDS)
+        if alias:
+            runs = _runs_key(alias)
+            pipe.zadd(runs, {run_id: now})
+            pipe.zremrangebyscore(runs, "-inf", now - RUN_TTL_SECONDS)  # the runs whose keys have expired
+            pipe.expire(runs, RUN_TTL_SECONDS)
         pipe.execute()
 
     def record(self, run_id: str, outcomes: dict[str, str]) -> None:
@@ -58,6 +67,8 @@ class RedisRunTracker:
             pipe = self.redis.pipeline()
             pipe.hset(key, mapping=outcomes)
             pipe.expire(key, RUN_TTL_SECONDS)
+            # The time of the latest outcome: a finished run's pace is measured up to it, not to now.
+            pipe.hset(f"lookalike:run:{run_id}:meta", "updated_at", time.time())
             pipe.execute()
 
     def count(self, run_id: str, **counters: int) -> None:
@@ -74,6 +85,35 @@ class RedisRunTracker:
         total = int(self.redis.hget(f"lookalike:run:{run_id}:meta", "total") or 0)
         return {"total": total, "done": sum(outcomes.values()), **outcomes, **counters}
 
+    def recent_runs(self, alias: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest runs into *alias*, newest first: catalogue, start time, counts and pace."""
+        runs = []
+        for raw_id in self.redis.zrevrange(_runs_key(alias), 0, limit - 1):
+            run_id = raw_id.decode()
+            meta = {k.decode(): v.decode() for k, v in self.redis.hgetall(f"lookalike:run:{run_id}:meta").items()}
+            if not meta:
+                continue  # expired
+            summary = self.summary(run_id)
+            started, updated = float(meta.get("started_at", 0)), float(meta.get("updated_at", 0))
+            finished = summary["done"] >= summary["total"]
+            elapsed = (updated if finished else time.time()) - started
+            runs.append(
+                {
+                    "run_id": run_id,
+                    "catalogue": meta.get("catalogue", ""),
+                    "started_at": started,
+                    "finished": finished,
+                    "elapsed_seconds": round(max(elapsed, 0.0), 1),
+                    "per_second": round(summary["done"] / elapsed, 2) if elapsed > 0 else 0.0,
+                    **summary,
+                }
+            )
+        return runs
+
+
+def _runs_key(alias: str) -> str:
+    return f"lookalike:runs:{alias}"
+
 
 class MemoryRunTracker:
     """The same bookkeeping in this process, for ``--eager`` runs that have no broker."""
@@ -84,7 +124,7 @@ class MemoryRunTracker:
         self._outcomes: dict[str, dict[str, str]] = {}
         self._counters: dict[str, Counter[str]] = {}
 
-    def start(self, run_id: str, total: int) -> None:
+    def start(self, run_id: str, total: int, catalogue: str = "", alias: str = "") -> None:
         with self._lock:
             self._totals[run_id] = total
 

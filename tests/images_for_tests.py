@@ -6,7 +6,7 @@ import io
 import struct
 import zlib
 
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageFilter
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, ...] = (200, 30, 30), mode: str = "RGB") -> bytes:
@@ -35,3 +35,17 @@ def png_claiming_size(width: int, height: int) -> bytes:
     crc = zlib.crc32(bytes(data[12 : ihdr_start + 13]))
     data[ihdr_start + 13 : ihdr_start + 17] = struct.pack(">I", crc)
     return bytes(data)
+
+
+def jpeg(image: Image.Image, quality: int = 70) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def degraded(path: str) -> bytes:
+    """A worse photo of the product in *path*: cropped, blurred, tilted, darker, recompressed."""
+    photo = Image.open(path).convert("RGB")
+    w, h = photo.size
+    photo = photo.crop((w // 10, h // 10, w * 9 // 10, h * 9 // 10)).filter(ImageFilter.GaussianBlur(3)).rotate(8)
+    return jpeg(ImageEnhance.Brightness(photo).enhance(0.6))

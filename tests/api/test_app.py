@@ -6,60 +6,22 @@ import base64
 import dataclasses
 import io
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image
 
 from api.app import MAX_PHOTO_BYTES, create_app
-from ingest import runner
-from ingest.demo_catalogue import prepare_vendure
-from plugin.client import connect
 from plugin.config import Config
 from tests.conftest import free_port
-
-
-@pytest.fixture(scope="module")
-def shop_config(base_config: Config) -> Iterator[Config]:
-    """The demo catalogue, ingested once for this module under an alias of its own."""
-    catalogue = prepare_vendure(base_config.data_dir)
-    config = dataclasses.replace(
-        base_config,
-        index_alias=f"test-api-{uuid.uuid4().hex[:8]}",
-        fetch=dataclasses.replace(base_config.fetch, local_roots=(catalogue.parent / "images",)),
-    )
-    client = connect(config)
-    runner.run_catalogue(client, config, catalogue, eager=True)
-    yield config
-    client.indices.delete(index=f"{config.index_alias}*", expand_wildcards="all", ignore_unavailable=True)
+from tests.images_for_tests import degraded
 
 
 @pytest.fixture(scope="module")
 def api(shop_config: Config) -> FlaskClient:
     return create_app(shop_config).test_client()
-
-
-@pytest.fixture(scope="module")
-def products(shop_config: Config) -> dict[str, dict[str, Any]]:
-    lines = prepare_vendure(shop_config.data_dir).read_text(encoding="utf-8").splitlines()
-    return {row["title"]: row for row in map(json.loads, lines)}
-
-
-def jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=70)
-    return buffer.getvalue()
-
-
-def degraded(path: str) -> bytes:
-    photo = Image.open(path).convert("RGB")
-    w, h = photo.size
-    photo = photo.crop((w // 10, h // 10, w * 9 // 10, h * 9 // 10)).filter(ImageFilter.GaussianBlur(3)).rotate(8)
-    return jpeg(ImageEnhance.Brightness(photo).enhance(0.6))
 
 
 def upload(api: FlaskClient, data: bytes, **fields: str) -> Any:
@@ -198,5 +160,7 @@ def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> N
     search_body = document["components"]["schemas"]["SearchBody"]
     assert search_body["additionalProperties"] is False
     assert {"text", "image_base64", "image_url", "product_id", "filters", "sort", "profile"} <= set(search_body["properties"])
-    routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in api.application.url_map.iter_rules() if rule.endpoint != "static"}
+    # The pages and the admin views are for browsers, not part of the public JSON API.
+    api_rules = [rule for rule in api.application.url_map.iter_rules() if rule.endpoint.split(".")[0] not in ("pages", "admin")]
+    routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in api_rules}
     assert routes - {"/openapi.json"} == set(document["paths"])  # every route is documented, and nothing else

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from engine.local_redis import LocalRedis
 from plugin.config import Config
-from tests.conftest import LOOKALIKE, free_port
+from tests.conftest import LOOKALIKE
 
 
 def product_photo(path: Path, seed: int, size: tuple[int, int] = (160, 120)) -> Path:
@@ -56,14 +56,6 @@ def ingest_config(config: Config, image_dir: Path) -> Config:
         fetch=dataclasses.replace(config.fetch, local_roots=(image_dir,)),
         ingest=dataclasses.replace(config.ingest, max_attempts=2, retry_backoff=0.2),
     )
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
-    redis = LocalRedis(tmp_path_factory.mktemp("redis"), free_port())
-    redis.start()
-    yield redis
-    redis.stop()
 
 
 class Worker:

@@ -1,0 +1,40 @@
+"""Cross-origin access for a shop's own pages: the public search routes and the widget, never /admin.
+
+A shop that embeds the widget serves its pages from its own origin; the browser lets that
+page read our responses only if we name the origin. The allowed origins come from the
+configuration (``LOOKALIKE_CORS_ORIGINS``); with none set, only same-origin pages may call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask, Response, request
+
+#: Paths a shop's page may call from another origin. The admin views are not among them.
+PUBLIC_PREFIXES = ("/search", "/products/", "/thumbnails/", "/widget.js", "/static/")
+
+
+def register_cors(app: Flask, origins: Iterable[str]) -> None:
+    """Add CORS headers to the public routes' responses for the allowed *origins* (``*``: any)."""
+    allowed = frozenset(origins)
+
+    @app.after_request
+    def _cors(response: Response) -> Response:
+        if not request.path.startswith(PUBLIC_PREFIXES):
+            return response
+        response.vary.add("Origin")  # caches must not hand one origin's answer to another
+        origin = request.headers.get("Origin")
+        if not origin or not allowed:
+            return response
+        if "*" in allowed:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        elif origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+        else:
+            return response
+        if request.method == "OPTIONS":  # a preflight: Flask answers OPTIONS for every route itself
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response

@@ -1,0 +1,230 @@
+/* The search page: a photo (chosen, dropped, pasted or taken), a region of it, words, filters, results. */
+"use strict";
+(function () {
+  const { postSearch, shrink, price, el, breakdown } = window.Lookalike;
+  const $ = (id) => document.getElementById(id);
+  const PAGE_SIZE = 24;
+  //: Longest side of the photo sent to the API; the model looks at 224 pixels anyway.
+  const UPLOAD_SIDE = 768;
+  const state = { photo: null, box: null, like: null, filters: {}, priceRange: null, page: 1 };
+
+  // -- the photo ---------------------------------------------------------------------------
+  async function usePhoto(file) {
+    if (!file || !file.type.startsWith("image/")) return;
+    state.photo = await shrink(file, UPLOAD_SIDE);
+    state.box = null;
+    state.like = null;
+    $("like").hidden = true;
+    const img = $("preview-image");
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(state.photo);
+    $("preview").hidden = false;
+    $("box").hidden = true;
+    $("clear-box").hidden = true;
+    run(1);
+  }
+
+  for (const id of ["photo", "camera"]) {
+    $(id).addEventListener("change", (e) => usePhoto(e.target.files[0]));
+  }
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    usePhoto([...e.dataTransfer.files].find((f) => f.type.startsWith("image/")));
+  });
+  document.addEventListener("paste", (e) => {
+    const file = [...(e.clipboardData ? e.clipboardData.files : [])].find((f) => f.type.startsWith("image/"));
+    if (file) { e.preventDefault(); usePhoto(file); }
+  });
+  $("remove-photo").addEventListener("click", () => {
+    state.photo = null;
+    state.box = null;
+    $("preview").hidden = true;
+    $("photo").value = "";
+    $("camera").value = "";
+    run(1);
+  });
+
+  // -- a box drawn on the photo: sent as fractions of its width and height ----------------------
+  const stage = $("stage");
+  const boxEl = $("box");
+  let start = null;
+  function fraction(e) {
+    const r = $("preview-image").getBoundingClientRect();
+    return [Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)), Math.min(1, Math.max(0, (e.clientY - r.top) / r.height))];
+  }
+  function drawBox(a, b) {
+    const [l, t, r, btm] = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+    Object.assign(boxEl.style, { left: l * 100 + "%", top: t * 100 + "%", width: (r - l) * 100 + "%", height: (btm - t) * 100 + "%" });
+    boxEl.hidden = false;
+    return [l, t, r, btm];
+  }
+  stage.addEventListener("pointerdown", (e) => {
+    start = fraction(e);
+    stage.setPointerCapture(e.pointerId);
+    e.preventDefault();
+  });
+  stage.addEventListener("pointermove", (e) => { if (start) drawBox(start, fraction(e)); });
+  stage.addEventListener("pointerup", (e) => {
+    if (!start) return;
+    const box = drawBox(start, fraction(e));
+    start = null;
+    if (box[2] - box[0] < 0.05 || box[3] - box[1] < 0.05) { // a click, not a box: keep the whole photo
+      boxEl.hidden = !state.box;
+      if (state.box) drawBox([state.box[0], state.box[1]], [state.box[2], state.box[3]]);
+      return;
+    }
+    state.box = box.map((v) => Math.round(v * 1000) / 1000);
+    $("clear-box").hidden = false;
+    run(1);
+  });
+  $("clear-box").addEventListener("click", () => {
+    state.box = null;
+    boxEl.hidden = true;
+    $("clear-box").hidden = true;
+    run(1);
+  });
+
+  // -- the query -----------------------------------------------------------------------------
+  function body(page) {
+    const filters = { ...state.filters };
+    if ($("in-stock").checked) filters.in_stock = true;
+    const b = { text: $("text").value.trim() || null, filters, sort: $("sort").value, page, size: PAGE_SIZE, facets: true, explain: true };
+    if ($("profile").value) b.profile = $("profile").value;
+    if (state.like) b.product_id = state.like.product_id;
+    else if (state.photo && state.box) b.crop = state.box;
+    return b;
+  }
+
+  let latest = 0;
+  async function run(page) {
+    state.page = page;
+    const ticket = ++latest;
+    $("status").textContent = "Searching…";
+    try {
+      const answer = await postSearch(body(page), state.like ? null : state.photo);
+      if (ticket !== latest) return; // a newer search has started: its answer wins
+      show(answer);
+    } catch (error) {
+      if (ticket === latest) $("status").textContent = error.message;
+    }
+  }
+
+  $("search-form").addEventListener("submit", (e) => { e.preventDefault(); run(1); });
+  for (const id of ["sort", "profile", "in-stock"]) $(id).addEventListener("change", () => run(1));
+  $("prev").addEventListener("click", () => run(state.page - 1));
+  $("next").addEventListener("click", () => run(state.page + 1));
+  $("clear-like").addEventListener("click", () => { state.like = null; $("like").hidden = true; run(1); });
+
+  // -- results -------------------------------------------------------------------------------
+  function show(answer) {
+    const grid = $("grid");
+    grid.replaceChildren(...answer.hits.map(card));
+    const first = (answer.page - 1) * answer.size + 1;
+    $("status").textContent = answer.total === 0
+      ? "No products match."
+      : `${answer.total} products` + (answer.total > answer.size ? `, ${first}–${first + answer.hits.length - 1} shown` : "");
+    $("prev").hidden = answer.page <= 1;
+    $("next").hidden = answer.page * answer.size >= Math.min(answer.total, 100);
+    facets(answer.facets || {});
+  }
+
+  function card(hit) {
+    const node = $("card").content.firstElementChild.cloneNode(true);
+    node.dataset.productId = hit.product_id;
+    const link = hit.product_url || "/products/" + encodeURIComponent(hit.product_id);
+    const img = node.querySelector("img");
+    if (hit.thumbnails && hit.thumbnails.length) img.src = hit.thumbnails[0];
+    else img.remove();
+    node.querySelector(".thumb").href = link;
+    node.querySelector(".thumb").setAttribute("aria-hidden", "true");
+    node.querySelector(".thumb").tabIndex = -1;
+    const title = node.querySelector(".title a");
+    title.textContent = hit.title;
+    title.href = link;
+    node.querySelector(".price").textContent = price(hit) + (hit.in_stock === false ? " · out of stock" : "");
+    node.querySelector(".tags").replaceChildren(...(hit.tags || []).slice(0, 4).map((t) => el("li", t)));
+    const more = node.querySelector(".more");
+    more.setAttribute("aria-label", "More like " + hit.title);
+    more.addEventListener("click", () => {
+      state.like = hit;
+      $("like-text").textContent = "Showing products like " + hit.title;
+      $("like").hidden = false;
+      run(1);
+    });
+    const why = node.querySelector(".why");
+    const explain = node.querySelector(".explain");
+    why.addEventListener("click", () => {
+      if (!explain.hasChildNodes()) explain.append(breakdown(hit));
+      explain.hidden = !explain.hidden;
+      why.setAttribute("aria-expanded", String(!explain.hidden));
+    });
+    return node;
+  }
+
+  // -- facets: each value with its count; choosing one filters the results ----------------------
+  const FACETS = [
+    ["category", "Category", "category"],
+    ["brand", "Brand", "brands"],
+    ["tags", "Tags", "tags_all"],
+    ["price", "Price", null],
+  ];
+  function facets(found) {
+    const box = $("facets");
+    box.replaceChildren();
+    for (const [name, label, filter] of FACETS) {
+      const buckets = (found[name] || []).filter((b) => b.count > 0);
+      if (!buckets.length) continue;
+      const set = el("fieldset", null, "facet");
+      set.dataset.facet = name;
+      set.append(el("legend", label));
+      for (const bucket of buckets) {
+        const value = name === "price" ? priceLabel(bucket) : bucket.value;
+        const input = el("input");
+        input.type = "checkbox";
+        input.checked = isChosen(name, filter, bucket);
+        input.addEventListener("change", () => { choose(name, filter, bucket, input.checked); run(1); });
+        const line = el("label", null, "check");
+        line.dataset.value = value;
+        line.append(input, " " + value + " ", el("span", String(bucket.count), "count"));
+        set.append(line);
+      }
+      box.append(set);
+    }
+  }
+  function priceLabel(b) {
+    if (b.from == null) return "under " + b.to;
+    if (b.to == null) return b.from + " and over";
+    return b.from + "–" + b.to;
+  }
+  function isChosen(name, filter, bucket) {
+    const f = state.filters;
+    if (name === "price") return state.priceRange === priceLabel(bucket);
+    if (name === "category") return f.category === bucket.value;
+    return (f[filter] || []).includes(bucket.value);
+  }
+  function choose(name, filter, bucket, on) {
+    const f = state.filters;
+    if (name === "price") {
+      delete f.price_min;
+      delete f.price_max;
+      state.priceRange = on ? priceLabel(bucket) : null;
+      if (on) {
+        if (bucket.from != null) f.price_min = bucket.from;
+        // The range's upper bound is exclusive; the filter's is inclusive: stay just below it.
+        if (bucket.to != null) f.price_max = bucket.to - 0.001;
+      }
+    } else if (name === "category") {
+      if (on) f.category = bucket.value; else delete f.category;
+    } else {
+      const values = new Set(f[filter] || []);
+      if (on) values.add(bucket.value); else values.delete(bucket.value);
+      if (values.size) f[filter] = [...values]; else delete f[filter];
+    }
+  }
+
+  run(1);
+})();
