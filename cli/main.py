@@ -26,7 +26,7 @@ from plugin import index_lifecycle
 from plugin.client import cluster_health, connect
 from plugin.config import Config
 from plugin.embedding_spec import OFFLINE_DEFAULT
-from plugin.errors import LookalikeError
+from plugin.errors import LookalikeError, ModelMismatch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -440,11 +440,15 @@ def eval_vendure(compare_views: bool, reports_dir: Path) -> None:
     """Degraded photos of the demo products (blur, rotation, occlusion, light, crops ...) must find their product."""
     _ensure_fast_malloc()
     from evaluation.report import write_report
-    from evaluation.vendure import evaluate_vendure
+    from evaluation.vendure import MISSES_SHEET, draw_misses, evaluate_vendure
+    from ingest.demo_catalogue import prepare_vendure
 
-    figures = evaluate_vendure(_config(), compare_views=compare_views, progress=_echo)
+    config = _config()
+    figures = evaluate_vendure(config, compare_views=compare_views, progress=_echo)
     command = "lookalike eval vendure" + (" --compare-views" if compare_views else "")
     paths = write_report("vendure", figures, reports_dir, command)
+    sheet = draw_misses(figures, prepare_vendure(config.data_dir), reports_dir / MISSES_SHEET)
+    paths += [sheet] if sheet else []
     click.echo(
         f"Mean recall@1 over {len(figures['recall_at_1']) - 1} degradations: served {figures['mean_recall_at_1']:.3f}, "
         f"exact {figures['exact']['mean_recall_at_1']:.3f}; lowest served {figures['min_recall_at_1']:.3f}. {_written(paths)}"
@@ -537,8 +541,14 @@ def demo() -> None:
     health = cluster_health(client)
     click.echo(f"OpenSearch {node.status().version} at {url}: cluster {health['cluster_name']} is {health['status']}.")
     click.echo(f"Ingesting the demo catalogue {catalogue} in this process (--eager) ...")
-    with _progress_bar(hint_stalls=False) as show:
-        summary = runner.run_catalogue(client, config, catalogue, eager=True, progress=show)
+    try:
+        with _progress_bar(hint_stalls=False) as show:
+            summary = runner.run_catalogue(client, config, catalogue, eager=True, progress=show)
+    except ModelMismatch as exc:
+        # An index left by an earlier version of the model: the demo re-embeds into a new one.
+        click.echo(f"{exc}\nRe-embedding the demo catalogue into a new index ...")
+        with _progress_bar(hint_stalls=False) as show:
+            summary = runner.run_catalogue(client, config, catalogue, eager=True, progress=show, new_index=True)
     click.echo(_done_line(summary))
     live = index_lifecycle.indices_behind(client, config.index_alias)[0]
     click.echo(f"Alias {config.index_alias} -> {live}, {client.count(index=config.index_alias)['count']} products.")

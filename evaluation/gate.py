@@ -19,7 +19,7 @@ from plugin.config import Config
 from plugin.embedding import EmbeddingBackend, load_backend
 
 #: The gate's Fashion-MNIST catalogue and query counts: small, so the gate stays under two minutes.
-GATE_FASHION = {"catalogue_size": 1_000, "queries": 200}
+GATE_FASHION = {"catalogue_size": 1_000, "queries": 100}
 
 #: How far each kind of figure may fall below its reference. One Vendure query is 1/54 of
 #: a degradation's recall, so a single flipped query (0.019) passes and two (0.037) do not.

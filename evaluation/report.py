@@ -99,7 +99,7 @@ def _vendure_plot(report: dict[str, Any], path: Path) -> None:
     axes.set_xlim(0, 1)
     axes.set_xlabel("recall@1")
     axes.set_title("Vendure: own product first, by degradation")
-    axes.legend(loc="lower left")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
