@@ -45,7 +45,7 @@ def write_catalogue(target: Path, count: int, seed: int = 0, split: str = "train
     rows = []
     for index in chosen:
         path = directory / "png" / f"{split}-{index:05d}.png"
-        Image.fromarray(images[index], mode="L").save(path)
+        Image.fromarray(images[index]).save(path)
         name = CLASSES[labels[index]]
         rows.append(
             {

@@ -49,7 +49,7 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
     test_images, _ = load_split("t10k")
     rng = np.random.default_rng(1)
     picks = rng.choice(len(test_images), size=queries, replace=False)
-    photos = [Image.fromarray(test_images[i], mode="L").convert("RGB") for i in picks]
+    photos = [Image.fromarray(test_images[i]).convert("RGB") for i in picks]
     uploads = [_png(photo) for photo in photos]
     texts = [f"{CLASSES[i % 10].lower()} {word}" for i, word in enumerate(_words(queries))]
 

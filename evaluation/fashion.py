@@ -58,7 +58,7 @@ def evaluate_fashion(
     figures: dict[str, dict[str, list[float]]] = {"served": {}, "exact": {}}
     for done, index in enumerate(chosen, start=1):
         buffer = io.BytesIO()
-        Image.fromarray(images[index], mode="L").save(buffer, format="PNG")
+        Image.fromarray(images[index]).save(buffer, format="PNG")
         relevant = members.get(int(labels[index]), {})
         rankings = {
             "served": served.by_photo(buffer.getvalue(), size=DEPTH),
