@@ -326,7 +326,7 @@ def _print_failures(client: Any, config: Config) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
 @_reports_errors
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the search API (POST /search, GET /products/<id>[/similar], /thumbnails/<fp>, /health)."""
