@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,7 @@ from plugin.embedding import EmbeddingBackend, load_backend
 from plugin.errors import SourceError
 from plugin.fetch import fetch_image
 from plugin.images import decode_image
-from plugin.index_lifecycle import indices_behind
+from plugin.index_lifecycle import index_model, indices_behind
 from plugin.query import SOURCE_FIELDS, Filters, Query, SearchResult, search
 from plugin.query_embeddings import QueryEmbedder
 from plugin.ranking_profiles import store_profiles
@@ -74,11 +75,13 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
         """The cluster's health, the live index and the model; 503 when the cluster is unreachable."""
         cluster = cluster_health(client)
         live = indices_behind(client, config.index_alias)
+        mismatch = _model_mismatch(live[0]) if live else None
         return jsonify(
-            status="ok" if live else "no_index",
+            status="model_mismatch" if mismatch else "ok" if live else "no_index",
             opensearch=cluster["status"],
             index=live[0] if live else None,
             model={"name": embedder.backend.spec.name, "version": embedder.backend.spec.version},
+            **({"problem": mismatch} if mismatch else {}),
         )
 
     @app.post("/search")
@@ -91,6 +94,8 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
             raise ApiError(400, "invalid_json", "The body is not valid JSON.", None)
         body = parse_search(json_body, form, upload is not None)
         query = _query(body, upload.read(MAX_PHOTO_BYTES + 1) if upload is not None else None)
+        if query.image_vector is not None or query.text_vector is not None:
+            _refuse_other_models()
         if query.profile is not None and not profiles_stored:
             store_profiles(client)  # once per process, on first use: the cluster may start after the API
             profiles_stored.append(True)
@@ -119,6 +124,33 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
         response = Response(webp, mimetype="image/webp")
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # content-addressed
         return response
+
+    checked_models: dict[str, str | None] = {}
+    alias_checked_at: list[float] = [0.0]
+
+    def _model_mismatch(index: str) -> str | None:
+        """Why *index*'s vectors cannot be compared with this API's model, or None when they can."""
+        if index not in checked_models:
+            meta = index_model(client, index)
+            spec = embedder.backend.spec
+            found = (meta.get("embedding_model"), meta.get("embedding_model_version"))
+            checked_models[index] = (
+                None if found == (spec.name, spec.version) else
+                f"the index {index} holds vectors of {found[0]} v{found[1]}, but this API embeds queries with "
+                f"{spec.name} v{spec.version}; re-embed with `lookalike ingest CATALOGUE --new-index` or set LOOKALIKE_MODEL"
+            )
+        return checked_models[index]
+
+    def _refuse_other_models() -> None:
+        # Comparing vectors of two models gives confident nonsense, so refuse; the alias is
+        # looked up again at most every few seconds, as a model change moves it rarely.
+        if time.monotonic() - alias_checked_at[0] < 5.0:
+            return
+        live = indices_behind(client, config.index_alias)
+        problem = _model_mismatch(live[0]) if live else None
+        if problem:
+            raise ApiError(503, "model_mismatch", problem, None)
+        alias_checked_at[0] = time.monotonic()
 
     def _query(body: SearchBody, upload: bytes | None) -> Query:
         image_vector = None

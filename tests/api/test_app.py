@@ -164,3 +164,19 @@ def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> N
     api_rules = [rule for rule in api.application.url_map.iter_rules() if rule.endpoint.split(".")[0] not in ("pages", "admin")]
     routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in api_rules}
     assert routes - {"/openapi.json"} == set(document["paths"])  # every route is documented, and nothing else
+
+
+def test_an_index_of_another_model_is_refused_rather_than_searched(config: Config, client: Any) -> None:
+    """Vectors of two models are not comparable: /health says so, and vector searches answer 503."""
+    from plugin.index_lifecycle import create_product_index, swap_alias
+    from tests.conftest import TINY_SPEC
+
+    swap_alias(client, config.index_alias, create_product_index(client, config, TINY_SPEC))
+    api = create_app(config).test_client()
+    health = api.get("/health").get_json()
+    assert health["status"] == "model_mismatch"
+    assert "tiny-test-model v7" in health["problem"]
+    response = api.post("/search", json={"text": "laptop"})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "model_mismatch"
+    assert "--new-index" in response.get_json()["error"]["message"]
