@@ -50,9 +50,8 @@ class ServedSearch:
         self.http = self.app.test_client()
         self.embedder = self.app.extensions["lookalike.embedder"]
 
-    def by_photo(self, data: bytes, size: int, **fields: str) -> list[str]:
-        form = {"size": str(size), **fields}
-        return self._search(data={**form, "image": (io.BytesIO(data), "query.jpg")})
+    def by_photo(self, data: bytes, size: int) -> list[str]:
+        return self._search(data={"size": str(size), "image": (io.BytesIO(data), "query.jpg")})
 
     def by_text(self, text: str, size: int) -> list[str]:
         return self._search(json={"text": text, "size": size})

@@ -25,7 +25,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from plugin.embedding import CallCounter, normalise
 from plugin.embedding_spec import OFFLINE_DEFAULT
-from plugin.image_features import letterbox, photo_region, regional_gem
+from plugin.image_features import gem, letterbox, photo_region
 
 IMAGE_SIZE = 224
 
@@ -39,12 +39,8 @@ def imagenet_classes() -> list[str]:
 class OfflineBackend:
     spec = OFFLINE_DEFAULT
 
-    def __init__(
-        self, batch_size: int = 16, bridge_classes: int = 5, bridge_temperature: float = 0.05, regional_levels: int = 0
-    ) -> None:
+    def __init__(self, batch_size: int = 16, bridge_classes: int = 5, bridge_temperature: float = 0.05) -> None:
         self.batch_size = batch_size
-        #: Scales of regional pooling on top of global GeM (0: global GeM only); see plugin/image_features.py.
-        self.regional_levels = regional_levels
         self.calls = CallCounter()
         with contextlib.redirect_stdout(io.StringIO()):  # the library prints on every load
             self.image_model = EfficientNet.from_pretrained(
@@ -92,7 +88,7 @@ class OfflineBackend:
             maps = self.image_model.extract_features(torch.from_numpy(np.stack([pixels for pixels, _ in inputs])))
             regions = [photo_region(feature_map, covered) for feature_map, (_, covered) in zip(maps, inputs)]
             # Retrieval uses GeM pooling; the classifier was trained on average pooling, so labels keep it.
-            features.append(torch.stack([regional_gem(region, levels=self.regional_levels) for region in regions]).numpy())
+            features.append(torch.stack([gem(region) for region in regions]).numpy())
             logits = self.image_model._fc(torch.stack([region.mean((1, 2)) for region in regions]))
             probabilities.append(torch.softmax(logits, dim=1).numpy())
         if not features:
