@@ -7,9 +7,11 @@ COPY plugin ./plugin
 COPY ingest ./ingest
 COPY api ./api
 COPY mappings ./mappings
-COPY engine/__init__.py engine/local_node.py ./engine/
+COPY engine/__init__.py engine/local_node.py engine/local_redis.py ./engine/
 COPY cli ./cli
 COPY bench ./bench
+COPY evaluation ./evaluation
+COPY sample_data ./sample_data
 RUN pip install --no-cache-dir .
 # Tuned glibc malloc: batched CPU inference is about twice as fast with it.
 ENV MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000

@@ -20,10 +20,10 @@ from api.auth import COOKIE, SESSION_SECONDS, AdminRefused, key_matches, require
 from api.errors import ApiError
 from api.pages import CSP
 from api.reports import list_reports, report_image
-from ingest.progress import BrokerUnavailable
+from plugin.errors import BrokerUnavailable
 from plugin.config import Config
-from plugin.quarantine import list_records
-from plugin.ranking_profiles import PROFILES
+from plugin.catalogue.quarantine import list_records
+from plugin.search.profiles import PROFILES
 
 #: Products per page of the catalogue browser.
 CATALOGUE_PAGE = 24

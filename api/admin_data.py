@@ -12,11 +12,11 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from plugin.config import Config
-from plugin.index_lifecycle import index_model, indices_behind
-from plugin.query import SOURCE_FIELDS, Filters, Query, search
+from plugin.opensearch.indices import index_model, indices_behind
+from plugin.opensearch.documents import DETAIL_FIELDS, SOURCE_FIELDS
+from plugin.search.request import Filters, Query
+from plugin.search.service import search
 
-#: Fields of a product the catalogue browser shows (no vectors).
-DETAIL_FIELDS = [*SOURCE_FIELDS, "description", "dup_group", "images.labels", "images.width", "images.height", "updated_at"]
 
 
 def index_overview(client: OpenSearch, config: Config) -> dict[str, Any]:

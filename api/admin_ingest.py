@@ -17,7 +17,8 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from ingest.progress import BrokerUnavailable, RedisRunTracker
+from plugin.errors import BrokerUnavailable
+from ingest.progress import RedisRunTracker
 from plugin.config import Config
 
 log = logging.getLogger(__name__)

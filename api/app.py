@@ -24,18 +24,21 @@ from api.cors import register_cors
 from api.errors import ApiError, register, source_error
 from api.openapi import openapi_document
 from api.pages import register_pages
-from api.search_request import SearchBody, parse_search
-from plugin.client import cluster_health, connect
+from api.schemas import SearchBody, parse_search
+from plugin.opensearch.client import cluster_health, connect
 from plugin.config import Config
-from plugin.embedding import EmbeddingBackend, load_backend
+from plugin.models.base import EmbeddingBackend
+from plugin.models.registry import load_backend
 from plugin.errors import SourceError
-from plugin.fetch import fetch_image
-from plugin.images import decode_image
-from plugin.index_lifecycle import index_model, indices_behind
-from plugin.query import SOURCE_FIELDS, Filters, Query, SearchResult, search
-from plugin.query_embeddings import QueryEmbedder
-from plugin.ranking_profiles import store_profiles
-from plugin.thumbnails import load_thumbnail
+from plugin.images.fetch import fetch_image
+from plugin.images.decode import decode_image
+from plugin.opensearch.indices import index_model, indices_behind
+from plugin.opensearch.documents import SOURCE_FIELDS
+from plugin.search.request import Filters, Query
+from plugin.search.service import SearchResult, search
+from plugin.search.query_vectors import QueryEmbedder
+from plugin.search.profiles import store_profiles
+from plugin.images.thumbnails import load_thumbnail
 
 #: Largest query photo accepted, in bytes (uploads and base64 alike).
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -53,7 +56,7 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     app.config["MAX_CONTENT_LENGTH"] = MAX_PHOTO_BYTES + 64 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
     client = connect(config)
-    embedder = QueryEmbedder(backend or load_backend(config), views=config.query_views)
+    embedder = QueryEmbedder(backend or load_backend(config.model, config.torch_threads), views=config.query_views)
     if warm:
         embedder.backend.embed_texts_for_images(["warm up"])
     # The API never reads local files, whatever the ingest workers may.
@@ -178,29 +181,14 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
             image_vector = images[0]["vector"]
             exclude = (body.product_id,)
         text = body.text.strip() if body.text and body.text.strip() else None
-        f = body.filters
-        filters = Filters(
-            category=f.category, brands=tuple(f.brands), tags_any=tuple(f.tags_any), tags_all=tuple(f.tags_all),
-            tags_none=tuple(f.tags_none), price_min=f.price_min, price_max=f.price_max, in_stock=f.in_stock,
-            rating_min=f.rating_min, exclude_ids=exclude,
-        )
+        filters = body.filters.model_copy(update={"exclude_ids": (*body.filters.exclude_ids, *exclude)})
         return Query(
+            **(body.options() | {"filters": filters}),
             image_vector=image_vector,
             text=text,
             text_vector=embedder.text(text) if text else None,
             text_image_vector=embedder.text_for_images(text) if text else None,
             weights=body.weights.model_dump(),
-            filters=filters,
-            fusion=body.fusion,
-            sort=body.sort,
-            page=body.page,
-            size=body.size,
-            min_score=body.min_score,
-            facets=body.facets,
-            explain=body.explain,
-            profile=body.profile,
-            profile_params=body.profile_params,
-            collapse_duplicates=body.collapse_duplicates,
         )
 
     def _decode(data: bytes, field: str) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.search_request import SearchBody
+from api.schemas import SearchBody
 
 _ERROR = {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 

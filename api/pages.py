@@ -10,8 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, Response, render_template, send_from_directory, url_for
 
-from plugin.query import SORTS
-from plugin.ranking_profiles import PROFILES
+from plugin.search.request import Sort
+from plugin.search.profiles import PROFILES
 
 STATIC = Path(__file__).parent / "static"
 #: Seconds a browser may keep a static file; its URL changes when the file does.
@@ -29,7 +29,7 @@ def register_pages(app: Flask) -> None:
     @pages.get("/")
     def search_page() -> Response:
         """The shopper's search page: photo, words, region, filters, sorting and results."""
-        response = Response(render_template("search.html", sorts=list(SORTS), profiles=PROFILES))
+        response = Response(render_template("search.html", sorts=[sort.value for sort in Sort], profiles=PROFILES))
         response.headers["Content-Security-Policy"] = CSP
         return response
 

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ingest.demo_catalogue import prepare_vendure
+from sample_data.vendure import prepare_vendure
 from plugin.config import Config
-from plugin.embedding import load_backend
+from plugin.models.registry import load_backend
 
 
 def run(config: Config, report: Path) -> dict[str, Any]:
     products = [json.loads(line) for line in prepare_vendure(config.data_dir).read_text(encoding="utf-8").splitlines()]
-    backend = load_backend(config)
+    backend = load_backend(config.model, config.torch_threads)
     photos = backend.embed_images([Image.open(p["images"][0]).convert("RGB") for p in products])
     queries = backend.embed_texts_for_images([p["title"] for p in products])
     similarity = queries @ photos.T

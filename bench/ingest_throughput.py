@@ -21,15 +21,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.fashion_mnist import write_catalogue
+from sample_data.fashion_mnist import write_catalogue
 from engine.local_redis import LocalRedis
 from ingest import runner
 from ingest.pipeline import text_for_embedding
-from plugin.catalogue import CatalogueRow, read_catalogue
-from plugin.client import connect
+from plugin.catalogue.reader import CatalogueRow, read_catalogue
+from plugin.opensearch.client import connect
 from plugin.config import Config
-from plugin.embedding import load_backend
-from plugin.images import decode_image
+from plugin.models.registry import load_backend
+from plugin.images.decode import decode_image
 
 LOOKALIKE = str(Path(sys.executable).parent / "lookalike")
 
@@ -46,7 +46,7 @@ def run(config: Config, images: int, report: Path, repeats: int = 3) -> dict[str
     result = {
         "benchmark": "ingest",
         "images": len(products),
-        "model": load_backend(config).spec.name,
+        "model": load_backend(config.model, config.torch_threads).spec.name,
         "batch_size": config.ingest.batch_size,
         "pipeline_seconds": round(pipeline["seconds"], 2),
         "pipeline_images_per_s": round(len(products) / pipeline["seconds"], 1),
@@ -67,7 +67,7 @@ def run(config: Config, images: int, report: Path, repeats: int = 3) -> dict[str
 
 def _forward_pass(config: Config, paths: list[str], repeats: int) -> float:
     """Median seconds for decode + the model's forward pass over all images, in worker-sized batches."""
-    backend = load_backend(config)
+    backend = load_backend(config.model, config.torch_threads)
     embed = getattr(backend, "embed_and_label", backend.embed_images)
     size = config.ingest.batch_size
     timings = []
@@ -81,7 +81,7 @@ def _forward_pass(config: Config, paths: list[str], repeats: int) -> float:
 
 def _text_pass(config: Config, texts: list[str], repeats: int) -> float:
     """Median seconds for the text model over the products' texts, in worker-sized batches."""
-    backend = load_backend(config)
+    backend = load_backend(config.model, config.torch_threads)
     size = config.ingest.batch_size
     timings = []
     for _ in range(repeats):

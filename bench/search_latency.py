@@ -28,13 +28,14 @@ import numpy as np
 from opensearchpy import OpenSearch, helpers
 from PIL import Image
 
-from bench.fashion_mnist import CLASSES, load_split, write_catalogue
+from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
 from ingest import runner
-from plugin.client import connect
+from plugin.opensearch.client import connect
 from plugin.config import Config
-from plugin.embedding import load_backend
-from plugin.index_lifecycle import indices_behind
-from plugin.query import Filters, Query, search
+from plugin.models.registry import load_backend
+from plugin.opensearch.indices import indices_behind
+from plugin.search.request import Filters, Query
+from plugin.search.service import search
 
 
 def run(config: Config, products: int, queries: int, report: Path) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
     bench_config = dataclasses.replace(config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=(root,)))
     client = connect(bench_config)
     _ingest_once(client, bench_config, catalogue, products)
-    backend = load_backend(bench_config)
+    backend = load_backend(bench_config.model, bench_config.torch_threads)
 
     test_images, _ = load_split("t10k")
     rng = np.random.default_rng(1)

@@ -22,10 +22,10 @@ from tqdm import tqdm
 
 from engine.local_node import EngineStartFailed, LocalNode
 from engine.local_redis import LocalRedis
-from plugin import index_lifecycle
-from plugin.client import cluster_health, connect
+from plugin.opensearch import indices as index_lifecycle
+from plugin.opensearch.client import cluster_health, connect
 from plugin.config import Config
-from plugin.embedding_spec import OFFLINE_DEFAULT
+from plugin.models.base import OFFLINE_DEFAULT
 from plugin.errors import LookalikeError, ModelMismatch
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -307,7 +307,7 @@ def _done_line(summary: dict[str, int]) -> str:
 
 
 def _print_failures(client: Any, config: Config) -> None:
-    from plugin.quarantine import list_records
+    from plugin.catalogue.quarantine import list_records
 
     records = list_records(client, config)
     if not records:
@@ -419,9 +419,9 @@ def _written(paths: list[Path]) -> str:
 @_reports_errors
 def eval_prepare() -> None:
     """Fetch and unpack the evaluation data sets once (demo catalogue, distractor photos, Fashion-MNIST)."""
-    from bench.fashion_mnist import write_catalogue
-    from evaluation.distractors import prepare_distractors
-    from ingest.demo_catalogue import prepare_vendure
+    from sample_data.fashion_mnist import write_catalogue
+    from sample_data.distractors import prepare_distractors
+    from sample_data.vendure import prepare_vendure
 
     config = _config()
     for path in (
@@ -441,7 +441,7 @@ def eval_vendure(compare_views: bool, reports_dir: Path) -> None:
     _ensure_fast_malloc()
     from evaluation.report import write_report
     from evaluation.vendure import MISSES_SHEET, draw_misses, evaluate_vendure
-    from ingest.demo_catalogue import prepare_vendure
+    from sample_data.vendure import prepare_vendure
 
     config = _config()
     figures = evaluate_vendure(config, compare_views=compare_views, progress=_echo)
@@ -528,7 +528,7 @@ def eval_gate(reference: Path, update: bool) -> None:
 def demo() -> None:
     """Start the local node, ingest the demo catalogue (Vendure's 54 products), and find a product by photo."""
     from ingest import runner
-    from ingest.demo_catalogue import prepare_vendure
+    from sample_data.vendure import prepare_vendure
 
     config = _config()
     node = LocalNode(config.engine)
@@ -560,15 +560,15 @@ def _demo_photo_lookup(client: Any, config: Config, catalogue: Path) -> None:
     """Blur, crop and darken one catalogue photo, and look it up among the product images."""
     from PIL import ImageEnhance, ImageFilter
 
-    from plugin.embedding import load_backend
-    from plugin.images import decode_image
+    from plugin.models.registry import load_backend
+    from plugin.images.decode import decode_image
 
     first = json.loads(catalogue.read_text(encoding="utf-8").splitlines()[7])
     photo = decode_image(Path(first["images"][0]).read_bytes())
     width, height = photo.size
     degraded = photo.crop((width // 10, height // 10, width * 9 // 10, height * 9 // 10)).filter(ImageFilter.GaussianBlur(3))
     degraded = ImageEnhance.Brightness(degraded).enhance(0.6)
-    vector = load_backend(config).embed_images([degraded])[0].tolist()
+    vector = load_backend(config.model, config.torch_threads).embed_images([degraded])[0].tolist()
     response = client.search(
         index=config.index_alias,
         body={

@@ -10,6 +10,7 @@ the cluster answers.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import fcntl
 import hashlib
@@ -20,10 +21,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +118,17 @@ class LocalNode:
 
     # -- run -------------------------------------------------------------------------------
 
-    def start(self) -> str:
+    def start(self, *, die_with_caller: bool = False) -> str:
         """Start the node in the background, wait until the cluster is yellow or green, return its URL.
 
         Idempotent: if this node already runs, return its URL at once. Two starts at the
         same time are serialised by a lock file, so they cannot both launch a node.
+        ``die_with_caller``: SIGTERM the node when its starter dies (Linux), so killed test runs leave no node behind.
         """
         with self._lock():
-            return self._start_locked()
+            return self._start_locked(die_with_caller)
 
-    def _start_locked(self) -> str:
+    def _start_locked(self, die_with_caller: bool = False) -> str:
         pid = self.running_pid()
         if pid is not None:
             self._wait_healthy(process=None, pid=pid)
@@ -145,7 +148,9 @@ class LocalNode:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.home,
-                start_new_session=True,  # the node outlives the command that started it
+                start_new_session=True,  # the node outlives the command that started it...
+                # ...unless asked otherwise (test runs), see _die_with_parent.
+                preexec_fn=_die_with_parent(os.getpid()) if die_with_caller and sys.platform == "linux" else None,
             )
         self.pid_file.write_text(str(process.pid))
         try:
@@ -304,6 +309,31 @@ class LocalNode:
             if time.monotonic() > deadline:
                 raise EngineError(f"The OpenSearch node (pid {pid}) did not exit even after SIGKILL.")
             time.sleep(0.1)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the kernel send the child SIGTERM when its parent dies.
+
+    Why PR_SET_PDEATHSIG rather than a watchdog process: the kernel delivers it even when
+    the parent is SIGKILLed, with no extra process that could itself be killed or orphaned,
+    no polling and no pid-reuse race; it survives the exec of ``java`` (not set-user-ID).
+    Its one catch: it fires when the parent *thread* that forked exits, so start the node
+    from a thread that lives as long as the node should. pytest runs its fixtures on the
+    main thread, which Python keeps until the process exits, so that holds for test runs.
+    SIGTERM (not SIGKILL) lets OpenSearch flush and close its shards.
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork; the child only calls it
+
+    def bind_to_parent() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent_pid:  # the parent died between fork and prctl: the signal will never come
+            os._exit(1)
+
+    return bind_to_parent
 
 
 def find_java() -> str:

@@ -11,8 +11,9 @@ from opensearchpy import OpenSearch
 from evaluation.searchers import EvaluationFailed
 from ingest import runner
 from plugin.config import Config
-from plugin.embedding import EmbeddingBackend
-from plugin.index_lifecycle import index_model, indices_behind
+from plugin.models.base import EmbeddingBackend
+from plugin.opensearch.documents import same_model
+from plugin.opensearch.indices import index_model, indices_behind
 
 
 def eval_config(config: Config, alias: str, image_roots: tuple[Path, ...]) -> Config:
@@ -43,9 +44,7 @@ def ingest_for_evaluation(
     expected = sum(1 for line in catalogue.read_text(encoding="utf-8").splitlines() if line.strip())
     live = indices_behind(client, config.index_alias)
     if live and not rebuild:
-        model = index_model(client, live[0])
-        same_model = (model.get("embedding_model"), model.get("embedding_model_version")) == (backend.spec.name, backend.spec.version)
-        if same_model and client.count(index=config.index_alias)["count"] == expected:
+        if same_model(index_model(client, live[0]), backend.spec) and client.count(index=config.index_alias)["count"] == expected:
             return expected
     client.indices.delete(index=f"{config.index_alias}-*", expand_wildcards="all", ignore_unavailable=True)
     summary = runner.run_catalogue(client, config, catalogue, eager=True, new_index=True)

@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.fashion_mnist import CLASSES, load_split, write_catalogue
+from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
 from evaluation.catalogues import eval_config, ingest_for_evaluation
 from evaluation.metrics import average_precision_at, hit_at, mean, ndcg_at, precision_at
 from evaluation.searchers import ExactSearch, ServedSearch
-from plugin.client import connect
+from plugin.opensearch.client import connect
 from plugin.config import Config
-from plugin.embedding import EmbeddingBackend, load_backend
+from plugin.models.base import EmbeddingBackend
+from plugin.models.registry import load_backend
 
 DEPTH = 100
 
@@ -38,7 +39,7 @@ def evaluate_fashion(
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """Run the evaluation and return its figures; an index of this catalogue and model is reused unless *rebuild*."""
-    backend = backend or load_backend(config)
+    backend = backend or load_backend(config.model, config.torch_threads)
     catalogue = write_catalogue(config.data_dir / "fashion-mnist", catalogue_size, seed=seed)
     config = eval_config(config, f"eval-fashion-{catalogue_size}-seed{seed}", (catalogue.parent,))
     client = connect(config)

@@ -24,10 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from evaluation.metrics import average_precision_at, hit_at, mean, ndcg_at, precision_at, recall_at
 from evaluation.searchers import EvaluationFailed, ExactSearch, ServedSearch
-from plugin.client import connect
+from plugin.opensearch.client import connect
 from plugin.config import Config
-from plugin.embedding import EmbeddingBackend, load_backend
-from plugin.fetch import fetch_image
+from plugin.models.base import EmbeddingBackend
+from plugin.models.registry import load_backend
+from plugin.images.fetch import fetch_image
 
 DEPTH = 100
 
@@ -71,7 +72,7 @@ def evaluate_judged(
 ) -> dict[str, Any]:
     """Evaluate the judged queries of *path* against ``config.index_alias`` and return the figures."""
     queries = read_judged(path)
-    backend = backend or load_backend(config)
+    backend = backend or load_backend(config.model, config.torch_threads)
     served = ServedSearch(config, backend)
     exact = ExactSearch.load(connect(config), config.index_alias)
     figures: dict[str, dict[str, list[float]]] = {"served": {}, "exact": {}}

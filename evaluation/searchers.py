@@ -21,9 +21,9 @@ from PIL import Image
 
 from api.app import create_app
 from plugin.config import Config
-from plugin.embedding import EmbeddingBackend
+from plugin.models.base import EmbeddingBackend
 from plugin.errors import LookalikeError
-from plugin.images import decode_image
+from plugin.images.decode import decode_image
 
 
 class EvaluationFailed(LookalikeError):

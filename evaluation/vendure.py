@@ -21,15 +21,16 @@ from PIL import Image
 
 from evaluation.catalogues import eval_config, ingest_for_evaluation, join_catalogues
 from evaluation.degradations import DEGRADATIONS, as_query_photo
-from evaluation.distractors import prepare_distractors
+from sample_data.distractors import prepare_distractors
 from evaluation.metrics import hit_at, mean, recall_at
 from evaluation.searchers import ExactSearch, ServedSearch, photo_bytes
-from ingest.demo_catalogue import prepare_vendure
-from plugin.client import connect
+from sample_data.vendure import prepare_vendure
+from plugin.opensearch.client import connect
 from plugin.config import Config
-from plugin.embedding import EmbeddingBackend, load_backend
-from plugin.images import decode_image
-from plugin.query_views import embed_views
+from plugin.models.base import EmbeddingBackend
+from plugin.models.registry import load_backend
+from plugin.images.decode import decode_image
+from plugin.search.query_vectors import embed_views
 
 ALIAS = "eval-vendure"
 #: View sets compared by exact search in the report (``--compare-views``), the served one included.
@@ -54,7 +55,7 @@ def evaluate_vendure(
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """Run the evaluation and return the report's figures (see ``reports/eval-vendure.md`` for their meaning)."""
-    backend = backend or load_backend(config)
+    backend = backend or load_backend(config.model, config.torch_threads)
     shop = prepare_vendure(config.data_dir)
     distractors = prepare_distractors(config.data_dir)
     catalogue = join_catalogues(config.data_dir / "eval" / "vendure-and-distractors.jsonl", shop, distractors)

@@ -8,9 +8,10 @@ import threading
 from opensearchpy import OpenSearch
 
 from ingest.progress import RedisRunTracker, RunTracker
-from plugin.client import connect
+from plugin.opensearch.client import connect
 from plugin.config import Config
-from plugin.embedding import EmbeddingBackend, load_backend
+from plugin.models.base import EmbeddingBackend
+from plugin.models.registry import load_backend
 
 
 @dataclasses.dataclass
@@ -33,7 +34,7 @@ def current_context() -> IngestContext:
     with _lock:
         if _context is None:
             config = Config.from_env()
-            _context = IngestContext(config, connect(config), load_backend(config), RedisRunTracker(config.ingest.broker_url))
+            _context = IngestContext(config, connect(config), load_backend(config.model, config.torch_threads), RedisRunTracker(config.ingest.broker_url))
         return _context
 
 

@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import imagehash
-import numpy as np
 from opensearchpy import OpenSearch, helpers
 from PIL import Image
 
-from plugin.catalogue import Product
+from plugin.catalogue.reader import Product
 from plugin.config import Config
-from plugin.embedding import EmbeddingBackend
+from plugin.models.base import EmbeddingBackend, EmbeddingSpec
+from plugin.opensearch.documents import image_entry, product_document, same_model, sha256
 from plugin.errors import CorruptImage, SourceError
-from plugin.fetch import fetch_image
-from plugin.images import decode_image
-from plugin.quarantine import QuarantineRecord, clear_products, write_records
-from plugin.thumbnails import make_thumbnail, thumbnail_action
+from plugin.images.fetch import fetch_image
+from plugin.images.decode import decode_image
+from plugin.catalogue.quarantine import QuarantineRecord, clear_products, write_records
+from plugin.images.thumbnails import make_thumbnail, thumbnail_action
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +83,8 @@ def process_products(
     target = target or config.index_alias
     result = BatchResult()
     existing = _existing_documents(client, target, [p.id for p in products])
-    model = (backend.spec.name, backend.spec.version)
-    images = _collect_images(products, existing, model, config)
+    spec = backend.spec
+    images = _collect_images(products, existing, spec, config)
     last_attempt = attempt >= config.ingest.max_attempts
 
     ready: list[Product] = []
@@ -104,13 +103,14 @@ def process_products(
 
     # One forward pass for every new or changed image of the batch.
     to_embed = [img for p in ready for img in images[p.id] if img.error is None and img.reused is None]
-    vectors, labels = _embed_images(backend, [img.decoded for img in to_embed])  # type: ignore[misc]
+    vectors, labels = backend.embed_and_label([img.decoded for img in to_embed]) if to_embed else ([], [])  # type: ignore[misc]
     fresh = {id(img): (vectors[i], labels[i]) for i, img in enumerate(to_embed)}
     result.images_embedded = len(to_embed)
 
     texts = {p.id: text_for_embedding(p) for p in ready}
-    text_fingerprints = {pid: _sha256(f"{model}|{text}") for pid, text in texts.items()}
-    stale_text = [p.id for p in ready if _reusable_text(existing.get(p.id), text_fingerprints[p.id], model) is None]
+    # The model's identity is part of the text's fingerprint: a new model re-embeds every text.
+    text_fingerprints = {pid: sha256(f"{(spec.name, spec.version)}|{text}") for pid, text in texts.items()}
+    stale_text = [p.id for p in ready if _reusable_text(existing.get(p.id), text_fingerprints[p.id], spec) is None]
     text_vectors = dict(zip(stale_text, backend.embed_texts([texts[pid] for pid in stale_text]))) if stale_text else {}
     result.texts_embedded = len(stale_text)
 
@@ -119,8 +119,8 @@ def process_products(
         previous = existing.get(product.id)
         text_vector = text_vectors.get(product.id)
         if text_vector is None:
-            text_vector = _reusable_text(previous, text_fingerprints[product.id], model)
-        document = _document(product, images[product.id], fresh, text_vector, text_fingerprints[product.id], model)
+            text_vector = _reusable_text(previous, text_fingerprints[product.id], spec)
+        document = product_document(product, _entries(images[product.id], fresh), text_vector, text_fingerprints[product.id], spec)
         if previous is not None and previous.get("fingerprint") == document["fingerprint"]:
             result.outcomes[product.id] = UNCHANGED
             continue
@@ -178,13 +178,13 @@ def _existing_documents(client: OpenSearch, index: str, ids: list[str]) -> dict[
 
 
 def _collect_images(
-    products: list[Product], existing: dict[str, dict[str, Any]], model: tuple[str, str], config: Config
+    products: list[Product], existing: dict[str, dict[str, Any]], spec: EmbeddingSpec, config: Config
 ) -> dict[str, list[_Image]]:
     """Fetch and check every image of the batch in parallel, decoding only those not already embedded."""
     reusable: dict[str, dict[str, dict[str, Any]]] = {}
     for product in products:
         previous = existing.get(product.id)
-        if previous and (previous.get("embedding_model"), previous.get("embedding_model_version")) == model:
+        if previous and same_model(previous, spec):
             reusable[product.id] = {e["fingerprint"]: e for e in previous.get("images", []) if e.get("vector")}
     images = {p.id: [_Image(source=source, position=i) for i, source in enumerate(p.images)] for p in products}
 
@@ -192,7 +192,7 @@ def _collect_images(
         product_id, img = job
         try:
             fetched = fetch_image(img.source, config.fetch)
-            img.fingerprint = _sha256(fetched.data)
+            img.fingerprint = sha256(fetched.data)
             img.reused = reusable.get(product_id, {}).get(img.fingerprint)
             if img.reused is None:
                 img.decoded = decode_image(fetched.data, config.decode, source=img.source)
@@ -210,84 +210,27 @@ def _collect_images(
     return images
 
 
-def _embed_images(backend: EmbeddingBackend, images: list[Image.Image]) -> tuple[Any, list[list[str]]]:
-    if not images:
-        return [], []
-    embed_and_label = getattr(backend, "embed_and_label", None)
-    if embed_and_label is not None:
-        return embed_and_label(images)
-    return backend.embed_images(images), backend.predict_labels(images)
-
-
-def _reusable_text(previous: dict[str, Any] | None, fingerprint: str, model: tuple[str, str]) -> Any:
+def _reusable_text(previous: dict[str, Any] | None, fingerprint: str, spec: EmbeddingSpec) -> Any:
     if previous is None or previous.get("text_fingerprint") != fingerprint or "text_vector" not in previous:
         return None
-    if (previous.get("embedding_model"), previous.get("embedding_model_version")) != model:
+    if not same_model(previous, spec):
         return None
     return previous["text_vector"]
 
 
-def _document(
-    product: Product,
-    images: list[_Image],
-    fresh: dict[int, tuple[Any, list[str]]],
-    text_vector: Any,
-    text_fingerprint: str,
-    model: tuple[str, str],
-) -> dict[str, Any]:
+def _entries(images: list[_Image], fresh: dict[int, tuple[Any, list[str]]]) -> list[dict[str, Any]]:
+    """The ``images`` of a product's document: reused entries as they were, new ones with their vectors."""
     entries = []
     for img in images:
         if img.error is not None:
             continue
         if img.reused is not None:
-            entry = dict(img.reused, url=img.source, position=img.position)
-        else:
-            vector, labels = fresh[id(img)]
-            decoded = img.decoded
-            assert decoded is not None
-            entry = {
-                "url": img.source,
-                "position": img.position,
-                "fingerprint": img.fingerprint,
-                "phash": img.phash,
-                "width": decoded.width,
-                "height": decoded.height,
-                "labels": list(labels),
-                "vector": _as_list(vector),
-            }
-        entries.append(entry)
-    labels = list(dict.fromkeys(label for entry in entries for label in entry.get("labels", [])))
-    document: dict[str, Any] = {
-        "product_id": product.id,
-        "title": product.title,
-        "description": product.description,
-        "brand": product.brand,
-        "category": " > ".join(product.category) or None,
-        "category_path": list(product.category_path),
-        "tags": list(product.tags),
-        "labels": labels,
-        "price": float(product.price) if product.price is not None else None,
-        "currency": product.currency,
-        "in_stock": product.in_stock,
-        "stock": product.stock,
-        "popularity": product.popularity,
-        "rating": product.rating,
-        "created_at": product.created_at.isoformat() if product.created_at else None,
-        "product_url": product.product_url,
-        "text_fingerprint": text_fingerprint,
-        "embedding_model": model[0],
-        "embedding_model_version": model[1],
-        "text_vector": _as_list(text_vector),
-        "images": entries,
-        # Near-duplicate group: the perceptual hash of the main photo, equal for re-encoded,
-        # resized or lightly edited copies, so search can show one of them.
-        "dup_group": entries[0].get("phash") if entries else None,
-    }
-    document = {key: value for key, value in document.items() if value is not None}
-    without_vectors = {k: v for k, v in document.items() if k != "text_vector"}
-    without_vectors["images"] = [{k: v for k, v in e.items() if k != "vector"} for e in entries]
-    document["fingerprint"] = _sha256(json.dumps(without_vectors, sort_keys=True, default=str))
-    return document
+            entries.append(dict(img.reused, url=img.source, position=img.position))
+            continue
+        vector, labels = fresh[id(img)]
+        assert img.decoded is not None
+        entries.append(image_entry(img.source, img.position, img.fingerprint, img.phash, img.decoded.size, labels, vector))
+    return entries
 
 
 def _record(kind: str, img: _Image, product: Product, catalogue: str, attempt: int) -> QuarantineRecord:
@@ -304,12 +247,3 @@ def _record(kind: str, img: _Image, product: Product, catalogue: str, attempt: i
         attempts=attempt,
         product=product.model_dump(mode="json"),
     )
-
-
-def _as_list(vector: Any) -> list[float]:
-    """A vector as JSON-ready floats, rounded to 6 decimals (float32 carries no more; shorter JSON)."""
-    return np.round(np.asarray(vector, dtype=np.float64), 6).tolist()
-
-
-def _sha256(data: bytes | str) -> str:
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import redis
 
-from plugin.errors import LookalikeError
+from plugin.errors import BrokerUnavailable
 
 #: Runs are kept for a week, for the admin views and late questions.
 RUN_TTL_SECONDS = 7 * 24 * 3600
@@ -31,10 +31,6 @@ class RunTracker(Protocol):
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
-
-
-class BrokerUnavailable(LookalikeError):
-    pass
 
 
 class RedisRunTracker:

@@ -16,22 +16,15 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from ingest.progress import MemoryRunTracker, RedisRunTracker, RunTracker, new_run_id
-from plugin.catalogue import CatalogueRow, DeleteRow, Product, RejectedRow, read_catalogue
+from plugin.catalogue.reader import CatalogueRow, DeleteRow, Product, RejectedRow, read_catalogue
 from plugin.config import Config
-from plugin.embedding import load_backend, spec_for_model
-from plugin.errors import LookalikeError, ModelMismatch
-from plugin.index_lifecycle import create_product_index, ensure_index, ensure_product_index, index_model, swap_alias
-from plugin.quarantine import QuarantineRecord, ensure_quarantine, list_records, write_records
+from plugin.models.registry import load_backend, spec_for_model
+from plugin.errors import IncompleteIndex, IngestTimeout, ModelMismatch
+from plugin.opensearch.documents import describe_model, same_model
+from plugin.opensearch.indices import create_product_index, ensure_index, ensure_product_index, index_model, swap_alias
+from plugin.catalogue.quarantine import QuarantineRecord, ensure_quarantine, list_records, write_records
 
 Progress = Callable[[dict[str, int]], None]
-
-
-class IngestTimeout(LookalikeError):
-    pass
-
-
-class IncompleteIndex(LookalikeError):
-    pass
 
 
 def prepare_indices(client: OpenSearch, config: Config, *, new_index: bool = False) -> str:
@@ -47,9 +40,9 @@ def prepare_indices(client: OpenSearch, config: Config, *, new_index: bool = Fal
         return create_product_index(client, config, spec)
     live = ensure_product_index(client, config, spec)
     meta = index_model(client, live)
-    if (meta.get("embedding_model"), meta.get("embedding_model_version")) != (spec.name, spec.version):
+    if not same_model(meta, spec):
         raise ModelMismatch(
-            f"The live index {live} holds vectors of {meta.get('embedding_model')} v{meta.get('embedding_model_version')}, "
+            f"The live index {live} holds vectors of {describe_model(meta)}, "
             f"but LOOKALIKE_MODEL is {spec.name} v{spec.version}; set LOOKALIKE_MODEL to the index's model, "
             "or re-embed the catalogue into a new index with --new-index."
         )
@@ -142,7 +135,7 @@ def _run(
     if eager:
         tracker = MemoryRunTracker()
         app.conf.update(task_always_eager=True, task_eager_propagates=True)
-        use_context(IngestContext(config, client, load_backend(config), tracker))
+        use_context(IngestContext(config, client, load_backend(config.model, config.torch_threads), tracker))
     else:
         tracker = RedisRunTracker(config.ingest.broker_url)
     tracker.start(run_id, len(products) + len(deletes) + len(rejected), catalogue=catalogue, alias=config.index_alias)

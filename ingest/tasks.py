@@ -26,10 +26,12 @@ from pydantic import ValidationError
 from ingest import pipeline
 from ingest.celery_app import app
 from ingest.context import IngestContext, current_context
-from plugin.catalogue import Product
+from plugin.catalogue.reader import Product
 from plugin.errors import EngineUnavailable, ModelMismatch
-from plugin.index_lifecycle import index_model
-from plugin.quarantine import QuarantineRecord, QuarantineWriteFailed, write_records
+from plugin.opensearch.documents import describe_model, same_model
+from plugin.opensearch.indices import index_model
+from plugin.catalogue.quarantine import QuarantineRecord, write_records
+from plugin.errors import QuarantineWriteFailed
 
 log = logging.getLogger(__name__)
 MAX_TASK_RETRIES = 8
@@ -100,9 +102,9 @@ def _check_model(context: IngestContext, target: str | None) -> None:
         resolved = next(iter(context.client.indices.get(index=index)))
         meta = context.index_meta[index] = index_model(context.client, resolved)
     spec = context.backend.spec
-    if (meta.get("embedding_model"), meta.get("embedding_model_version")) != (spec.name, spec.version):
+    if not same_model(meta, spec):
         raise ModelMismatch(
-            f"index {index} holds vectors of {meta.get('embedding_model')} v{meta.get('embedding_model_version')}; "
+            f"index {index} holds vectors of {describe_model(meta)}; "
             f"this worker runs {spec.name} v{spec.version}"
         )
 

@@ -2,7 +2,7 @@
 
 A template is ``<name>.v<version>.json`` with ``"${variable}"`` placeholders for what
 depends on the deployment (shards, replicas) and on the embedding model (vector sizes,
-name, version). :func:`render` fills them in; ``plugin.index_lifecycle`` creates indices
+name, version). :func:`render` fills them in; ``plugin.opensearch.indices`` creates indices
 from the result. A new mapping version is a new file, never an edit of a released one,
 so an index always matches the template it was created from.
 """

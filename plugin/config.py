@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from plugin.errors import ConfigError
-from plugin.fetch import FetchPolicy
-from plugin.images import DecodePolicy
+from plugin.images.decode import DecodePolicy
+from plugin.images.fetch import FetchPolicy
+from plugin.images.views import parse_views
 
 #: The repository root, where ``engine/`` (the local node's build) lives.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +86,7 @@ class Config:
     model: str = "offline"
     #: Threads for model inference; 0 means one per core available to this process.
     torch_threads: int = 0
-    #: The views of a query photo whose vectors are averaged (test-time augmentation); see plugin/query_views.py.
+    #: The views of a query photo whose vectors are averaged (test-time augmentation); see plugin/images/views.py.
     query_views: tuple[str, ...] = ("original",)
     #: Where prepared data sets (the demo catalogue, evaluation sets) are kept.
     data_dir: Path = REPO_ROOT / ".lookalike" / "data"
@@ -212,8 +213,6 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
 
 
 def _views(env: Mapping[str, str], key: str, default: str) -> tuple[str, ...]:
-    from plugin.query_views import parse_views  # here: that module needs the model code, which needs this one
-
     try:
         return parse_views(env.get(key) or default)
     except ConfigError as exc:

@@ -1,26 +1,104 @@
-"""Errors as types, so that the CLI, the API and the ingest quarantine each map them once."""
+"""Every error lookalike raises on purpose, as types with a stable ``reason``.
+
+The command line prints the message, the API maps the class to an HTTP status through one
+table (``api/errors.py``), and the ingest quarantine stores the ``reason``. Nothing here
+knows HTTP.
+"""
 
 from __future__ import annotations
 
 
 class LookalikeError(Exception):
-    """Base of every error lookalike raises on purpose; its message is one clear sentence."""
+    """Base of every error lookalike raises on purpose; its message is one clear sentence.
+
+    :attr:`reason` is a stable code for machines (the API's error body, the quarantine);
+    :attr:`retryable` says whether trying again later may succeed.
+    """
+
+    reason = "error"
+    retryable = False
 
 
 class ConfigError(LookalikeError):
     """A configuration value from the environment is invalid."""
 
+    reason = "invalid_config"
+
 
 class EngineUnavailable(LookalikeError):
     """The OpenSearch cluster cannot be reached or does not answer in time."""
+
+    reason = "search_unavailable"
+    retryable = True
+
+
+class EngineBusy(LookalikeError):
+    """The cluster answered, but is overloaded (HTTP 429 or a 5xx from a proxy); worth retrying."""
+
+    reason = "engine_busy"
+    retryable = True
 
 
 class IndexLifecycleError(LookalikeError):
     """An index or alias operation was refused by the cluster."""
 
+    reason = "index_refused"
+
 
 class ModelMismatch(LookalikeError):
     """An index holds vectors of another embedding model than the one in use."""
+
+    reason = "model_mismatch"
+
+
+class SearchFailed(LookalikeError):
+    """The cluster could not run one of a search's queries."""
+
+    reason = "search_failed"
+
+
+class CatalogueError(LookalikeError):
+    """The catalogue as a whole cannot be read (missing file, unknown format)."""
+
+    reason = "invalid_catalogue"
+
+
+class QuarantineWriteFailed(LookalikeError):
+    """Quarantine records could not be written; the cluster may be busy, so worth retrying."""
+
+    reason = "quarantine_write_failed"
+    retryable = True
+
+
+class BrokerUnavailable(LookalikeError):
+    """The Celery broker (Redis) cannot be reached."""
+
+    reason = "broker_unavailable"
+    retryable = True
+
+
+class IngestTimeout(LookalikeError):
+    """Waiting for a run's products gave up; the run goes on in the background."""
+
+    reason = "ingest_timeout"
+
+
+class IncompleteIndex(LookalikeError):
+    """A new index holds fewer products than were ingested, so the alias stayed where it was."""
+
+    reason = "incomplete_index"
+
+
+class RetryAlreadyRunning(LookalikeError):
+    """A retry of the quarantine is already running."""
+
+    reason = "retry_running"
+
+
+class DatasetMissing(LookalikeError):
+    """A prepared data set (demo catalogue, evaluation photos) is absent and cannot be fetched here."""
+
+    reason = "dataset_missing"
 
 
 class SourceError(LookalikeError):

@@ -10,9 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,35 +21,10 @@ from opensearchpy import OpenSearch
 from engine.local_node import LocalNode
 from engine.local_redis import LocalRedis
 from ingest import runner
-from ingest.demo_catalogue import prepare_vendure
-from plugin.client import connect
+from sample_data.vendure import prepare_vendure
+from plugin.opensearch.client import connect
 from plugin.config import Config, EngineConfig
-from plugin.embedding_spec import EmbeddingSpec
-
-#: The ``lookalike`` command of the environment the tests run in.
-LOOKALIKE = str(Path(sys.executable).parent / "lookalike")
-
-#: A model with tiny vectors so that hand-made test data can be checked by eye and by numpy.
-TINY_SPEC = EmbeddingSpec(name="tiny-test-model", version="7", image_dims=4, text_dims=3)
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run ``lookalike`` as a user would, capturing what it prints."""
-    return subprocess.run([LOOKALIKE, *args], env=env, capture_output=True, text=True, timeout=300)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def local_engine_config(home: Path, **overrides: object) -> EngineConfig:
-    """An engine configuration on free ports under *home*, so tests never touch a user's node."""
-    values: dict[str, object] = {"home": home, "http_port": free_port(), "transport_port": free_port(), "heap": "1g"}
-    values.update(overrides)
-    return EngineConfig(**values)  # type: ignore[arg-type]
-
+from tests.support.cli import free_port, local_engine_config
 
 @pytest.fixture(scope="session")
 def local_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode | None]:
@@ -61,7 +33,7 @@ def local_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode |
         yield None
         return
     node = LocalNode(local_engine_config(tmp_path_factory.mktemp("engine")))
-    node.start()
+    node.start(die_with_caller=True)  # an interrupted run must not leave its node running
     try:
         yield node
     finally:
@@ -135,6 +107,22 @@ def products(shop_config: Config) -> dict[str, dict[str, Any]]:
     """The demo catalogue's rows by title."""
     lines = prepare_vendure(shop_config.data_dir).read_text(encoding="utf-8").splitlines()
     return {row["title"]: row for row in map(json.loads, lines)}
+
+
+@pytest.fixture
+def image_dir(tmp_path: Path) -> Path:
+    """An empty directory for a test's image files."""
+    directory = tmp_path / "images"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 16-d CLIP checkpoint directory (``LOOKALIKE_MODEL=clip:<it>``)."""
+    from tests.support.clip import build_tiny_clip  # torch and transformers load only for the tests that use it
+
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from PIL import Image
 
 from api.app import MAX_PHOTO_BYTES, create_app
 from plugin.config import Config
-from tests.conftest import free_port
-from tests.images_for_tests import degraded
+from tests.support.cli import free_port
+from tests.support.images import degraded
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +168,8 @@ def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> N
 
 def test_an_index_of_another_model_is_refused_rather_than_searched(config: Config, client: Any) -> None:
     """Vectors of two models are not comparable: /health says so, and vector searches answer 503."""
-    from plugin.index_lifecycle import create_product_index, swap_alias
-    from tests.conftest import TINY_SPEC
+    from plugin.opensearch.indices import create_product_index, swap_alias
+    from tests.support.models import TINY_SPEC
 
     swap_alias(client, config.index_alias, create_product_index(client, config, TINY_SPEC))
     api = create_app(config).test_client()

@@ -13,8 +13,8 @@ from api.app import create_app
 from api.auth import COOKIE, session_token, session_valid
 from plugin.config import Config
 from plugin.errors import ConfigError
-from tests.conftest import free_port
-from tests.images_for_tests import degraded
+from tests.support.cli import free_port
+from tests.support.images import degraded
 
 KEY = "k3y-for-tests"
 SHOP = "https://shop.example"

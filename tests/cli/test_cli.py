@@ -7,9 +7,9 @@ from pathlib import Path
 from opensearchpy import OpenSearch
 
 from engine.local_node import LocalNode
-from plugin import index_lifecycle
+from plugin.opensearch import indices as index_lifecycle
 from plugin.config import Config
-from tests.conftest import free_port, run_cli
+from tests.support.cli import free_port, run_cli
 
 
 def test_index_create_activate_list_and_swap(client: OpenSearch, config: Config, cli_env: dict[str, str]) -> None:

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from opensearchpy import OpenSearch, helpers
 
-from plugin import index_lifecycle
+from plugin.opensearch import indices as index_lifecycle
 from plugin.config import Config
-from plugin.embedding_spec import EmbeddingSpec
-from tests.conftest import TINY_SPEC
+from plugin.models.base import EmbeddingSpec
+from tests.support.models import TINY_SPEC
 
 
 def make_index(client: OpenSearch, config: Config, spec: EmbeddingSpec = TINY_SPEC) -> str:

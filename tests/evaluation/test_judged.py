@@ -13,7 +13,8 @@ from evaluation.judged import evaluate_judged, read_judged
 from evaluation.searchers import EvaluationFailed
 from ingest import runner
 from plugin.config import Config
-from tests.ingest.conftest import product_photo, write_catalogue
+from tests.support.catalogues import write_catalogue
+from tests.support.images import product_photo
 
 
 def write_judged(path: Path, rows: list[dict[str, object] | str]) -> Path:

@@ -13,12 +13,13 @@ from PIL import Image
 
 from ingest import runner
 from plugin.config import Config
-from plugin.embedding import load_backend
-from plugin.embedding_spec import EmbeddingSpec
-from plugin.index_lifecycle import create_product_index, swap_alias
-from plugin.quarantine import list_records
-from plugin.thumbnails import load_thumbnail
-from tests.ingest.conftest import product_photo, write_catalogue
+from plugin.models.registry import load_backend
+from plugin.models.base import EmbeddingSpec
+from plugin.opensearch.indices import create_product_index, swap_alias
+from plugin.catalogue.quarantine import list_records
+from plugin.images.thumbnails import load_thumbnail
+from tests.support.catalogues import write_catalogue
+from tests.support.images import product_photo
 
 
 def ingest(client: OpenSearch, config: Config, catalogue: Path) -> dict[str, int]:
@@ -60,7 +61,7 @@ def test_a_product_with_several_images_is_one_document_found_by_each_image(
     others = [product_photo(image_dir / f"o{i}.jpg", seed=10 + i) for i in range(3)]
     rows = [row("jacket", front, back)] + [row(f"o{i}", p) for i, p in enumerate(others)]
     ingest(client, ingest_config, write_catalogue(image_dir / "c.jsonl", rows))
-    backend = load_backend(ingest_config)
+    backend = load_backend(ingest_config.model, ingest_config.torch_threads)
 
     for photo in (front, back):
         vector = backend.embed_images([Image.open(photo).convert("RGB")])[0].tolist()

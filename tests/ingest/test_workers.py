@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from plugin.client import connect
+from plugin.opensearch.client import connect
 from plugin.config import Config
-from plugin.quarantine import list_records
-from tests.conftest import LOOKALIKE
-from tests.images_for_tests import png_claiming_size
-from tests.ingest.conftest import Worker, product_photo, write_catalogue
+from plugin.catalogue.quarantine import list_records
+from tests.support.cli import LOOKALIKE
+from tests.support.images import png_claiming_size
+from tests.support.catalogues import write_catalogue
+from tests.support.images import product_photo
+from tests.support.workers import Worker
 
 pytestmark = pytest.mark.slow
 

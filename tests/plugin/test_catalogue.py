@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from plugin.catalogue import CatalogueError, CatalogueRow, RejectedRow, read_catalogue
+from plugin.errors import CatalogueError
+from plugin.catalogue.reader import CatalogueRow, RejectedRow, read_catalogue
 
 GOOD = {
     "id": "sku-1",

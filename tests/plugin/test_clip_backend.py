@@ -3,49 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from opensearchpy import OpenSearch
 from PIL import Image
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
-from transformers.models.clip.tokenization_clip import bytes_to_unicode
 
 from ingest import runner
 from plugin.config import Config
-from plugin.embedding import load_backend, spec_for_model
-from plugin.index_lifecycle import index_model, indices_behind
-from tests.ingest.conftest import product_photo, write_catalogue
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised 16-d CLIP with a character-level tokenizer, saved like any checkpoint."""
-    directory = tmp_path_factory.mktemp("tiny-clip")
-    characters = list(bytes_to_unicode().values())
-    vocab = {token: i for i, token in enumerate(characters + [c + "</w>" for c in characters] + ["<|startoftext|>", "<|endoftext|>"])}
-    (directory / "vocab.json").write_text(json.dumps(vocab))
-    (directory / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(directory / "vocab.json"), str(directory / "merges.txt"))
-    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(directory)
-    torch.manual_seed(0)
-    config = CLIPConfig(
-        text_config={"vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
-                     "num_attention_heads": 4, "max_position_embeddings": 77},
-        vision_config={"image_size": 32, "patch_size": 8, "hidden_size": 32, "intermediate_size": 37,
-                       "num_hidden_layers": 2, "num_attention_heads": 4},
-        projection_dim=16,
-    )
-    CLIPModel(config).save_pretrained(directory)
-    return directory
+from plugin.models.registry import load_backend, spec_for_model
+from plugin.opensearch.indices import index_model, indices_behind
+from tests.support.catalogues import write_catalogue
+from tests.support.images import product_photo
 
 
 def test_a_clip_checkpoint_embeds_images_and_texts_into_one_space(tiny_clip: Path, config: Config, tmp_path: Path) -> None:
-    backend = load_backend(dataclasses.replace(config, model=f"clip:{tiny_clip}"))
+    backend = load_backend(f"clip:{tiny_clip}")
     photos = [Image.open(product_photo(tmp_path / f"{i}.png", seed=i)).convert("RGB") for i in range(3)]
 
     images = backend.embed_images(photos)

@@ -23,9 +23,9 @@ from plugin.errors import (
     UnsafeURL,
     UnsupportedSource,
 )
-from plugin.fetch import FetchPolicy, fetch_image
-from tests.conftest import free_port
-from tests.images_for_tests import jpeg_bytes, png_bytes
+from plugin.images.fetch import FetchPolicy, fetch_image
+from tests.support.cli import free_port
+from tests.support.images import jpeg_bytes, png_bytes
 
 PNG = png_bytes()
 JPEG = jpeg_bytes()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.fusion import RRF_K, SignalHit, fuse
+from plugin.search.fusion import RRF_K, SignalHit, fuse
 
 
 def hits(*pairs: tuple[str, float]) -> list[SignalHit]:

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from plugin.errors import CorruptImage, ImageTooLarge, ImageTooSmall, NotAnImage
-from plugin.images import DecodePolicy, decode_image
-from tests.images_for_tests import jpeg_bytes, png_bytes, png_claiming_size
+from plugin.images.decode import DecodePolicy, decode_image
+from tests.support.images import jpeg_bytes, png_bytes, png_claiming_size
 
 
 def test_exif_orientation_is_applied_and_exif_is_dropped() -> None:

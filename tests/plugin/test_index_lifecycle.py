@@ -8,10 +8,10 @@ import pytest
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError
 
-from plugin import index_lifecycle
+from plugin.opensearch import indices as index_lifecycle
 from plugin.config import Config
 from plugin.errors import IndexLifecycleError
-from tests.conftest import TINY_SPEC
+from tests.support.models import TINY_SPEC
 
 
 def test_a_new_index_has_a_versioned_name_and_the_models_mapping(client: OpenSearch, config: Config) -> None:

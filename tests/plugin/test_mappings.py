@@ -8,8 +8,8 @@ import pytest
 
 import mappings
 from plugin.config import Config
-from plugin.embedding_spec import OFFLINE_DEFAULT, EmbeddingSpec
-from plugin.index_lifecycle import product_index_body
+from plugin.models.base import OFFLINE_DEFAULT, EmbeddingSpec
+from plugin.opensearch.indices import product_index_body
 
 
 def knn_fields(properties: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:

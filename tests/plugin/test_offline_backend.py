@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from ingest.demo_catalogue import prepare_vendure
+from sample_data.vendure import prepare_vendure
 from plugin.config import Config
-from plugin.embedding import load_backend
-from plugin.offline_backend import OfflineBackend
+from plugin.models.registry import load_backend
+from plugin.models.offline import OfflineBackend
 
 
 @pytest.fixture(scope="module")
 def backend() -> OfflineBackend:
-    loaded = load_backend(Config.from_env({}))
+    loaded = load_backend("offline")
     assert isinstance(loaded, OfflineBackend)
     return loaded
 

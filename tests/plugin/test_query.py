@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch, helpers
 
-from plugin import index_lifecycle
+from plugin.opensearch import indices as index_lifecycle
 from plugin.config import Config
-from plugin.query import Filters, Query, search
-from tests.conftest import TINY_SPEC
+from plugin.search.request import Filters, Query
+from plugin.search.service import search
+from tests.support.models import TINY_SPEC
 
 # id: (image vectors, text vector, title, category, brand, tags, price, in stock, rating, popularity)
 PRODUCTS: dict[str, tuple[list[list[float]], list[float], str, str, str, list[str], float, bool, float, float]] = {
@@ -130,7 +131,7 @@ def test_bad_pagination_and_sorts_are_refused() -> None:
 
 
 def test_a_ranking_profile_reorders_by_the_shops_rule(client: OpenSearch, shop: str) -> None:
-    from plugin.ranking_profiles import store_profiles
+    from plugin.search.profiles import store_profiles
 
     store_profiles(client)
     plain = search(client, shop, Query(text="wool", weights={"keywords": 1.0}, explain=True))

@@ -8,8 +8,9 @@ from PIL import Image
 
 from plugin.config import Config
 from plugin.errors import ConfigError
-from plugin.query_views import VIEWS, embed_views, parse_views
-from tests.conftest import TINY_SPEC
+from plugin.images.views import VIEWS, parse_views
+from plugin.search.query_vectors import embed_views
+from tests.support.models import TINY_SPEC
 
 
 class RecordingBackend:

@@ -13,7 +13,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from plugin.config import Config
-from tests.ui.conftest import ADMIN_KEY, ApiServer, screenshot
+from tests.support.browser import ADMIN_KEY, ApiServer, screenshot
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:

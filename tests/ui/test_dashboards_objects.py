@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import mappings
-from tests.ui.conftest import REPO
+from tests.support.browser import REPO
 
 
 def test_the_saved_objects_are_current_and_reference_what_exists(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 from playwright.sync_api import FileChooser, Page, expect
 
-from tests.images_for_tests import degraded
-from tests.ui.conftest import ApiServer, ShopSite, screenshot
+from tests.support.images import degraded
+from tests.support.browser import ApiServer, ShopSite, screenshot
 
 BUTTON = ".lookalike-widget >> button.photo"
 PANEL = ".lookalike-widget >> .panel"

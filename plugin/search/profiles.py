@@ -52,6 +52,12 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+def unknown_params(profile: str | None, params: Mapping[str, float] | None) -> list[str]:
+    """The names in *params* that *profile* does not take (all of them without a profile), sorted."""
+    allowed = PROFILES[profile].params if profile in PROFILES else {}
+    return sorted(set(params or {}) - set(allowed))
+
+
 def store_profiles(client: OpenSearch) -> None:
     """Store (or update) every profile's script in the cluster; idempotent."""
     for profile in PROFILES.values():
@@ -64,9 +70,9 @@ def rescore(
     """The candidates in *fused*, re-ranked by *profile*; best first, ties broken by id."""
     if not fused:
         return []
-    unknown = set(params or {}) - set(profile.params)
+    unknown = unknown_params(profile.name, params)
     if unknown:
-        raise ValueError(f"profile {profile.name} has no parameter {', '.join(sorted(unknown))}")
+        raise ValueError(f"profile {profile.name} has no parameter {', '.join(unknown)}")
     script_params: dict[str, Any] = {**profile.params, **(params or {}), "fused": dict(fused)}
     response = client.search(
         index=index,

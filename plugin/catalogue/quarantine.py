@@ -17,12 +17,8 @@ from typing import Any
 from opensearchpy import OpenSearch, helpers
 
 from plugin.config import Config
-from plugin.errors import LookalikeError
-from plugin.index_lifecycle import ensure_index
-
-
-class QuarantineWriteFailed(LookalikeError):
-    pass
+from plugin.errors import QuarantineWriteFailed
+from plugin.opensearch.indices import ensure_index
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,19 +1,18 @@
-"""Test-time augmentation for query photos: several views of one photo, one averaged vector.
+"""The views of a query photo (mirrored, centre crops, padded, rotated), by name.
 
 A shopper's photo is often mirrored, off-centre or framed differently from the catalogue's.
-Embedding a few views and averaging their unit vectors gives a query vector that is less
-sensitive to those differences; the evaluation report (``lookalike eval vendure``) shows what
-each view set gains and costs, and ``LOOKALIKE_QUERY_VIEWS`` chooses the set.
+Embedding a few views and averaging their vectors (:mod:`plugin.search.query_vectors`) gives
+a query vector that is less sensitive to those differences; the evaluation report
+(``lookalike eval vendure``) shows what each view set gains and costs, and
+``LOOKALIKE_QUERY_VIEWS`` chooses the set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 from PIL import Image, ImageOps
 
-from plugin.embedding import EmbeddingBackend, normalise
 from plugin.errors import ConfigError
 
 
@@ -53,8 +52,3 @@ def parse_views(text: str) -> tuple[str, ...]:
         raise ConfigError(f"query views must be some of {', '.join(VIEWS)}; got {text!r}")
     return names
 
-
-def embed_views(backend: EmbeddingBackend, image: Image.Image, views: tuple[str, ...]) -> np.ndarray:
-    """The unit mean of the unit vectors of *image* seen as each of *views* (one batched forward pass)."""
-    vectors = backend.embed_images([VIEWS[name](image) for name in views])
-    return normalise(vectors.mean(axis=0, keepdims=True))[0]

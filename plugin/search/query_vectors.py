@@ -1,7 +1,9 @@
 """Query vectors for photos and texts, cached by content so a repeated query skips the model.
 
-The key is a SHA-256 of the image's decoded pixels or of the text, never the photo itself,
-and the cache is bounded (least recently used entries go first).
+A photo's vector is the unit mean of the vectors of its configured views (test-time
+augmentation, :mod:`plugin.images.views`). The cache key is a SHA-256 of the image's decoded
+pixels or of the text, never the photo itself, and the cache is bounded (least recently used
+entries go first).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import numpy as np
 from cachetools import LRUCache
 from PIL import Image
 
-from plugin.embedding import EmbeddingBackend
-from plugin.query_views import embed_views
+from plugin.models.base import EmbeddingBackend, normalise
+from plugin.images.views import VIEWS
 
 
 class QueryEmbedder:
@@ -52,3 +54,9 @@ class QueryEmbedder:
 
 def _text_key(text: str) -> str:
     return hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()
+
+
+def embed_views(backend: EmbeddingBackend, image: Image.Image, views: tuple[str, ...]) -> np.ndarray:
+    """The unit mean of the unit vectors of *image* seen as each of *views* (one batched forward pass)."""
+    vectors = backend.embed_images([VIEWS[name](image) for name in views])
+    return normalise(vectors.mean(axis=0, keepdims=True))[0]

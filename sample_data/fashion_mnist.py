@@ -9,14 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from plugin.errors import LookalikeError
+from plugin.errors import DatasetMissing
 
 SOURCE = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-
-
-class DatasetMissing(LookalikeError):
-    pass
 
 
 def load_split(split: str = "train") -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from plugin.errors import LookalikeError
+from plugin.errors import CatalogueError
 
 #: Separator of list values (tags, images, category levels) inside one CSV cell.
 LIST_SEPARATOR = "|"
@@ -43,10 +43,6 @@ _ALIASES = {
     "availability": "in_stock",
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class CatalogueError(LookalikeError):
-    """The catalogue as a whole cannot be read (missing file, unknown format)."""
 
 
 class Product(BaseModel):

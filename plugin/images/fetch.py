@@ -37,9 +37,10 @@ from plugin.errors import (
     UnsafeURL,
     UnsupportedSource,
 )
+from plugin.images.decode import IMAGE_FORMATS
 
 #: Formats lookalike decodes, as ``filetype`` names their MIME types.
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"})
+IMAGE_TYPES = frozenset(IMAGE_FORMATS)
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CHUNK = 64 * 1024

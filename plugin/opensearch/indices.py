@@ -16,7 +16,7 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 
 import mappings
 from plugin.config import Config
-from plugin.embedding_spec import EmbeddingSpec
+from plugin.models.base import EmbeddingSpec
 from plugin.errors import IndexLifecycleError
 
 

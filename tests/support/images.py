@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
+from pathlib import Path
 
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, ...] = (200, 30, 30), mode: str = "RGB") -> bytes:
@@ -49,3 +51,17 @@ def degraded(path: str) -> bytes:
     w, h = photo.size
     photo = photo.crop((w // 10, h // 10, w * 9 // 10, h * 9 // 10)).filter(ImageFilter.GaussianBlur(3)).rotate(8)
     return jpeg(ImageEnhance.Brightness(photo).enhance(0.6))
+
+
+def product_photo(path: Path, seed: int, size: tuple[int, int] = (160, 120)) -> Path:
+    """A distinct synthetic product photo: a few coloured shapes on a plain background."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, tuple(rng.randrange(150, 256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(4):
+        x0, y0 = rng.randrange(0, size[0] - 40), rng.randrange(0, size[1] - 40)
+        box = (x0, y0, x0 + rng.randrange(20, 80), y0 + rng.randrange(20, 80))
+        colour = tuple(rng.randrange(0, 256) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    image.save(path, format="JPEG" if path.suffix == ".jpg" else "PNG")
+    return path

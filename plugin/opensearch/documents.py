@@ -1,0 +1,118 @@
+"""The indexed product: its fields, how a catalogue product becomes one, and whose vectors it holds.
+
+The product mapping (``mappings/products.v1.json``), the ingest pipeline, the fields searches
+return and the tests' hand-made products all take the document's shape from here; a test
+holds these field lists against the mapping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from plugin.catalogue.reader import Product
+from plugin.models.base import EmbeddingSpec
+
+#: Every top-level field of a product document.
+PRODUCT_FIELDS = (
+    "product_id", "title", "description", "brand", "category", "category_path", "tags", "labels", "price",
+    "currency", "in_stock", "stock", "popularity", "rating", "created_at", "updated_at", "product_url",
+    "fingerprint", "text_fingerprint", "dup_group", "embedding_model", "embedding_model_version", "text_vector",
+    "images",
+)
+#: Every field of one entry of a product's ``images``.
+IMAGE_FIELDS = ("url", "position", "fingerprint", "phash", "width", "height", "labels", "vector")
+#: Fields returned with each search hit; vectors stay in the index.
+SOURCE_FIELDS = [
+    "product_id", "title", "brand", "category", "tags", "labels", "price", "currency", "in_stock",
+    "popularity", "rating", "product_url", "images.url", "images.fingerprint",
+]
+#: Fields of a product the admin's catalogue browser shows (still no vectors).
+DETAIL_FIELDS = [*SOURCE_FIELDS, "description", "dup_group", "images.labels", "images.width", "images.height", "updated_at"]
+
+
+def model_of(meta: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The (name, version) of the model whose vectors a document or an index's ``_meta`` holds."""
+    return meta.get("embedding_model"), meta.get("embedding_model_version")
+
+
+def same_model(meta: Mapping[str, Any], spec: EmbeddingSpec) -> bool:
+    """Whether vectors stored under *meta* can be compared with vectors made by *spec*'s model."""
+    return model_of(meta) == (spec.name, spec.version)
+
+
+def describe_model(meta: Mapping[str, Any]) -> str:
+    """``name vVERSION`` of the model *meta* names, for messages."""
+    name, version = model_of(meta)
+    return f"{name} v{version}"
+
+
+def image_entry(
+    url: str, position: int, fingerprint: str, phash: str, size: tuple[int, int], labels: Sequence[str], vector: Any
+) -> dict[str, Any]:
+    """One entry of a product's ``images``: a photo, its fingerprints, labels and vector."""
+    return {
+        "url": url,
+        "position": position,
+        "fingerprint": fingerprint,
+        "phash": phash,
+        "width": size[0],
+        "height": size[1],
+        "labels": list(labels),
+        "vector": as_vector(vector),
+    }
+
+
+def product_document(
+    product: Product, images: list[dict[str, Any]], text_vector: Any, text_fingerprint: str, spec: EmbeddingSpec
+) -> dict[str, Any]:
+    """The document indexed for *product*, with its *images* entries (main photo first).
+
+    ``fingerprint`` hashes everything but the vectors and ``updated_at``, so a document that
+    would not change can be recognised without writing it.
+    """
+    labels = list(dict.fromkeys(label for entry in images for label in entry.get("labels", [])))
+    document: dict[str, Any] = {
+        "product_id": product.id,
+        "title": product.title,
+        "description": product.description,
+        "brand": product.brand,
+        "category": " > ".join(product.category) or None,
+        "category_path": list(product.category_path),
+        "tags": list(product.tags),
+        "labels": labels,
+        "price": float(product.price) if product.price is not None else None,
+        "currency": product.currency,
+        "in_stock": product.in_stock,
+        "stock": product.stock,
+        "popularity": product.popularity,
+        "rating": product.rating,
+        "created_at": product.created_at.isoformat() if product.created_at else None,
+        "product_url": product.product_url,
+        "text_fingerprint": text_fingerprint,
+        "embedding_model": spec.name,
+        "embedding_model_version": spec.version,
+        "text_vector": as_vector(text_vector) if text_vector is not None else None,
+        "images": images,
+        # Near-duplicate group: the perceptual hash of the main photo, equal for re-encoded,
+        # resized or lightly edited copies, so search can show one of them.
+        "dup_group": images[0].get("phash") if images else None,
+    }
+    document = {key: value for key, value in document.items() if value is not None}
+    without_vectors = {k: v for k, v in document.items() if k != "text_vector"}
+    without_vectors["images"] = [{k: v for k, v in e.items() if k != "vector"} for e in images]
+    document["fingerprint"] = sha256(json.dumps(without_vectors, sort_keys=True, default=str))
+    return document
+
+
+def as_vector(vector: Any) -> list[float]:
+    """A vector as JSON-ready floats, rounded to 6 decimals (float32 carries no more; shorter JSON)."""
+    return np.round(np.asarray(vector, dtype=np.float64), 6).tolist()
+
+
+def sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()

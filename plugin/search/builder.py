@@ -1,0 +1,106 @@
+"""A :class:`~plugin.search.request.Query` as OpenSearch request bodies, and responses as results.
+
+Pure functions, no network: each signal becomes its own query over the candidate window,
+with the filters inside the k-NN search (efficient filtering: k results even under a
+selective filter); sorts, facets and hits are shaped here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from plugin.opensearch.documents import SOURCE_FIELDS
+from plugin.search.fusion import FusedHit
+from plugin.search.request import Query
+
+SORTS: Mapping[str, list[dict[str, Any]] | None] = {
+    "relevance": None,
+    "price_asc": [{"price": {"order": "asc", "missing": "_last"}}],
+    "price_desc": [{"price": {"order": "desc", "missing": "_last"}}],
+    "popularity": [{"popularity": {"order": "desc", "missing": "_last"}}],
+    "rating": [{"rating": {"order": "desc", "missing": "_last"}}],
+    "newest": [{"created_at": {"order": "desc", "missing": "_last"}}],
+}
+#: Browsing without a photo or words shows the most popular products first.
+BROWSE_SORT = [{"popularity": {"order": "desc", "missing": "_last"}}]
+PRICE_RANGES = ((None, 25.0), (25.0, 50.0), (50.0, 100.0), (100.0, 250.0), (250.0, None))
+#: Fields the keyword signal matches, with their boosts.
+KEYWORD_FIELDS = ["title^3", "brand.text^2", "tags^2", "labels", "description"]
+
+
+def signal_queries(query: Query) -> dict[str, dict[str, Any]]:
+    """One search body per signal that the query has input for and a positive weight."""
+    flt = query.filters.clause()
+    inside, exclusions = query.filters.knn_parts()
+    k = query.window
+    out: dict[str, dict[str, Any]] = {}
+
+    def knn(field: str, vector: list[float]) -> dict[str, Any]:
+        params: dict[str, Any] = {"vector": vector, "k": k}
+        if inside is not None:
+            params["filter"] = inside
+        found: dict[str, Any] = {"knn": {field: params}}
+        if field.startswith("images."):
+            found = {"nested": {"path": "images", "score_mode": "max", "query": found}}
+        return {"bool": {"must": [found], "must_not": exclusions}} if exclusions else found
+
+    if query.image_vector is not None and query.weights.get("image", 0) > 0:
+        out["image"] = {"size": k, "_source": False, "query": knn("images.vector", query.image_vector)}
+    if query.text_image_vector is not None and query.weights.get("text_image", 0) > 0:
+        out["text_image"] = {"size": k, "_source": False, "query": knn("images.vector", query.text_image_vector)}
+    if query.text_vector is not None and query.weights.get("text", 0) > 0:
+        out["text"] = {"size": k, "_source": False, "query": knn("text_vector", query.text_vector)}
+    if query.text and query.weights.get("keywords", 0) > 0:
+        match = {"multi_match": {"query": query.text, "fields": KEYWORD_FIELDS}}
+        out["keywords"] = {"size": k, "_source": False, "query": {"bool": {"must": [match], "filter": [flt]}}}
+    return out
+
+
+def browse_body(query: Query) -> dict[str, Any]:
+    """No photo and no words: the filtered catalogue in the requested order."""
+    body: dict[str, Any] = {
+        "from": (query.page - 1) * query.size, "size": query.size, "_source": SOURCE_FIELDS,
+        "query": query.filters.clause(), "sort": [*(SORTS[query.sort] or BROWSE_SORT), {"product_id": "asc"}],
+        "track_total_hits": True,
+    }
+    if query.facets:
+        body["aggs"] = aggregations()
+    return body
+
+
+def sorted_page_body(query: Query, ids: list[str]) -> dict[str, Any]:
+    """One page of the result set *ids* in a field order (price, popularity, ...)."""
+    body: dict[str, Any] = {
+        "from": (query.page - 1) * query.size, "size": query.size, "_source": SOURCE_FIELDS,
+        "query": {"ids": {"values": ids}}, "sort": [*(SORTS[query.sort] or []), {"product_id": "asc"}],
+    }
+    if query.facets:
+        body["aggs"] = aggregations()
+    return body
+
+
+def aggregations() -> dict[str, Any]:
+    ranges = [{k: v for k, v in (("from", lo), ("to", hi)) if v is not None} for lo, hi in PRICE_RANGES]
+    return {
+        "tags": {"terms": {"field": "tags", "size": 30}},
+        "brand": {"terms": {"field": "brand", "size": 30}},
+        "category": {"terms": {"field": "category_path", "size": 50}},
+        "price": {"range": {"field": "price", "ranges": ranges}},
+    }
+
+
+def facets(response: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    aggs = response.get("aggregations", {})
+    out = {name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]] for name in ("tags", "brand", "category")}
+    out["price"] = [{"from": b.get("from"), "to": b.get("to"), "count": b["doc_count"]} for b in aggs["price"]["buckets"]]
+    return out
+
+
+def hit(source: dict[str, Any], fused: FusedHit | None, explain: bool) -> dict[str, Any]:
+    out = dict(source)
+    if fused is not None:
+        out["score"] = round(fused.score, 6)
+        if explain:
+            out["explain"] = {"fused_score": fused.score, "signals": fused.signals}
+    return out
