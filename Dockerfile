@@ -7,7 +7,7 @@ COPY plugin ./plugin
 COPY ingest ./ingest
 COPY api ./api
 COPY mappings ./mappings
-COPY engine/__init__.py engine/local_node.py engine/local_redis.py ./engine/
+COPY engine/*.py ./engine/
 COPY cli ./cli
 COPY bench ./bench
 COPY evaluation ./evaluation

@@ -1,1 +1,4 @@
-"""The Flask search API that a shop's search box calls. Arrives with its own issue."""
+"""The HTTP face of lookalike: the search API a shop calls, its pages and widget, and the admin views.
+
+:func:`api.app.create_app` builds the Flask application; :func:`api.app.serve` runs it.
+"""

@@ -12,30 +12,46 @@ import time
 
 from flask import request
 
+from plugin.errors import LookalikeError
+
 COOKIE = "lookalike_admin"
 #: How long a login lasts, in seconds.
 SESSION_SECONDS = 8 * 3600
 
 
-class AdminRefused(Exception):
-    """The request may not see the admin views: 403 without a configured key, 401 without the key."""
+class AdminRefused(LookalikeError):
+    """The request may not see the admin views; :mod:`api.errors` gives each kind its status."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+    reason = "admin_refused"
+
+
+class AdminOff(AdminRefused):
+    """No admin key is configured, so the admin views refuse everyone (403)."""
+
+    reason = "forbidden"
+
+
+class AdminKeyRequired(AdminRefused):
+    """The request carries neither the admin key nor a valid login cookie (401)."""
+
+    reason = "unauthorized"
+
+
+#: What a refused request is told when no key is configured.
+ADMIN_OFF = "The admin views are off: set LOOKALIKE_ADMIN_KEY to a secret to turn them on."
 
 
 def require_admin(admin_key: str | None) -> None:
     """Raise :class:`AdminRefused` unless the request carries the admin key or a valid login cookie."""
     if not admin_key:
-        raise AdminRefused(403, "The admin views are off: set LOOKALIKE_ADMIN_KEY to a secret to turn them on.")
+        raise AdminOff(ADMIN_OFF)
     supplied = request.headers.get("X-API-Key")
     if supplied is not None and key_matches(admin_key, supplied):
         return
     cookie = request.cookies.get(COOKIE)
     if cookie is not None and session_valid(admin_key, cookie):
         return
-    raise AdminRefused(401, "The admin views need the admin key (header X-API-Key, or log in).")
+    raise AdminKeyRequired("The admin views need the admin key (header X-API-Key, or log in).")
 
 
 def key_matches(admin_key: str, supplied: str) -> bool:
@@ -50,6 +66,7 @@ def session_token(admin_key: str, now: float | None = None) -> str:
 
 
 def session_valid(admin_key: str, token: str) -> bool:
+    """Whether *token* is a login cookie signed under *admin_key* that has not expired."""
     expires, _, signature = token.partition(".")
     if not expires.isdigit() or int(expires) < time.time():
         return False

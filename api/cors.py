@@ -9,32 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 #: Paths a shop's page may call from another origin. The admin views are not among them.
 PUBLIC_PREFIXES = ("/search", "/products/", "/thumbnails/", "/widget.js", "/static/")
 
 
-def register_cors(app: Flask, origins: Iterable[str]) -> None:
+def init_app(app: Flask, origins: Iterable[str]) -> None:
     """Add CORS headers to the public routes' responses for the allowed *origins* (``*``: any)."""
-    allowed = frozenset(origins)
+    app.extensions["lookalike.cors"] = frozenset(origins)
+    app.after_request(add_cors_headers)
 
-    @app.after_request
-    def _cors(response: Response) -> Response:
-        if not request.path.startswith(PUBLIC_PREFIXES):
-            return response
-        response.vary.add("Origin")  # caches must not hand one origin's answer to another
-        origin = request.headers.get("Origin")
-        if not origin or not allowed:
-            return response
-        if "*" in allowed:
-            response.headers["Access-Control-Allow-Origin"] = "*"
-        elif origin in allowed:
-            response.headers["Access-Control-Allow-Origin"] = origin
-        else:
-            return response
-        if request.method == "OPTIONS":  # a preflight: Flask answers OPTIONS for every route itself
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-            response.headers["Access-Control-Max-Age"] = "600"
+
+def add_cors_headers(response: Response) -> Response:
+    """*response* with the headers that let an allowed origin's page read it, on the public routes only."""
+    if not request.path.startswith(PUBLIC_PREFIXES):
         return response
+    response.vary.add("Origin")  # caches must not hand one origin's answer to another
+    allowed: frozenset[str] = current_app.extensions["lookalike.cors"]
+    origin = request.headers.get("Origin")
+    if not origin or not allowed:
+        return response
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+    else:
+        return response
+    if request.method == "OPTIONS":  # a preflight: Flask answers OPTIONS for every route itself
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response

@@ -1,80 +1,133 @@
 """Every error the API returns: JSON with a code, the field at fault and one sentence.
 
-Errors from ``plugin`` are mapped to HTTP statuses here, once.
+Errors of the product (:class:`plugin.errors.LookalikeError`) are mapped to HTTP statuses by
+one table, :data:`STATUS`, looked up along the exception's MRO as Flask looks up handlers:
+the most specific class listed wins. The code in the body is the error's ``reason``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from api.auth import AdminKeyRequired, AdminOff
 from plugin.errors import (
+    BrokerUnavailable,
     CorruptImage,
     EngineUnavailable,
     ImageTooLarge,
     ImageTooSmall,
+    LookalikeError,
+    ModelMismatch,
     NotAnImage,
     PathNotAllowed,
+    RetryAlreadyRunning,
+    SearchFailed,
     SourceError,
     UnsafeURL,
     UnsupportedSource,
 )
 
+#: Seconds a client is asked to wait before retrying a 503 that may pass.
 RETRY_AFTER_SECONDS = 5
 
 
-class ApiError(Exception):
+class Answer(NamedTuple):
+    """How the API answers an error class: the HTTP status, and a fixed sentence where the
+    error's own message names internals (hosts, ports) that a shopper must not see."""
+
+    status: int
+    message: str | None = None
+
+
+#: Error class → answer. Listing a base class covers its subclasses that are not listed.
+STATUS: dict[type[LookalikeError], Answer] = {
+    ImageTooLarge: Answer(413),
+    NotAnImage: Answer(415),
+    CorruptImage: Answer(422),
+    ImageTooSmall: Answer(422),
+    UnsafeURL: Answer(400),
+    UnsupportedSource: Answer(400),
+    PathNotAllowed: Answer(400),
+    SourceError: Answer(422),  # the URL's server failed or refused: the request cannot be served as given
+    EngineUnavailable: Answer(503, "The search cluster cannot be reached; try again shortly."),
+    ModelMismatch: Answer(503),
+    BrokerUnavailable: Answer(503),
+    RetryAlreadyRunning: Answer(409),
+    SearchFailed: Answer(502),
+    AdminKeyRequired: Answer(401),
+    AdminOff: Answer(403),
+}
+
+
+class ApiError(LookalikeError):
+    """A fault the API finds in a request, with the status it answers and the field at fault.
+
+    Its :attr:`reason` is the code in the JSON body, given by whoever raises it.
+    """
+
+    reason = "invalid_request"
+
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
+        self.status, self.reason, self.message, self.field = status, code, message, field
+
+    @classmethod
+    def about(cls, exc: LookalikeError, field: str | None, code: str | None = None) -> ApiError:
+        """*exc* answered with its table status and its reason (or *code*), naming *field*."""
+        return cls(answer_for(exc).status, code or exc.reason, str(exc), field)
 
 
-def source_error(exc: SourceError, field: str) -> ApiError:
-    """The status a query photo's fault deserves: 413 too large, 415 not an image, 422 undecodable, 400 refused."""
-    if isinstance(exc, ImageTooLarge):
-        status = 413
-    elif isinstance(exc, NotAnImage):
-        status = 415
-    elif isinstance(exc, (CorruptImage, ImageTooSmall)):
-        status = 422
-    elif isinstance(exc, (UnsafeURL, UnsupportedSource, PathNotAllowed)):
-        status = 400
-    else:  # the URL's server failed or refused: the request cannot be served as given
-        status = 422
-    return ApiError(status, exc.reason, str(exc), field)
+def answer_for(exc: LookalikeError) -> Answer:
+    """The answer of the most specific class of *exc* in :data:`STATUS`; 500 for a class not listed."""
+    return next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), Answer(500))
 
 
-def register(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> Response:
-        return _json(exc.status, exc.code, exc.message, exc.field)
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(exc: RequestEntityTooLarge) -> Response:
-        limit = app.config.get("MAX_CONTENT_LENGTH")
-        return _json(413, "upload_too_large", f"The request is larger than the limit of {limit} bytes.", "image")
-
-    @app.errorhandler(EngineUnavailable)
-    @app.errorhandler(OpenSearchConnectionError)
-    @app.errorhandler(ConnectionTimeout)
-    def _unavailable(exc: Exception) -> Response:
-        response = _json(503, "search_unavailable", "The search cluster cannot be reached; try again shortly.", None)
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Response:
-        return _json(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or exc.name, None)
-
-
-def _json(status: int, code: str, message: str, field: str | None) -> Response:
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
+    """The JSON error body every route answers with: ``{"error": {"code", "message", "field"?}}``."""
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if field:
         body["error"]["field"] = field
     response = jsonify(body)
     response.status_code = status
     return response
+
+
+def init_app(app: Flask) -> None:
+    """Answer every mapped error, every HTTP error and a lost cluster with a JSON error body."""
+    app.register_error_handler(ApiError, _api_error)
+    for error_class in STATUS:
+        app.register_error_handler(error_class, _product_error)
+    app.register_error_handler(OpenSearchConnectionError, _cluster_lost)
+    app.register_error_handler(ConnectionTimeout, _cluster_lost)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(HTTPException, _http)
+
+
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.reason, exc.message, exc.field)
+
+
+def _product_error(exc: LookalikeError) -> Response:
+    answer = answer_for(exc)
+    response = error_response(answer.status, exc.reason, answer.message or str(exc))
+    if answer.status == 503 and exc.retryable:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _cluster_lost(exc: Exception) -> Response:
+    return _product_error(EngineUnavailable(str(exc)))
+
+
+def _too_large(exc: RequestEntityTooLarge) -> Response:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return error_response(413, "upload_too_large", f"The request is larger than the limit of {limit} bytes.", "image")
+
+
+def _http(exc: HTTPException) -> Response:
+    return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or exc.name)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, render_template, send_from_directory, url_for
+from flask import Blueprint, Response, render_template, send_from_directory, url_for
 
-from plugin.search.request import Sort
 from plugin.search.profiles import PROFILES
+from plugin.search.request import Sort
 
 STATIC = Path(__file__).parent / "static"
 #: Seconds a browser may keep a static file; its URL changes when the file does.
@@ -22,31 +22,31 @@ WIDGET_MAX_AGE = 3600
 CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
 
 
-def register_pages(app: Flask) -> None:
-    """Add the search page, static files and the widget to *app*."""
-    pages = Blueprint("pages", __name__, static_folder=None)
+bp = Blueprint("pages", __name__, static_folder=None)
 
-    @pages.get("/")
-    def search_page() -> Response:
-        """The shopper's search page: photo, words, region, filters, sorting and results."""
-        response = Response(render_template("search.html", sorts=[sort.value for sort in Sort], profiles=PROFILES))
-        response.headers["Content-Security-Policy"] = CSP
-        return response
 
-    @pages.get("/static/<path:filename>")
-    def static_file(filename: str) -> Response:
-        return send_from_directory(STATIC, filename, max_age=STATIC_MAX_AGE)
+@bp.get("/")
+def search_page() -> Response:
+    """The shopper's search page: photo, words, region, filters, sorting and results."""
+    response = Response(render_template("search.html", sorts=[sort.value for sort in Sort], profiles=PROFILES))
+    response.headers["Content-Security-Policy"] = CSP
+    return response
 
-    @pages.get("/widget.js")
-    def widget() -> Response:
-        """The drop-in widget a shop adds to its own search box with one ``<script>`` tag."""
-        return send_from_directory(STATIC, "widget.js", max_age=WIDGET_MAX_AGE, mimetype="text/javascript")
 
-    app.register_blueprint(pages)
+@bp.get("/static/<path:filename>")
+def static_file(filename: str) -> Response:
+    return send_from_directory(STATIC, filename, max_age=STATIC_MAX_AGE)
 
-    @app.context_processor
-    def _static_url() -> dict[str, object]:
-        return {"static_url": static_url}
+
+@bp.get("/widget.js")
+def widget() -> Response:
+    """The drop-in widget a shop adds to its own search box with one ``<script>`` tag."""
+    return send_from_directory(STATIC, "widget.js", max_age=WIDGET_MAX_AGE, mimetype="text/javascript")
+
+
+@bp.app_context_processor
+def _static_url() -> dict[str, object]:
+    return {"static_url": static_url}
 
 
 def static_url(filename: str) -> str:

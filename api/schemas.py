@@ -1,8 +1,9 @@
 """The body of ``POST /search``: the core's search options plus where the photo comes from.
 
 The options (filters, fusion, sort, page, profile ...) are :class:`plugin.search.request.SearchOptions`,
-validated there; this module adds the photo sources and the crop box, and turns a
-validation error into one :class:`~api.errors.ApiError` naming the field.
+validated there; this module adds the photo sources and the crop box, reads the body from
+JSON or a multipart form, and turns a validation error into one :class:`~api.errors.ApiError`
+naming the field.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flask import Request
 from pydantic import Field, ValidationError, field_validator
 
 from api.errors import ApiError
 from plugin.search.request import SearchOptions, Weights
-
 
 #: The smallest crop box side, as a fraction of the photo: below it, too few pixels remain to match.
 MIN_CROP = 0.05
@@ -54,6 +55,15 @@ class SearchBody(SearchOptions):
         if right - left < MIN_CROP or bottom - top < MIN_CROP:
             raise ValueError(f"the box must be at least {MIN_CROP:g} of the photo wide and high, with left < right and top < bottom")
         return value
+
+
+def read_search(request: Request) -> SearchBody:
+    """The search body of *request*: JSON, or a multipart form with the photo as its ``image`` file."""
+    form = request.form.to_dict() if request.mimetype == "multipart/form-data" else None
+    json_body = request.get_json(silent=True) if form is None else None
+    if form is None and request.data and json_body is None:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.", None)
+    return parse_search(json_body, form, "image" in request.files)
 
 
 def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) -> SearchBody:

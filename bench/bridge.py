@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sample_data.vendure import prepare_vendure
+from evaluation.report import write_json
 from plugin.config import Config
 from plugin.models.registry import load_backend
+from sample_data.vendure import prepare_vendure
 
 
 def run(config: Config, report: Path) -> dict[str, Any]:
@@ -36,6 +37,5 @@ def run(config: Config, report: Path) -> dict[str, Any]:
         "per_query_rank": {p["title"]: int(r) + 1 for p, r in zip(products, ranks)},
         "command": "lookalike bench bridge",
     }
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(report, result)
     return result

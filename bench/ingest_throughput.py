@@ -11,7 +11,6 @@ thumbnail, bulk index, refresh). The worker's start-up is not counted.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import platform
 import subprocess
@@ -21,15 +20,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sample_data.fashion_mnist import write_catalogue
 from engine.local_redis import LocalRedis
-from ingest import runner
+from evaluation.report import write_json
+from ingest import prepare_indices, run_catalogue
 from ingest.pipeline import text_for_embedding
 from plugin.catalogue.reader import CatalogueRow, read_catalogue
-from plugin.opensearch.client import connect
 from plugin.config import Config
-from plugin.models.registry import load_backend
 from plugin.images.decode import decode_image
+from plugin.models.registry import load_backend
+from plugin.opensearch.client import connect
+from sample_data.fashion_mnist import write_catalogue
 
 LOOKALIKE = str(Path(sys.executable).parent / "lookalike")
 
@@ -60,21 +60,19 @@ def run(config: Config, images: int, report: Path, repeats: int = 3) -> dict[str
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.processor()},
         "command": f"lookalike bench ingest --images {images}",
     }
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(report, result)
     return result
 
 
 def _forward_pass(config: Config, paths: list[str], repeats: int) -> float:
     """Median seconds for decode + the model's forward pass over all images, in worker-sized batches."""
     backend = load_backend(config.model, config.torch_threads)
-    embed = getattr(backend, "embed_and_label", backend.embed_images)
     size = config.ingest.batch_size
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
         for start in range(0, len(paths), size):
-            embed([decode_image(Path(p).read_bytes(), config.decode) for p in paths[start : start + size]])
+            backend.embed_and_label([decode_image(Path(p).read_bytes(), config.decode) for p in paths[start : start + size]])
         timings.append(time.perf_counter() - started)
     return sorted(timings)[len(timings) // 2]
 
@@ -109,9 +107,9 @@ def _pipeline(config: Config, catalogue: Path, root: Path) -> dict[str, Any]:
     client = connect(bench_config)
     try:
         _wait_for_worker(log, worker, queue)
-        runner.prepare_indices(client, bench_config)
+        prepare_indices(client, bench_config)
         started = time.perf_counter()
-        summary = runner.run_catalogue(client, bench_config, catalogue, queue=queue)
+        summary = run_catalogue(client, bench_config, catalogue, queue=queue)
         seconds = time.perf_counter() - started
     finally:
         worker.terminate()

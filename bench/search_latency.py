@@ -6,7 +6,7 @@ On a catalogue of Fashion-MNIST products (60,000 by default), in one run:
   each query distinct so the query-embedding cache does not flatter the figures;
 * the model's own time to embed a query photo;
 * the vector search alone: OpenSearch k-NN beside exact brute-force search over the same
-  vectors in numpy;
+  vectors in numpy (:class:`evaluation.searchers.ExactSearch`, the evaluation's own);
 * recall@10 of the served photo results against exact search, with filters keeping 100%,
   10% (one class) and 1% (one ``bucket-N`` tag) of the products.
 """
@@ -28,14 +28,16 @@ import numpy as np
 from opensearchpy import OpenSearch, helpers
 from PIL import Image
 
-from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
-from ingest import runner
-from plugin.opensearch.client import connect
+from evaluation.report import write_json
+from evaluation.searchers import ExactSearch
+from ingest import run_catalogue
 from plugin.config import Config
 from plugin.models.registry import load_backend
+from plugin.opensearch.client import connect
 from plugin.opensearch.indices import indices_behind
 from plugin.search.request import Filters, Query
 from plugin.search.service import search
+from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
 
 
 def run(config: Config, products: int, queries: int, report: Path) -> dict[str, Any]:
@@ -61,12 +63,14 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
         vectors.append(backend.embed_images([photo])[0])
         embed_ms.append((time.perf_counter() - started) * 1000)
 
-    ids, matrix, categories, tags = _all_vectors(client, alias)
+    exact = ExactSearch.load(client, alias)
+    categories, tags = _filter_fields(client, alias, exact.product_ids)
     exact_ms, knn_ms = [], []
     for vector in vectors:
         started = time.perf_counter()
-        np.argpartition(-(matrix @ vector), 10)[:10]
+        np.argpartition(-exact.product_scores(vector), 10)[:10]  # the ten best, unordered: the least exact search must do
         exact_ms.append((time.perf_counter() - started) * 1000)
+        # OpenSearch's k-NN alone, without the product's fusion and fetch, beside exact search alone.
         body = {"size": 10, "_source": False, "query": {"nested": {"path": "images", "score_mode": "max", "query": {"knn": {"images.vector": {"vector": vector.tolist(), "k": 10}}}}}}
         started = time.perf_counter()
         client.search(index=alias, body=body)
@@ -74,23 +78,23 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
 
     recall = {}
     for selectivity, make_filter in (
-        ("1.0", lambda i: (Filters(), np.ones(len(ids), bool))),
+        ("1.0", lambda i: (Filters(), np.ones(len(exact.product_ids), bool))),
         ("0.1", lambda i: (Filters(category=f"Fashion > {CLASSES[i % 10]}"), categories == f"Fashion > {CLASSES[i % 10]}")),
         ("0.01", lambda i: (Filters(tags_any=(f"bucket-{i % 100}",)), tags == f"bucket-{i % 100}")),
     ):
         found = []
         for i, vector in enumerate(vectors):
             filters, mask = make_filter(i)
-            scores = np.where(mask, matrix @ vector, -np.inf)
-            exact = {ids[j] for j in np.argsort(-scores)[:10]}
+            scores = np.where(mask, exact.product_scores(vector), -np.inf)
+            best = {exact.product_ids[j] for j in np.argsort(-scores)[:10]}
             served = search(client, alias, Query(image_vector=vector.tolist(), weights={"image": 1.0}, filters=filters, size=10))
-            found.append(len(exact & {hit["product_id"] for hit in served.hits}) / 10)
+            found.append(len(best & {hit["product_id"] for hit in served.hits}) / 10)
         recall[selectivity] = round(float(np.mean(found)), 4)
 
     latency = _http_latencies(bench_config, uploads, texts)
     result = {
         "benchmark": "search",
-        "catalogue_size": len(ids),
+        "catalogue_size": len(exact.product_ids),
         "queries": queries,
         "latency_ms": latency,
         "embed_photo_ms_p50": round(float(np.median(embed_ms)), 2),
@@ -102,8 +106,7 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
         "machine": {"cpus": os.cpu_count()},
         "command": f"lookalike bench search --products {products} --queries {queries}",
     }
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(report, result)
     return result
 
 
@@ -112,18 +115,17 @@ def _ingest_once(client: OpenSearch, config: Config, catalogue: Path, products: 
     live = indices_behind(client, config.index_alias)
     if live and client.count(index=config.index_alias)["count"] >= products:
         return
-    runner.run_catalogue(client, config, catalogue, eager=True)
+    run_catalogue(client, config, catalogue, eager=True)
 
 
-def _all_vectors(client: OpenSearch, alias: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    ids, vectors, categories, tags = [], [], [], []
-    for hit in helpers.scan(client, index=alias, query={"_source": ["images.vector", "category", "tags"]}, size=1000):
+def _filter_fields(client: OpenSearch, alias: str, product_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each product's category and first tag, in *product_ids* order, to filter exact search as the query is filtered."""
+    fields: dict[str, tuple[str, str]] = {}
+    for hit in helpers.scan(client, index=alias, query={"_source": ["category", "tags"]}, size=1000):
         source = hit["_source"]
-        ids.append(hit["_id"])
-        vectors.append(source["images"][0]["vector"])
-        categories.append(source.get("category", ""))
-        tags.append((source.get("tags") or [""])[0])
-    return ids, np.asarray(vectors, dtype=np.float32), np.asarray(categories), np.asarray(tags)
+        fields[hit["_id"]] = (source.get("category", ""), (source.get("tags") or [""])[0])
+    categories, tags = zip(*(fields[product_id] for product_id in product_ids))
+    return np.asarray(categories), np.asarray(tags)
 
 
 def _http_latencies(config: Config, uploads: list[bytes], texts: list[str]) -> dict[str, dict[str, float]]:

@@ -1,1 +1,1 @@
-"""The ``lookalike`` command line."""
+"""The ``lookalike`` command line: :mod:`cli.main` gathers one module per command group."""

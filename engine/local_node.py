@@ -10,13 +10,11 @@ the cluster answers.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import fcntl
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -25,41 +23,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from engine.errors import EngineBuildFailed, EngineError, EngineStartFailed, PortInUse
+from engine.java import find_java
+from engine.processes import die_with_parent, is_alive
 from plugin.config import EngineConfig
-from plugin.errors import LookalikeError
 
 ENGINE_DIR = Path(__file__).resolve().parent
 MAIN_CLASS = "dev.lookalike.engine.LocalNode"
-MIN_JAVA = 17
 LOG_TAIL_LINES = 40
-
-
-class EngineError(LookalikeError):
-    """The local node cannot be built, started or stopped; the message says why in one sentence."""
-
-
-class JavaNotFound(EngineError):
-    pass
-
-
-class PortInUse(EngineError):
-    pass
-
-
-class EngineBuildFailed(EngineError):
-    pass
-
-
-class EngineStartFailed(EngineError):
-    """The node process died or never turned healthy; :attr:`log_tail` holds the end of its log."""
-
-    def __init__(self, message: str, log_tail: str) -> None:
-        super().__init__(message)
-        self.log_tail = log_tail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +125,7 @@ class LocalNode:
                 cwd=self.home,
                 start_new_session=True,  # the node outlives the command that started it...
                 # ...unless asked otherwise (test runs), see _die_with_parent.
-                preexec_fn=_die_with_parent(os.getpid()) if die_with_caller and sys.platform == "linux" else None,
+                preexec_fn=die_with_parent(os.getpid()) if die_with_caller and sys.platform == "linux" else None,
             )
         self.pid_file.write_text(str(process.pid))
         try:
@@ -309,94 +284,6 @@ class LocalNode:
             if time.monotonic() > deadline:
                 raise EngineError(f"The OpenSearch node (pid {pid}) did not exit even after SIGKILL.")
             time.sleep(0.1)
-
-
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A ``preexec_fn`` that makes the kernel send the child SIGTERM when its parent dies.
-
-    Why PR_SET_PDEATHSIG rather than a watchdog process: the kernel delivers it even when
-    the parent is SIGKILLed, with no extra process that could itself be killed or orphaned,
-    no polling and no pid-reuse race; it survives the exec of ``java`` (not set-user-ID).
-    Its one catch: it fires when the parent *thread* that forked exits, so start the node
-    from a thread that lives as long as the node should. pytest runs its fixtures on the
-    main thread, which Python keeps until the process exits, so that holds for test runs.
-    SIGTERM (not SIGKILL) lets OpenSearch flush and close its shards.
-    """
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork; the child only calls it
-
-    def bind_to_parent() -> None:
-        if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        if os.getppid() != parent_pid:  # the parent died between fork and prctl: the signal will never come
-            os._exit(1)
-
-    return bind_to_parent
-
-
-def find_java() -> str:
-    """Return the path of a Java 17+ ``java``, from ``JAVA_HOME`` or ``PATH``."""
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        java = Path(java_home) / "bin" / "java"
-        if not java.is_file():
-            raise JavaNotFound(f"JAVA_HOME is {java_home}, which has no bin/java; point it at a Java {MIN_JAVA}+ install.")
-        candidate = str(java)
-    else:
-        found = shutil.which("java")
-        if found is None:
-            raise JavaNotFound(
-                f"Java {MIN_JAVA} or newer is needed to run the local OpenSearch node and none was found on PATH; "
-                "install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME."
-            )
-        candidate = found
-    major = _java_major(candidate)
-    if major is not None and major < MIN_JAVA:
-        raise JavaNotFound(f"{candidate} is Java {major}; the local OpenSearch node needs Java {MIN_JAVA} or newer.")
-    return candidate
-
-
-def _java_major(java: str) -> int | None:
-    try:
-        output = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', output)
-    if not match:
-        return None
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
-
-
-def is_alive(pid: int) -> bool:
-    """True while *pid* runs (an exited, unreaped child counts as gone)."""
-    if _is_zombie(pid):
-        return False
-    try:
-        # Reap the process if it is our child, otherwise a zombie looks alive to kill(0).
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _is_zombie(pid: int) -> bool:
-    """An exited process that its parent (maybe another program) has not reaped yet."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def _is_our_node(pid: int, home: Path) -> bool:

@@ -14,11 +14,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from engine.local_node import EngineError, PortInUse, is_alive
+from engine.errors import EngineError, PortInUse
+from engine.processes import is_alive
 
 
 class RedisNotFound(EngineError):
-    pass
+    reason = "redis_not_found"
 
 
 class LocalRedis:

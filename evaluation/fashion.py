@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
 from evaluation.catalogues import eval_config, ingest_for_evaluation
 from evaluation.metrics import average_precision_at, hit_at, mean, ndcg_at, precision_at
 from evaluation.searchers import ExactSearch, ServedSearch
-from plugin.opensearch.client import connect
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import load_backend
+from plugin.opensearch.client import connect
+from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
 
 DEPTH = 100
 

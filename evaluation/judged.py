@@ -14,7 +14,6 @@ an image, a text, or both.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,20 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evaluation.metrics import average_precision_at, hit_at, mean, ndcg_at, precision_at, recall_at
+from evaluation.metrics import (
+    average_precision_at,
+    hit_at,
+    mean,
+    ndcg_at,
+    precision_at,
+    recall_at,
+)
 from evaluation.searchers import EvaluationFailed, ExactSearch, ServedSearch
-from plugin.opensearch.client import connect
 from plugin.config import Config
+from plugin.images.fetch import fetch_image
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import load_backend
-from plugin.images.fetch import fetch_image
+from plugin.opensearch.client import connect
 
 DEPTH = 100
 

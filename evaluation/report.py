@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,13 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display, no GUI toolkit
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+    """*data* as indented JSON at *path*, parents created: the format of every committed report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def write_report(name: str, figures: dict[str, Any], directory: Path, command: str) -> list[Path]:
@@ -25,7 +33,7 @@ def write_report(name: str, figures: dict[str, Any], directory: Path, command: s
         **figures,
     }
     json_path = directory / f"eval-{name}.json"
-    json_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_json(json_path, document)
     markdown, plot = _RENDERERS[name.split("-")[0]]
     md_path = directory / f"eval-{name}.md"
     md_path.write_text(markdown(document), encoding="utf-8")

@@ -21,13 +21,15 @@ from PIL import Image
 
 from api.app import create_app
 from plugin.config import Config
-from plugin.models.base import EmbeddingBackend
 from plugin.errors import LookalikeError
 from plugin.images.decode import decode_image
+from plugin.models.base import EmbeddingBackend
 
 
 class EvaluationFailed(LookalikeError):
-    pass
+    """An evaluation could not measure what it set out to (a product not indexed, a query refused)."""
+
+    reason = "evaluation_failed"
 
 
 def photo_bytes(photo: Image.Image) -> bytes:
@@ -48,7 +50,7 @@ class ServedSearch:
     def __post_init__(self) -> None:
         self.app = create_app(self.config, self.backend)
         self.http = self.app.test_client()
-        self.embedder = self.app.extensions["lookalike.embedder"]
+        self.embedder = self.app.extensions["lookalike"].embedder
 
     def by_photo(self, data: bytes, size: int) -> list[str]:
         return self._search(data={"size": str(size), "image": (io.BytesIO(data), "query.jpg")})

@@ -21,16 +21,16 @@ from PIL import Image
 
 from evaluation.catalogues import eval_config, ingest_for_evaluation, join_catalogues
 from evaluation.degradations import DEGRADATIONS, as_query_photo
-from sample_data.distractors import prepare_distractors
 from evaluation.metrics import hit_at, mean, recall_at
 from evaluation.searchers import ExactSearch, ServedSearch, photo_bytes
-from sample_data.vendure import prepare_vendure
-from plugin.opensearch.client import connect
 from plugin.config import Config
+from plugin.images.decode import decode_image
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import load_backend
-from plugin.images.decode import decode_image
+from plugin.opensearch.client import connect
 from plugin.search.query_vectors import embed_views
+from sample_data.distractors import prepare_distractors
+from sample_data.vendure import prepare_vendure
 
 ALIAS = "eval-vendure"
 #: View sets compared by exact search in the report (``--compare-views``), the served one included.

@@ -7,6 +7,11 @@ the command line use; the rest is internal to ingest.
 """
 
 from ingest.progress import MemoryRunTracker, RedisRunTracker, RunTracker
-from ingest.runner import STALL_HINT_SECONDS, prepare_indices, retry_failed, run_catalogue
+from ingest.runner import (
+    STALL_HINT_SECONDS,
+    prepare_indices,
+    retry_failed,
+    run_catalogue,
+)
 
 __all__ = ["STALL_HINT_SECONDS", "MemoryRunTracker", "RedisRunTracker", "RunTracker", "prepare_indices", "retry_failed", "run_catalogue"]

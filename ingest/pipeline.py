@@ -1,4 +1,4 @@
-"""One batch of products: fetch and check images, embed only what changed, bulk index.
+"""One batch of products in four steps: collect images, embed what changed, build documents, write.
 
 This module holds the ingest logic and knows nothing of Celery, so the worker tasks and the
 in-process ``--eager`` mode run exactly the same code.
@@ -11,26 +11,34 @@ model call; an unchanged product is not written at all.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import imagehash
 from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import TransportError
 from PIL import Image
 
 from plugin.catalogue.reader import Product
 from plugin.config import Config
-from plugin.models.base import EmbeddingBackend, EmbeddingSpec
-from plugin.opensearch.documents import image_entry, product_document, same_model, sha256
-from plugin.errors import CorruptImage, SourceError
-from plugin.images.fetch import fetch_image
+from plugin.errors import CorruptImage, EngineBusy, SourceError
 from plugin.images.decode import decode_image
-from plugin.catalogue.quarantine import QuarantineRecord, clear_products, write_records
+from plugin.images.fetch import fetch_image
 from plugin.images.thumbnails import make_thumbnail, thumbnail_action
+from plugin.models.base import EmbeddingBackend, EmbeddingSpec
+from plugin.opensearch.documents import (
+    image_entry,
+    product_document,
+    same_model,
+    sha256,
+)
+from plugin.opensearch.quarantine import QuarantineRecord, clear_products, write_records
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,9 @@ log = logging.getLogger(__name__)
 FETCH_THREADS = 8
 
 INDEXED, UPDATED, UNCHANGED, DELETED, QUARANTINED = "indexed", "updated", "unchanged", "deleted", "quarantined"
+
+#: Answers of a cluster (or of the proxy in front of it) that is overloaded rather than refusing.
+BUSY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 @dataclasses.dataclass
@@ -62,10 +73,49 @@ class _Image:
     thumbnail: tuple[bytes, int, int] | None = None
 
 
+@dataclasses.dataclass
+class _Batch:
+    """One batch on its way through the steps, and what has become of its products so far."""
+
+    catalogue: str
+    attempt: int
+    last_attempt: bool
+    target: str
+    #: The indexed documents of the batch's products, by product id.
+    existing: dict[str, dict[str, Any]]
+    images: dict[str, list[_Image]] = dataclasses.field(default_factory=dict)
+    #: The products that go on to be embedded and written.
+    ready: list[Product] = dataclasses.field(default_factory=list)
+    records: list[QuarantineRecord] = dataclasses.field(default_factory=list)
+    result: BatchResult = dataclasses.field(default_factory=BatchResult)
+
+
+@dataclasses.dataclass
+class _Vectors:
+    """What the model made for a batch: vectors of new images, and the texts' vectors and fingerprints."""
+
+    embedded: list[_Image]
+    images: dict[int, tuple[Any, list[str]]]
+    texts: dict[str, Any]
+    text_fingerprints: dict[str, str]
+
+
 def text_for_embedding(product: Product) -> str:
     """What the text vector describes: the words a shopper might type for this product."""
     parts = [product.title, product.brand or "", " > ".join(product.category), product.description]
     return ". ".join(part for part in parts if part)[:2000]
+
+
+@contextlib.contextmanager
+def busy_as_engine_busy() -> Iterator[None]:
+    """Raise :class:`EngineBusy` for the cluster's "too busy" answers, so that a task can retry on the class."""
+    try:
+        yield
+    except TransportError as exc:
+        # ConnectionError is a TransportError too, with no status: it passes through as it is.
+        if exc.status_code in BUSY_STATUSES:
+            raise EngineBusy(f"OpenSearch is busy (HTTP {exc.status_code}): {exc.error}") from exc
+        raise
 
 
 def process_products(
@@ -81,103 +131,35 @@ def process_products(
     """Ingest *products* into *target* (the alias by default, or an index being built for a new
     model); return each product's outcome and what to retry."""
     target = target or config.index_alias
-    result = BatchResult()
-    existing = _existing_documents(client, target, [p.id for p in products])
-    spec = backend.spec
-    images = _collect_images(products, existing, spec, config)
-    last_attempt = attempt >= config.ingest.max_attempts
-
-    ready: list[Product] = []
-    records: list[QuarantineRecord] = []
-    for product in products:
-        failed = [img for img in images[product.id] if img.error is not None]
-        if any(img.error.retryable for img in failed) and not last_attempt:  # type: ignore[union-attr]
-            result.retry.append(product.model_dump(mode="json"))
-            continue
-        if len(failed) == len(images[product.id]):  # nothing to show: the product is not indexed
-            records.append(_record("product", failed[0], product, catalogue, attempt))
-            result.outcomes[product.id] = QUARANTINED
-            continue
-        records.extend(_record("image", img, product, catalogue, attempt) for img in failed)
-        ready.append(product)
-
-    # One forward pass for every new or changed image of the batch.
-    to_embed = [img for p in ready for img in images[p.id] if img.error is None and img.reused is None]
-    vectors, labels = backend.embed_and_label([img.decoded for img in to_embed]) if to_embed else ([], [])  # type: ignore[misc]
-    fresh = {id(img): (vectors[i], labels[i]) for i, img in enumerate(to_embed)}
-    result.images_embedded = len(to_embed)
-
-    texts = {p.id: text_for_embedding(p) for p in ready}
-    # The model's identity is part of the text's fingerprint: a new model re-embeds every text.
-    text_fingerprints = {pid: sha256(f"{(spec.name, spec.version)}|{text}") for pid, text in texts.items()}
-    stale_text = [p.id for p in ready if _reusable_text(existing.get(p.id), text_fingerprints[p.id], spec) is None]
-    text_vectors = dict(zip(stale_text, backend.embed_texts([texts[pid] for pid in stale_text]))) if stale_text else {}
-    result.texts_embedded = len(stale_text)
-
-    actions: list[dict[str, Any]] = []
-    for product in ready:
-        previous = existing.get(product.id)
-        text_vector = text_vectors.get(product.id)
-        if text_vector is None:
-            text_vector = _reusable_text(previous, text_fingerprints[product.id], spec)
-        document = product_document(product, _entries(images[product.id], fresh), text_vector, text_fingerprints[product.id], spec)
-        if previous is not None and previous.get("fingerprint") == document["fingerprint"]:
-            result.outcomes[product.id] = UNCHANGED
-            continue
-        document["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
-        actions.append({"_op_type": "index", "_index": target, "_id": product.id, "_source": document})
-        result.outcomes[product.id] = UPDATED if previous is not None else INDEXED
-    for img in to_embed:
-        if img.thumbnail is not None:
-            actions.append(thumbnail_action(config.thumbnail_index, img.fingerprint, *img.thumbnail))
-
-    if actions:
-        # No refresh per batch: waiting for one would cap a worker at a batch per refresh
-        # interval. The runner refreshes once when the whole run is done.
-        _, errors = helpers.bulk(client, actions, raise_on_error=False)
-        for error in errors:
-            item = next(iter(error.values()))
-            if item.get("_index", "") == config.thumbnail_index:
-                # A thumbnail that failed to store costs only the thumbnail, and is said in the log.
-                log.warning("thumbnail %s not stored: %s", item.get("_id"), item.get("error"))
-                continue
-            pid = item["_id"]
-            product = next(p for p in ready if p.id == pid)
-            if item.get("status") == 429 and not last_attempt:  # the cluster is busy: try again later
-                del result.outcomes[pid]
-                result.retry.append(product.model_dump(mode="json"))
-                continue
-            result.outcomes[pid] = QUARANTINED
-            records.append(
-                QuarantineRecord(
-                    kind="product", reason="index_rejected", message=json.dumps(item.get("error"))[:2000],
-                    catalogue=catalogue, product_id=pid, attempts=attempt, product=product.model_dump(mode="json"),
-                )
-            )
-    clear_products(client, config, [pid for pid, outcome in result.outcomes.items() if outcome != QUARANTINED])
-    write_records(client, config, records)
-    return result
+    with busy_as_engine_busy():
+        batch = _Batch(
+            catalogue=catalogue,
+            attempt=attempt,
+            last_attempt=attempt >= config.ingest.max_attempts,
+            target=target,
+            existing=_existing_documents(client, target, [p.id for p in products]),
+        )
+        batch.images = collect_images(products, batch.existing, backend.spec, config)
+        _sort_out(batch, products)
+        vectors = embed(backend, batch)
+        actions = build_documents(batch, vectors, backend.spec, config.thumbnail_index)
+        write(client, config, batch, actions)
+    return batch.result
 
 
 def delete_products(client: OpenSearch, config: Config, product_ids: list[str], target: str | None = None) -> dict[str, str]:
     """Remove products by id; a product that was not indexed counts as deleted all the same."""
-    actions = ({"_op_type": "delete", "_index": target or config.index_alias, "_id": pid} for pid in product_ids)
-    helpers.bulk(client, actions, raise_on_error=False)
-    clear_products(client, config, product_ids)
+    with busy_as_engine_busy():
+        actions = ({"_op_type": "delete", "_index": target or config.index_alias, "_id": pid} for pid in product_ids)
+        helpers.bulk(client, actions, raise_on_error=False)
+        clear_products(client, config, product_ids)
     return {pid: DELETED for pid in product_ids}
 
 
-# -- steps -----------------------------------------------------------------------------------
+# -- the steps -------------------------------------------------------------------------------
 
 
-def _existing_documents(client: OpenSearch, index: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
-    response = client.mget(index=index, body={"ids": ids}, _source_excludes=["description"])
-    return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
-
-
-def _collect_images(
+def collect_images(
     products: list[Product], existing: dict[str, dict[str, Any]], spec: EmbeddingSpec, config: Config
 ) -> dict[str, list[_Image]]:
     """Fetch and check every image of the batch in parallel, decoding only those not already embedded."""
@@ -210,6 +192,109 @@ def _collect_images(
     return images
 
 
+def embed(backend: EmbeddingBackend, batch: _Batch) -> _Vectors:
+    """One forward pass for every new or changed image of the batch, and one for the texts that changed."""
+    spec = backend.spec
+    to_embed = [img for p in batch.ready for img in batch.images[p.id] if img.error is None and img.reused is None]
+    vectors, labels = backend.embed_and_label([img.decoded for img in to_embed]) if to_embed else ([], [])  # type: ignore[misc]
+    batch.result.images_embedded = len(to_embed)
+
+    texts = {p.id: text_for_embedding(p) for p in batch.ready}
+    # The model's identity is part of the text's fingerprint: a new model re-embeds every text.
+    text_fingerprints = {pid: sha256(f"{(spec.name, spec.version)}|{text}") for pid, text in texts.items()}
+    stale_text = [p.id for p in batch.ready if _reusable_text(batch.existing.get(p.id), text_fingerprints[p.id], spec) is None]
+    text_vectors = dict(zip(stale_text, backend.embed_texts([texts[pid] for pid in stale_text]))) if stale_text else {}
+    batch.result.texts_embedded = len(stale_text)
+    return _Vectors(
+        embedded=to_embed,
+        images={id(img): (vectors[i], labels[i]) for i, img in enumerate(to_embed)},
+        texts=text_vectors,
+        text_fingerprints=text_fingerprints,
+    )
+
+
+def build_documents(batch: _Batch, vectors: _Vectors, spec: EmbeddingSpec, thumbnail_index: str) -> list[dict[str, Any]]:
+    """The bulk actions of the batch: each new or changed product's document, and the new thumbnails."""
+    actions: list[dict[str, Any]] = []
+    for product in batch.ready:
+        previous = batch.existing.get(product.id)
+        fingerprint = vectors.text_fingerprints[product.id]
+        text_vector = vectors.texts.get(product.id)
+        if text_vector is None:
+            text_vector = _reusable_text(previous, fingerprint, spec)
+        document = product_document(product, _entries(batch.images[product.id], vectors.images), text_vector, fingerprint, spec)
+        if previous is not None and previous.get("fingerprint") == document["fingerprint"]:
+            batch.result.outcomes[product.id] = UNCHANGED
+            continue
+        document["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        actions.append({"_op_type": "index", "_index": batch.target, "_id": product.id, "_source": document})
+        batch.result.outcomes[product.id] = UPDATED if previous is not None else INDEXED
+    for img in vectors.embedded:
+        if img.thumbnail is not None:
+            actions.append(thumbnail_action(thumbnail_index, img.fingerprint, *img.thumbnail))
+    return actions
+
+
+def write(client: OpenSearch, config: Config, batch: _Batch, actions: list[dict[str, Any]]) -> None:
+    """Index the documents, then settle the quarantine: clear what succeeded, record what failed."""
+    if actions:
+        # No refresh per batch: waiting for one would cap a worker at a batch per refresh
+        # interval. The runner refreshes once when the whole run is done.
+        _, errors = helpers.bulk(client, actions, raise_on_error=False)
+        for error in errors:
+            _settle_rejected(config, batch, next(iter(error.values())))
+    outcomes = batch.result.outcomes
+    clear_products(client, config, [pid for pid, outcome in outcomes.items() if outcome != QUARANTINED])
+    write_records(client, config, batch.records)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _existing_documents(client: OpenSearch, index: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    response = client.mget(index=index, body={"ids": ids}, _source_excludes=["description"])
+    return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
+
+
+def _sort_out(batch: _Batch, products: list[Product]) -> None:
+    """Decide each product's way on from its images: on to indexing, back for a retry, or to the quarantine."""
+    for product in products:
+        images = batch.images[product.id]
+        failed = [img for img in images if img.error is not None]
+        if any(img.error.retryable for img in failed) and not batch.last_attempt:  # type: ignore[union-attr]
+            batch.result.retry.append(product.model_dump(mode="json"))
+            continue
+        if len(failed) == len(images):  # nothing to show: the product is not indexed
+            batch.records.append(_record("product", failed[0], product, batch))
+            batch.result.outcomes[product.id] = QUARANTINED
+            continue
+        batch.records.extend(_record("image", img, product, batch) for img in failed)
+        batch.ready.append(product)
+
+
+def _settle_rejected(config: Config, batch: _Batch, item: dict[str, Any]) -> None:
+    """Decide what a write the cluster refused costs: a thumbnail, a retry later, or the product's quarantine."""
+    if item.get("_index", "") == config.thumbnail_index:
+        # A thumbnail that failed to store costs only the thumbnail, and is said in the log.
+        log.warning("thumbnail %s not stored: %s", item.get("_id"), item.get("error"))
+        return
+    pid = item["_id"]
+    product = next(p for p in batch.ready if p.id == pid)
+    if item.get("status") == 429 and not batch.last_attempt:  # the cluster is busy: try again later
+        del batch.result.outcomes[pid]
+        batch.result.retry.append(product.model_dump(mode="json"))
+        return
+    batch.result.outcomes[pid] = QUARANTINED
+    batch.records.append(
+        QuarantineRecord(
+            kind="product", reason="index_rejected", message=json.dumps(item.get("error"))[:2000],
+            catalogue=batch.catalogue, product_id=pid, attempts=batch.attempt, product=product.model_dump(mode="json"),
+        )
+    )
+
+
 def _reusable_text(previous: dict[str, Any] | None, fingerprint: str, spec: EmbeddingSpec) -> Any:
     if previous is None or previous.get("text_fingerprint") != fingerprint or "text_vector" not in previous:
         return None
@@ -233,17 +318,17 @@ def _entries(images: list[_Image], fresh: dict[int, tuple[Any, list[str]]]) -> l
     return entries
 
 
-def _record(kind: str, img: _Image, product: Product, catalogue: str, attempt: int) -> QuarantineRecord:
+def _record(kind: str, img: _Image, product: Product, batch: _Batch) -> QuarantineRecord:
     error = img.error
     assert error is not None
     return QuarantineRecord(
         kind=kind,
         reason=error.reason,
         message=str(error),
-        catalogue=catalogue,
+        catalogue=batch.catalogue,
         product_id=product.id,
         source=img.source,
         retryable=error.retryable,
-        attempts=attempt,
+        attempts=batch.attempt,
         product=product.model_dump(mode="json"),
     )

@@ -3,7 +3,8 @@
 ``run_catalogue`` validates the catalogue here (malformed rows go straight to the
 quarantine), sends the valid products to the workers in batches, and reports progress
 until each product is indexed, updated, unchanged, deleted or quarantined. With
-``eager=True`` the same tasks run in this process, without a broker.
+``eager=True`` the same tasks are applied in this process, without a broker, and the shared
+Celery app is left as it was.
 """
 
 from __future__ import annotations
@@ -11,18 +12,40 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opensearchpy import OpenSearch
 
 from ingest.progress import MemoryRunTracker, RedisRunTracker, RunTracker, new_run_id
-from plugin.catalogue.reader import CatalogueRow, DeleteRow, Product, RejectedRow, read_catalogue
+from plugin.catalogue.reader import (
+    CatalogueRow,
+    DeleteRow,
+    Product,
+    RejectedRow,
+    read_catalogue,
+)
 from plugin.config import Config
-from plugin.models.registry import load_backend, spec_for_model
 from plugin.errors import IncompleteIndex, IngestTimeout, ModelMismatch
+from plugin.models.registry import load_backend, spec_for_model
 from plugin.opensearch.documents import describe_model, same_model
-from plugin.opensearch.indices import create_product_index, ensure_index, ensure_product_index, index_model, swap_alias
-from plugin.catalogue.quarantine import QuarantineRecord, ensure_quarantine, list_records, write_records
+from plugin.opensearch.indices import (
+    create_product_index,
+    ensure_index,
+    ensure_product_index,
+    index_model,
+    swap_alias,
+)
+from plugin.opensearch.quarantine import (
+    QuarantineRecord,
+    ensure_quarantine,
+    list_records,
+    write_records,
+)
+
+if TYPE_CHECKING:
+    from celery import Task
+
+    from ingest.tasks import IngestContext
 
 Progress = Callable[[dict[str, int]], None]
 
@@ -126,18 +149,12 @@ def _run(
     target: str,
     queue: str | None = None,
 ) -> dict[str, int]:
+    # Imported here: importing ingest.tasks builds the Celery app from the environment, which
+    # the API and the command line need only once they hand work to it.
     from ingest import tasks
-    from ingest.celery_app import app
-    from ingest.context import IngestContext, use_context
 
     run_id = new_run_id()
-    tracker: RunTracker
-    if eager:
-        tracker = MemoryRunTracker()
-        app.conf.update(task_always_eager=True, task_eager_propagates=True)
-        use_context(IngestContext(config, client, load_backend(config.model, config.torch_threads), tracker))
-    else:
-        tracker = RedisRunTracker(config.ingest.broker_url)
+    tracker: RunTracker = MemoryRunTracker() if eager else RedisRunTracker(config.ingest.broker_url)
     tracker.start(run_id, len(products) + len(deletes) + len(rejected), catalogue=catalogue, alias=config.index_alias)
 
     write_records(
@@ -149,18 +166,45 @@ def _run(
         ],
     )
     tracker.record(run_id, {f"row:{row.line}": "quarantined" for row in rejected})
-    if deletes:
-        tasks.delete_products.apply_async((run_id, deletes, target), queue=queue)
+    work: list[tuple[Task, tuple[Any, ...]]] = [(tasks.delete_products, (run_id, deletes, target))] if deletes else []
     size = config.ingest.batch_size
-    for start in range(0, len(products), size):
-        tasks.ingest_products.apply_async((run_id, catalogue, products[start : start + size], 1, target), queue=queue)
-    try:
-        summary = _wait(tracker, run_id, progress, timeout)
-        client.indices.refresh(index=target)  # searchable as soon as the run reports done
-        return summary
-    finally:
-        if eager:
-            use_context(None)
+    work += [
+        (tasks.ingest_products, (run_id, catalogue, products[start : start + size], 1, target)) for start in range(0, len(products), size)
+    ]
+    if eager:
+        context = tasks.IngestContext(config, client, load_backend(config.model, config.torch_threads), tracker)
+        _apply_here(context, work, run_id)
+    else:
+        _send(work, config.ingest.broker_url, queue)
+    summary = _wait(tracker, run_id, progress, timeout)
+    client.indices.refresh(index=target)  # searchable as soon as the run reports done
+    return summary
+
+
+def _send(work: list[tuple[Task, tuple[Any, ...]]], broker_url: str, queue: str | None) -> None:
+    """Hand the tasks to the workers through *broker_url*, the broker the run is tracked on."""
+    from ingest.celery_app import app
+
+    with app.connection_for_write(broker_url) as connection:
+        for task, args in work:
+            task.apply_async(args, queue=queue, connection=connection)
+
+
+def _apply_here(context: IngestContext, work: list[tuple[Task, tuple[Any, ...]]], run_id: str) -> None:
+    """Run the tasks in this process, one after the other, as a worker would: retries and quarantine included.
+
+    The shared Celery app is left as it is (never ``task_always_eager``): the tasks are
+    applied here, and the context is handed to them for as long as this run lasts.
+    """
+    from ingest.tasks import running_here
+
+    with running_here(context):
+        results = [task.apply(args, throw=False) for task, args in work]
+    summary = context.tracker.summary(run_id)
+    if summary["done"] < summary["total"]:
+        # A task failed in a way that left products without an outcome: waiting would be forever.
+        for result in results:
+            result.maybe_throw()
 
 
 #: Seconds without any product finishing before the wait says that workers may be missing.

@@ -1,97 +1,219 @@
-"""Celery tasks: thin wrappers that run ``ingest.pipeline`` and record outcomes.
+"""The Celery tasks: a base task that says how they retry and fail, and two thin tasks on it.
 
 Every product of a batch ends with an outcome, whatever happens:
 
 * transient faults of the cluster or the broker retry the whole task with exponential
-  backoff (it is idempotent);
+  backoff, as :class:`IngestTask` declares (the tasks are idempotent);
 * transient faults of single images re-enqueue only the affected products, with their
   attempt count, until ``max_attempts`` sends them to the quarantine;
-* anything else (a product that no longer validates, an index built for another model, an
-  unexpected error, retries exhausted) quarantines the batch's products with the reason,
-  so the run finishes and says why instead of waiting forever.
+* anything else (an index built for another model, an unexpected error, retries exhausted)
+  quarantines the batch's products with the reason in :meth:`IngestTask.on_failure`, so the
+  run finishes and says why instead of waiting forever; a product that no longer validates
+  is quarantined on its own and the rest of its batch goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
+import inspect
 import logging
+import threading
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import redis
 from celery import Task
+from celery.utils.serialization import UnpickleableExceptionWrapper
+from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from opensearchpy.exceptions import ConnectionTimeout
 from pydantic import ValidationError
 
 from ingest import pipeline
 from ingest.celery_app import app
-from ingest.context import IngestContext, current_context
+from ingest.progress import RedisRunTracker, RunTracker
 from plugin.catalogue.reader import Product
-from plugin.errors import EngineUnavailable, ModelMismatch
+from plugin.config import Config
+from plugin.errors import (
+    EngineBusy,
+    EngineUnavailable,
+    ModelMismatch,
+    QuarantineWriteFailed,
+)
+from plugin.models.base import EmbeddingBackend
+from plugin.models.registry import load_backend
+from plugin.opensearch.client import connect
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import index_model
-from plugin.catalogue.quarantine import QuarantineRecord, write_records
-from plugin.errors import QuarantineWriteFailed
+from plugin.opensearch.quarantine import QuarantineRecord, write_records
 
 log = logging.getLogger(__name__)
-MAX_TASK_RETRIES = 8
+
+#: Faults of the cluster or the broker that waiting may cure.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OpenSearchConnectionError,
+    ConnectionTimeout,
+    EngineUnavailable,
+    EngineBusy,
+    redis.RedisError,
+    QuarantineWriteFailed,
+)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Faults of the cluster or broker that waiting may cure."""
-    if isinstance(exc, (OpenSearchConnectionError, ConnectionTimeout, EngineUnavailable, redis.RedisError, QuarantineWriteFailed)):
-        return True
-    return isinstance(exc, TransportError) and exc.status_code in (429, 502, 503, 504)
+@dataclasses.dataclass
+class IngestContext:
+    """What a task works with: the configuration, a cluster client, the model and the run tracker."""
+
+    config: Config
+    client: OpenSearch
+    backend: EmbeddingBackend
+    tracker: RunTracker
+    #: The ``_meta`` of indices written to, looked up once.
+    index_meta: dict[str, dict[str, object]] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> IngestContext:
+        """A worker's context, from the environment it was started in."""
+        config = Config.from_env()
+        backend = load_backend(config.model, config.torch_threads)
+        return cls(config, connect(config), backend, RedisRunTracker(config.ingest.broker_url))
 
 
-@app.task(bind=True, name="lookalike.ingest_products", max_retries=MAX_TASK_RETRIES)
-def ingest_products(
-    self: Task, run_id: str, catalogue: str, products: list[dict[str, Any]], attempt: int = 1, target: str | None = None
-) -> dict[str, int]:
-    context = current_context()
-    parsed: list[Product] = []
-    for raw in products:
-        try:
-            parsed.append(Product.model_validate(raw))
-        except ValidationError as exc:
-            _give_up(context, run_id, catalogue, [raw], "invalid_product", str(exc))
+#: The context handed to tasks run in this process (``--eager``), for as long as :func:`running_here` lasts.
+_handed: contextvars.ContextVar[IngestContext | None] = contextvars.ContextVar("ingest_context", default=None)
+
+
+@contextlib.contextmanager
+def running_here(context: IngestContext) -> Iterator[None]:
+    """Run the tasks applied in this block (``task.apply``) with *context* instead of the worker's own."""
+    token = _handed.set(context)
     try:
-        _check_model(context, target)
-        result = pipeline.process_products(
-            context.client, context.config, context.backend, parsed, catalogue=catalogue, attempt=attempt, target=target
-        )
-    except ModelMismatch as exc:
-        _give_up(context, run_id, catalogue, [p.model_dump(mode="json") for p in parsed], "model_mismatch", str(exc))
-        return {"done": len(products), "retrying": 0}
-    except Exception as exc:  # noqa: BLE001 - every product must end with an outcome
-        if is_transient(exc) and self.request.retries < MAX_TASK_RETRIES:
-            raise self.retry(exc=exc, countdown=min(300, 2 ** (self.request.retries + 1))) from exc
-        log.exception("ingest batch of %d products failed", len(parsed))
-        _give_up(context, run_id, catalogue, [p.model_dump(mode="json") for p in parsed], "internal_error", f"{type(exc).__name__}: {exc}")
-        return {"done": len(products), "retrying": 0}
+        yield
+    finally:
+        _handed.reset(token)
+
+
+class IngestTask(Task):
+    """The base of the ingest tasks: their retries, their context, and the quarantine when they fail."""
+
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 2  # seconds before the first retry, doubling after each: 2, 4, 8, ...
+    retry_backoff_max = 300
+    retry_jitter = False
+    max_retries = 8
+    #: An index of another model is a refusal to report, not a fault of the worker.
+    throws = (ModelMismatch,)
+
+    # Celery makes one instance per task and process; the context (the model above all) is
+    # built once per process for every task, so it lives on this class, not on an instance.
+    _process_context: ClassVar[IngestContext | None] = None
+    _process_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @property
+    def context(self) -> IngestContext:
+        """The context handed in by :func:`running_here`, or this process's, built on first use."""
+        handed = _handed.get()
+        return handed if handed is not None else self.process_context()
+
+    @staticmethod
+    def process_context() -> IngestContext:
+        """This worker process's context, built from the environment the first time it is asked for."""
+        with IngestTask._process_lock:
+            if IngestTask._process_context is None:
+                IngestTask._process_context = IngestContext.from_env()
+            return IngestTask._process_context
+
+    def on_failure(self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: Any) -> None:
+        """Quarantine every product of the batch with the reason, so that the run still finishes."""
+        arguments = inspect.signature(self.run).bind(*args, **kwargs).arguments
+        reason = ModelMismatch.reason if isinstance(exc, ModelMismatch) else "internal_error"
+        if "products" in arguments:
+            valid = [p for p in arguments["products"] if _valid(p)]  # the others are quarantined already
+            give_up(self.context, arguments["run_id"], arguments["catalogue"], valid, reason, _describe(exc))
+        else:  # a delete: there is no product to ingest again, so --retry-failed passes its records by
+            ids = [{"id": pid} for pid in arguments["product_ids"]]
+            give_up(self.context, arguments["run_id"], "", ids, reason, _describe(exc), keep=False)
+
+    def send_again(self, args: tuple[Any, ...], countdown: float) -> None:
+        """Run this task again with *args* after *countdown* seconds, the way this one was run."""
+        if self.request.is_eager:
+            time.sleep(countdown)  # run here, nothing else would hold the products back
+            self.apply(args, throw=False)
+        else:
+            info = self.request.delivery_info or {}
+            self.apply_async(args, countdown=countdown, queue=info.get("routing_key"))
+
+
+@app.task(base=IngestTask, bind=True, name="lookalike.ingest_products")
+def ingest_products(
+    self: IngestTask, run_id: str, catalogue: str, products: list[dict[str, Any]], attempt: int = 1, target: str | None = None
+) -> dict[str, int]:
+    context = self.context
+    parsed = [product for raw in products if (product := _parse(context, run_id, catalogue, raw)) is not None]
+    _check_model(context, target)
+    result = pipeline.process_products(
+        context.client, context.config, context.backend, parsed, catalogue=catalogue, attempt=attempt, target=target
+    )
     context.tracker.record(run_id, {f"product:{pid}": outcome for pid, outcome in result.outcomes.items()})
     context.tracker.count(run_id, images_embedded=result.images_embedded, texts_embedded=result.texts_embedded)
     if result.retry:
         delay = context.config.ingest.retry_backoff * 2 ** (attempt - 1)
-        if app.conf.task_always_eager:
-            time.sleep(delay)  # an eager run has no broker to hold the task back
-        ingest_products.apply_async(
-            (run_id, catalogue, result.retry, attempt + 1, target), countdown=delay, queue=_queue(self)
-        )
+        self.send_again((run_id, catalogue, result.retry, attempt + 1, target), countdown=delay)
     return {"done": len(result.outcomes), "retrying": len(result.retry)}
 
 
-@app.task(bind=True, name="lookalike.delete_products", max_retries=MAX_TASK_RETRIES)
-def delete_products(self: Task, run_id: str, product_ids: list[str], target: str | None = None) -> int:
-    context = current_context()
-    try:
-        outcomes = pipeline.delete_products(context.client, context.config, product_ids, target)
-    except Exception as exc:  # noqa: BLE001
-        if is_transient(exc) and self.request.retries < MAX_TASK_RETRIES:
-            raise self.retry(exc=exc, countdown=min(300, 2 ** (self.request.retries + 1))) from exc
-        raise
+@app.task(base=IngestTask, bind=True, name="lookalike.delete_products")
+def delete_products(self: IngestTask, run_id: str, product_ids: list[str], target: str | None = None) -> int:
+    context = self.context
+    outcomes = pipeline.delete_products(context.client, context.config, product_ids, target)
     context.tracker.record(run_id, {f"product:{pid}": outcome for pid, outcome in outcomes.items()})
     return len(outcomes)
+
+
+def give_up(
+    context: IngestContext,
+    run_id: str,
+    catalogue: str,
+    products: list[dict[str, Any]],
+    reason: str,
+    message: str,
+    *,
+    keep: bool = True,
+) -> None:
+    """Quarantine *products* with *reason* and record them as quarantined; with *keep*, each
+    record holds its product, for ``--retry-failed``."""
+    records = [
+        QuarantineRecord(
+            kind="product", reason=reason, message=message[:4000], catalogue=catalogue,
+            product_id=str(p.get("id", "?")), product=p if keep else None,
+        )
+        for p in products
+    ]
+    try:
+        write_records(context.client, context.config, records)
+    except Exception:  # noqa: BLE001 - the outcomes below still end the run
+        log.exception("could not write %d quarantine records", len(records))
+    context.tracker.record(run_id, {f"product:{p.get('id', '?')}": pipeline.QUARANTINED for p in products})
+
+
+def _parse(context: IngestContext, run_id: str, catalogue: str, raw: dict[str, Any]) -> Product | None:
+    """The product *raw* describes, or None once it is quarantined for no longer validating."""
+    try:
+        return Product.model_validate(raw)
+    except ValidationError as exc:
+        give_up(context, run_id, catalogue, [raw], "invalid_product", str(exc))
+        return None
+
+
+def _valid(raw: dict[str, Any]) -> bool:
+    try:
+        Product.model_validate(raw)
+    except ValidationError:
+        return False
+    return True
 
 
 def _check_model(context: IngestContext, target: str | None) -> None:
@@ -99,31 +221,18 @@ def _check_model(context: IngestContext, target: str | None) -> None:
     index = target or context.config.index_alias
     meta = context.index_meta.get(index)
     if meta is None:
-        resolved = next(iter(context.client.indices.get(index=index)))
-        meta = context.index_meta[index] = index_model(context.client, resolved)
+        with pipeline.busy_as_engine_busy():
+            resolved = next(iter(context.client.indices.get(index=index)))
+            meta = context.index_meta[index] = index_model(context.client, resolved)
     spec = context.backend.spec
     if not same_model(meta, spec):
-        raise ModelMismatch(
-            f"index {index} holds vectors of {describe_model(meta)}; "
-            f"this worker runs {spec.name} v{spec.version}"
-        )
+        raise ModelMismatch(f"index {index} holds vectors of {describe_model(meta)}; this worker runs {spec.name} v{spec.version}")
 
 
-def _give_up(context: IngestContext, run_id: str, catalogue: str, products: list[dict[str, Any]], reason: str, message: str) -> None:
-    records = [
-        QuarantineRecord(
-            kind="product", reason=reason, message=message[:4000], catalogue=catalogue,
-            product_id=str(p.get("id", "?")), product=p,
-        )
-        for p in products
-    ]
-    try:
-        write_records(context.client, context.config, records)
-    except Exception:  # noqa: BLE001 - the outcome below still ends the run
-        log.exception("could not write %d quarantine records", len(records))
-    context.tracker.record(run_id, {f"product:{p.get('id', '?')}": pipeline.QUARANTINED for p in products})
-
-
-def _queue(task: Task) -> str | None:
-    info = task.request.delivery_info or {}
-    return info.get("routing_key")
+def _describe(exc: BaseException) -> str:
+    """The quarantine's message for *exc*: the model mismatch as it reads, anything else with its class."""
+    if isinstance(exc, ModelMismatch):
+        return str(exc)
+    if isinstance(exc, UnpickleableExceptionWrapper):  # what Celery hands on for an exception it cannot pickle
+        return f"{exc.exc_cls_name}: {exc.exc_msg}"
+    return f"{type(exc).__name__}: {exc}"

@@ -21,10 +21,11 @@ from opensearchpy import OpenSearch
 from engine.local_node import LocalNode
 from engine.local_redis import LocalRedis
 from ingest import runner
-from sample_data.vendure import prepare_vendure
+from plugin.config import Config
 from plugin.opensearch.client import connect
-from plugin.config import Config, EngineConfig
+from sample_data.vendure import prepare_vendure
 from tests.support.cli import free_port, local_engine_config
+
 
 @pytest.fixture(scope="session")
 def local_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNode | None]:
@@ -120,7 +121,9 @@ def image_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised 16-d CLIP checkpoint directory (``LOOKALIKE_MODEL=clip:<it>``)."""
-    from tests.support.clip import build_tiny_clip  # torch and transformers load only for the tests that use it
+    from tests.support.clip import (
+        build_tiny_clip,  # torch and transformers load only for the tests that use it
+    )
 
     return build_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 

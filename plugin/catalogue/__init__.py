@@ -1,15 +1,11 @@
-"""The shop's catalogue: rows read and validated into products, and the quarantine of what failed."""
+"""The shop's catalogue: JSONL or CSV rows read and validated into products, deletions or rejections."""
 
-from plugin.catalogue.quarantine import QuarantineRecord, list_records, write_records
-from plugin.catalogue.reader import CatalogueRow, DeleteRow, Product, RejectedRow, read_catalogue
+from plugin.catalogue.reader import (
+    CatalogueRow,
+    DeleteRow,
+    Product,
+    RejectedRow,
+    read_catalogue,
+)
 
-__all__ = [
-    "CatalogueRow",
-    "DeleteRow",
-    "Product",
-    "QuarantineRecord",
-    "RejectedRow",
-    "list_records",
-    "read_catalogue",
-    "write_records",
-]
+__all__ = ["CatalogueRow", "DeleteRow", "Product", "RejectedRow", "read_catalogue"]

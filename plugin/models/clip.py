@@ -12,8 +12,7 @@ import torch
 from PIL import Image
 from transformers import CLIPConfig, CLIPModel, CLIPProcessor
 
-from plugin.models.base import normalise
-from plugin.models.base import EmbeddingSpec
+from plugin.models.base import EmbeddingSpec, normalise
 
 
 def clip_spec(checkpoint: str) -> EmbeddingSpec:

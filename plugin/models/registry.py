@@ -34,6 +34,7 @@ def load_backend(model: str, threads: int = 0) -> EmbeddingBackend:
     """
     with _load_lock:
         if model not in _loaded:
+            parse_model(model)  # refuse a bad name before touching torch's threads
             configure_threads(threads)
             _loaded[model] = _load(model)
         return _loaded[model]

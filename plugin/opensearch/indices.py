@@ -16,8 +16,8 @@ from opensearchpy.exceptions import NotFoundError, RequestError
 
 import mappings
 from plugin.config import Config
-from plugin.models.base import EmbeddingSpec
 from plugin.errors import IndexLifecycleError
+from plugin.models.base import EmbeddingSpec
 
 
 def product_index_body(config: Config, spec: EmbeddingSpec, version: int = mappings.CURRENT_PRODUCT_VERSION) -> dict[str, Any]:

@@ -3,7 +3,15 @@
 from plugin.search.fusion import fuse
 from plugin.search.profiles import PROFILES, store_profiles
 from plugin.search.query_vectors import QueryEmbedder
-from plugin.search.request import DEFAULT_WEIGHTS, Filters, Fusion, Query, SearchOptions, Sort, Weights
+from plugin.search.request import (
+    DEFAULT_WEIGHTS,
+    Filters,
+    Fusion,
+    Query,
+    SearchOptions,
+    Sort,
+    Weights,
+)
 from plugin.search.service import SearchResult, search
 
 __all__ = [

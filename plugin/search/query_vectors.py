@@ -15,8 +15,8 @@ import numpy as np
 from cachetools import LRUCache
 from PIL import Image
 
-from plugin.models.base import EmbeddingBackend, normalise
 from plugin.images.views import VIEWS
+from plugin.models.base import EmbeddingBackend, normalise
 
 
 class QueryEmbedder:

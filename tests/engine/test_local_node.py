@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import threading
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from opensearchpy import helpers
 
 from engine.local_node import LocalNode, PortInUse
-from plugin.opensearch.client import connect
 from plugin.config import Config
+from plugin.opensearch.client import connect
 from tests.support.cli import free_port, local_engine_config, run_cli
+
 
 def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for a node of the test's own, on free ports, never the user's or the session's."""

@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from evaluation.metrics import average_precision_at, hit_at, ndcg_at, precision_at, recall_at
+from evaluation.metrics import (
+    average_precision_at,
+    hit_at,
+    ndcg_at,
+    precision_at,
+    recall_at,
+)
 
 RANKED = ["a", "x", "b", "y", "c"]
 RELEVANT = {"a": 1.0, "b": 1.0, "c": 1.0}

@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opensearchpy import OpenSearch
+
 from engine.local_redis import LocalRedis
 from plugin.config import Config
+from plugin.opensearch.client import connect
 from tests.support.workers import Worker
 
 
@@ -49,3 +52,17 @@ def worker(worker_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     running.start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="module")
+def worker_config(base_config: Config, worker_env: dict[str, str]) -> Config:
+    """The configuration the module's workers run with, as seen from the test."""
+    return dataclasses.replace(base_config, index_alias=worker_env["LOOKALIKE_INDEX_ALIAS"])
+
+
+@pytest.fixture(scope="module")
+def worker_client(worker_config: Config) -> Iterator[OpenSearch]:
+    """A client for the workers' cluster; every index under their alias is deleted afterwards."""
+    client = connect(worker_config)
+    yield client
+    client.indices.delete(index=f"{worker_config.index_alias}*", ignore_unavailable=True, expand_wildcards="all")

@@ -1,33 +1,36 @@
-"""The ingest pipeline, run in-process (``--eager``) against the real node with the real offline model."""
+"""The ingest pipeline against the real node with the real offline model: what it writes, and what it
+recomputes (in-process, ``--eager``, and through real workers)."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError
 from PIL import Image
 
-from ingest import runner
+from ingest import pipeline, runner
+from plugin.catalogue.reader import Product
 from plugin.config import Config
-from plugin.models.registry import load_backend
-from plugin.models.base import EmbeddingSpec
-from plugin.opensearch.indices import create_product_index, swap_alias
-from plugin.catalogue.quarantine import list_records
+from plugin.errors import EngineBusy
 from plugin.images.thumbnails import load_thumbnail
+from plugin.models.registry import load_backend
+from plugin.opensearch.client import connect
 from tests.support.catalogues import write_catalogue
 from tests.support.images import product_photo
-
-
-def ingest(client: OpenSearch, config: Config, catalogue: Path) -> dict[str, int]:
-    return runner.run_catalogue(client, config, catalogue, eager=True)
-
-
-def row(pid: str, *images: Path | str, **fields: Any) -> dict[str, Any]:
-    return {"id": pid, "title": fields.pop("title", f"Product {pid}"), "price": 10, "images": [str(p) for p in images], **fields}
+from tests.support.ingest import (
+    BusyEngine,
+    images_root,
+    ingest_here,
+    ingest_with_workers,
+    row,
+)
+from tests.support.workers import Worker
 
 
 def test_only_what_changed_is_recomputed(client: OpenSearch, ingest_config: Config, image_dir: Path) -> None:
@@ -35,7 +38,7 @@ def test_only_what_changed_is_recomputed(client: OpenSearch, ingest_config: Conf
     rows = [row(f"c{i}", photos[i], tags=["new"]) for i in range(4)]
     catalogue = image_dir / "c.jsonl"
 
-    first = ingest(client, ingest_config, write_catalogue(catalogue, rows))
+    first = ingest_here(client, ingest_config, write_catalogue(catalogue, rows))
     assert (first["indexed"], first["images_embedded"], first["texts_embedded"]) == (4, 4, 4)
     version_before = client.get(index=ingest_config.index_alias, id="c3")["_version"]
 
@@ -43,14 +46,14 @@ def test_only_what_changed_is_recomputed(client: OpenSearch, ingest_config: Conf
     rows[1]["tags"] = ["new", "sale"]  # tags only
     product_photo(photos[2], seed=42)  # new bytes at the same path
     rows[3]["title"] = rows[3]["title"]  # nothing at all
-    second = ingest(client, ingest_config, write_catalogue(catalogue, rows))
+    second = ingest_here(client, ingest_config, write_catalogue(catalogue, rows))
 
     assert (second["updated"], second["unchanged"]) == (3, 1)
     assert (second["images_embedded"], second["texts_embedded"]) == (1, 0)
     assert client.get(index=ingest_config.index_alias, id="c3")["_version"] == version_before  # not even rewritten
 
     rows[3]["title"] = "Renamed product"
-    third = ingest(client, ingest_config, write_catalogue(catalogue, rows))
+    third = ingest_here(client, ingest_config, write_catalogue(catalogue, rows))
     assert (third["updated"], third["images_embedded"], third["texts_embedded"]) == (1, 0, 1)
 
 
@@ -60,7 +63,7 @@ def test_a_product_with_several_images_is_one_document_found_by_each_image(
     front, back = product_photo(image_dir / "front.jpg", seed=1), product_photo(image_dir / "back.jpg", seed=2)
     others = [product_photo(image_dir / f"o{i}.jpg", seed=10 + i) for i in range(3)]
     rows = [row("jacket", front, back)] + [row(f"o{i}", p) for i, p in enumerate(others)]
-    ingest(client, ingest_config, write_catalogue(image_dir / "c.jsonl", rows))
+    ingest_here(client, ingest_config, write_catalogue(image_dir / "c.jsonl", rows))
     backend = load_backend(ingest_config.model, ingest_config.torch_threads)
 
     for photo in (front, back):
@@ -84,7 +87,7 @@ def test_labels_are_kept_apart_from_the_shops_tags_and_thumbnails_are_served(
     client: OpenSearch, ingest_config: Config, image_dir: Path
 ) -> None:
     photo = product_photo(image_dir / "p.jpg", seed=5, size=(900, 600))
-    ingest(client, ingest_config, write_catalogue(image_dir / "c.jsonl", [row("p", photo, tags=["Summer"])]))
+    ingest_here(client, ingest_config, write_catalogue(image_dir / "c.jsonl", [row("p", photo, tags=["Summer"])]))
 
     document = client.get(index=ingest_config.index_alias, id="p")["_source"]
     assert document["tags"] == ["summer"]
@@ -96,32 +99,73 @@ def test_labels_are_kept_apart_from_the_shops_tags_and_thumbnails_are_served(
     assert thumbnail.format == "WEBP" and thumbnail.size == (256, 171)
 
 
-def test_a_delete_row_removes_the_product(client: OpenSearch, ingest_config: Config, image_dir: Path) -> None:
-    photo = product_photo(image_dir / "p.jpg", seed=3)
-    ingest(client, ingest_config, write_catalogue(image_dir / "a.jsonl", [row("keep", photo), row("drop", photo)]))
-
-    summary = ingest(client, ingest_config, write_catalogue(image_dir / "b.jsonl", [{"id": "drop", "deleted": True}]))
-
-    assert summary["deleted"] == 1
-    assert client.exists(index=ingest_config.index_alias, id="keep")
-    assert not client.exists(index=ingest_config.index_alias, id="drop")
-
-
-def test_ingesting_into_an_index_built_for_another_model_is_refused(
+def test_a_batch_sorts_its_products_into_indexed_retried_and_quarantined(
     client: OpenSearch, ingest_config: Config, image_dir: Path
 ) -> None:
-    other = EmbeddingSpec(name="some-other-model", version="3", image_dims=8, text_dims=8)
-    swap_alias(client, ingest_config.index_alias, create_product_index(client, ingest_config, other))
+    target = runner.prepare_indices(client, ingest_config)
+    good, notes = product_photo(image_dir / "good.jpg", seed=7), image_dir / "notes.jpg"
+    notes.write_text("not an image")
+    products = [
+        Product.model_validate(row("good", good)),
+        Product.model_validate(row("partly", good, notes)),
+        Product.model_validate(row("text", notes)),
+        Product.model_validate(row("away", "https://no-such-host.invalid/a.jpg")),
+    ]
+    backend = load_backend(ingest_config.model, ingest_config.torch_threads)
 
-    with pytest.raises(runner.ModelMismatch, match="holds vectors of some-other-model v3"):
-        ingest(client, ingest_config, write_catalogue(image_dir / "c.jsonl", [row("x", product_photo(image_dir / "x.jpg", seed=1))]))
+    first = pipeline.process_products(client, ingest_config, backend, products, catalogue="c", target=target)
+
+    assert first.outcomes == {"good": "indexed", "partly": "indexed", "text": "quarantined"}
+    assert [p["id"] for p in first.retry] == ["away"]  # a transient fault, and attempts are left
+    last = pipeline.process_products(client, ingest_config, backend, products[3:], catalogue="c", attempt=2, target=target)
+    assert (last.outcomes, last.retry) == ({"away": "quarantined"}, [])
 
 
-def test_a_transient_failure_is_retried_then_quarantined(client: OpenSearch, ingest_config: Config, image_dir: Path) -> None:
-    config = dataclasses.replace(ingest_config, ingest=dataclasses.replace(ingest_config.ingest, max_attempts=3))
+def test_text_for_embedding_joins_what_a_shopper_might_type() -> None:
+    product = Product.model_validate(
+        row("t", "a.jpg", title="Linen shirt", brand="Acme", category=["Men", "Shirts"], description="Light and cool.")
+    )
 
-    summary = ingest(client, config, write_catalogue(image_dir / "c.jsonl", [row("u", "https://no-such-host.invalid/u.jpg")]))
+    assert pipeline.text_for_embedding(product) == "Linen shirt. Acme. Men > Shirts. Light and cool."
+    assert pipeline.text_for_embedding(Product.model_validate(row("u", "a.jpg", title="Mug"))) == "Mug"
 
-    assert summary["quarantined"] == 1
-    [record] = list_records(client, config)
-    assert (record["reason"], record["attempts"], record["retryable"]) == ("fetch_failed", 3, True)
+
+def test_a_busy_cluster_raises_engine_busy_for_the_tasks_to_retry(client: OpenSearch, ingest_config: Config, image_dir: Path) -> None:
+    target = runner.prepare_indices(client, ingest_config)
+    backend = load_backend(ingest_config.model, ingest_config.torch_threads)
+    product = Product.model_validate(row("b", product_photo(image_dir / "b.jpg", seed=8)))
+
+    with BusyEngine(ingest_config.opensearch_url, "/_mget") as busy:
+        busy_client = connect(dataclasses.replace(ingest_config, opensearch_url=busy.url))
+        with pytest.raises(EngineBusy, match="HTTP 429"):
+            pipeline.process_products(busy_client, ingest_config, backend, [product], catalogue="c", target=target)
+        with pytest.raises(EngineBusy):
+            with pipeline.busy_as_engine_busy():
+                busy_client.mget(index=target, body={"ids": ["b"]})
+        # Other refusals are not a busy cluster, and keep their own class.
+        with pytest.raises(NotFoundError), pipeline.busy_as_engine_busy():
+            busy_client.get(index=f"{ingest_config.index_alias}-missing-{uuid.uuid4().hex[:6]}", id="x")
+
+
+@pytest.mark.slow
+def test_editing_only_prices_reindexes_without_any_model_call(
+    worker: Worker, worker_env: dict[str, str], worker_client: OpenSearch, worker_config: Config
+) -> None:
+    root = images_root(worker_env)
+    rows: list[dict[str, Any]] = [
+        {"id": f"p-{i}", "title": f"Sneaker {i}", "price": 50 + i, "tags": ["shoe"], "images": [str(product_photo(root / f"p-{i}.png", seed=100 + i))]}
+        for i in range(6)
+    ]
+    catalogue = write_catalogue(root / "prices.jsonl", rows)
+    first = ingest_with_workers(worker_env, catalogue)
+    assert "Done: 6 indexed" in first.stdout, first.stderr
+    assert "Model calls: 6 images, 6 texts embedded." in first.stdout
+
+    for row_ in rows[:4]:
+        row_["price"] = row_["price"] * 0.8
+    rows[4]["tags"] = ["shoe", "sale"]
+    second = ingest_with_workers(worker_env, write_catalogue(root / "prices.jsonl", rows))
+
+    assert "Done: 0 indexed, 5 updated, 1 unchanged, 0 deleted, 0 quarantined." in second.stdout, second.stderr
+    assert "Model calls: 0 images, 0 texts embedded." in second.stdout
+    assert worker_client.get(index=worker_config.index_alias, id="p-0")["_source"]["price"] == pytest.approx(40.0)

@@ -40,13 +40,14 @@ def image_wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     """The wheel ``pip install .`` builds from what the Dockerfile copies into the image."""
     tmp_path = tmp_path_factory.mktemp("image")
     context = tmp_path / "context"
-    for name in copied_paths(REPO / "Dockerfile"):
-        source, target = REPO / name, context / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "target"))
-        else:
-            shutil.copy2(source, target)
+    for pattern in copied_paths(REPO / "Dockerfile"):
+        for source in sorted(REPO.glob(pattern)):  # COPY takes wildcards, as glob does
+            target = context / source.relative_to(REPO)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "target"))
+            else:
+                shutil.copy2(source, target)
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path / "wheel"), str(context)],
         capture_output=True, text=True, timeout=600,

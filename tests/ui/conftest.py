@@ -15,8 +15,16 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from engine.local_redis import LocalRedis
 from plugin.config import Config
-from tests.support.browser import DESKTOP, REPO, ApiServer, ShopSite, chromium_path, server_env
+from tests.support.browser import (
+    DESKTOP,
+    REPO,
+    ApiServer,
+    ShopSite,
+    chromium_path,
+    server_env,
+)
 from tests.support.cli import free_port
+
 
 @pytest.fixture(scope="session")
 def shop_port() -> int:

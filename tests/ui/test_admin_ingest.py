@@ -13,11 +13,11 @@ from playwright.sync_api import Page, expect
 
 from engine.local_redis import LocalRedis
 from plugin.config import Config
-from tests.support.cli import LOOKALIKE
+from tests.support.browser import ADMIN_KEY, ApiServer, screenshot, server_env
 from tests.support.catalogues import write_catalogue
+from tests.support.cli import LOOKALIKE
 from tests.support.images import product_photo
 from tests.support.workers import Worker
-from tests.support.browser import ADMIN_KEY, ApiServer, screenshot, server_env
 
 PRODUCTS = 20
 

@@ -10,8 +10,8 @@ from typing import Any
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.support.images import degraded, jpeg
 from tests.support.browser import ApiServer, screenshot
+from tests.support.images import degraded, jpeg
 
 
 def api_search(server: ApiServer, body: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 
 from playwright.sync_api import FileChooser, Page, expect
 
-from tests.support.images import degraded
 from tests.support.browser import ApiServer, ShopSite, screenshot
+from tests.support.images import degraded
 
 BUTTON = ".lookalike-widget >> button.photo"
 PANEL = ".lookalike-widget >> .panel"

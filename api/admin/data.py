@@ -1,0 +1,102 @@
+"""What the admin views show about the index and the catalogue, read from OpenSearch.
+
+Plain functions from a client and an alias to JSON-ready dicts, so the HTML pages and the
+``/admin/api`` routes show the same figures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError
+
+from api.results import with_thumbnails
+from plugin.config import Config
+from plugin.opensearch.documents import DETAIL_FIELDS, SOURCE_FIELDS
+from plugin.opensearch.indices import index_model, indices_behind
+from plugin.search.request import Filters, Query
+from plugin.search.service import search
+
+
+def index_overview(client: OpenSearch, config: Config) -> dict[str, Any]:
+    """The alias, the index behind it, its document count, size, model and mapping, and the side indices."""
+    behind = indices_behind(client, config.index_alias)
+    overview: dict[str, Any] = {"alias": config.index_alias, "indices": behind, "index": behind[0] if behind else None}
+    if behind:
+        index = behind[0]
+        stats = client.indices.stats(index=index, metric="docs,store")["indices"][index]["primaries"]
+        meta = index_model(client, index)
+        overview.update(
+            documents=client.count(index=index)["count"],
+            size_bytes=stats["store"]["size_in_bytes"],
+            model={"name": meta.get("embedding_model"), "version": meta.get("embedding_model_version")},
+            mapping_version=meta.get("mapping_version"),
+            mapping=client.indices.get_mapping(index=index)[index]["mappings"],
+        )
+    overview["quarantined"] = _count(client, config.quarantine_index)
+    overview["thumbnails"] = _count(client, config.thumbnail_index)
+    return overview
+
+
+def catalogue_page(client: OpenSearch, alias: str, page: int, size: int, text: str | None) -> dict[str, Any]:
+    """One page of the catalogue (by title, or matching *text*), with each product's thumbnails."""
+    if not indices_behind(client, alias):
+        return {"total": 0, "page": page, "size": size, "products": []}
+    query: dict[str, Any] = {"multi_match": {"query": text, "fields": ["title^3", "brand.text", "tags", "labels"]}} if text else {"match_all": {}}
+    response = client.search(
+        index=alias,
+        body={
+            "from": (page - 1) * size, "size": size, "query": query, "_source": DETAIL_FIELDS,
+            "sort": ["_score", {"title.keyword": "asc"}], "track_total_hits": True,
+        },
+    )
+    products = [with_thumbnails(hit["_source"]) for hit in response["hits"]["hits"]]
+    return {"total": response["hits"]["total"]["value"], "page": page, "size": size, "products": products}
+
+
+def product_detail(client: OpenSearch, alias: str, product_id: str, neighbours: int = 6) -> dict[str, Any] | None:
+    """A product with its images, the model's labels beside the shop's tags, and its near-duplicates.
+
+    Near-duplicates are the products in its perceptual-hash group (the same main photo, give
+    or take resizing and compression); the nearest neighbours by image vector follow, with
+    their similarity, so a merchandiser sees the look-alikes a hash does not catch.
+    """
+    try:
+        source = client.get(index=alias, id=product_id, _source_includes=DETAIL_FIELDS)["_source"]
+    except NotFoundError:
+        return None
+    duplicates: list[dict[str, Any]] = []
+    if source.get("dup_group"):
+        response = client.search(
+            index=alias,
+            body={
+                "size": 20, "_source": SOURCE_FIELDS,
+                "query": {"bool": {"filter": [{"term": {"dup_group": source["dup_group"]}}], "must_not": [{"ids": {"values": [product_id]}}]}},
+            },
+        )
+        duplicates = [with_thumbnails(hit["_source"]) for hit in response["hits"]["hits"]]
+    similar: list[dict[str, Any]] = []
+    vectors = client.get(index=alias, id=product_id, _source_includes=["images.vector"])["_source"].get("images", [])
+    if vectors:
+        query = Query(image_vector=vectors[0]["vector"], filters=Filters(exclude_ids=(product_id,)), size=neighbours, explain=True)
+        for hit in search(client, alias, query).hits:
+            signal = hit.get("explain", {}).get("signals", {}).get("image", {})
+            similar.append(with_thumbnails(hit) | {"similarity": signal.get("score")})
+    tags = [str(t) for t in source.get("tags", [])]
+    labels = [str(label) for label in source.get("labels", [])]
+    return {
+        "product": with_thumbnails(source),
+        "tags": tags,
+        "labels": labels,
+        # A label the shop also uses as a tag (or inside one, e.g. "style:sneaker") agrees with it.
+        "agreeing_labels": [label for label in labels if any(label.lower() in tag.lower() for tag in tags)],
+        "duplicates": duplicates,
+        "similar": similar,
+    }
+
+
+def _count(client: OpenSearch, index: str) -> int | None:
+    if not client.indices.exists(index=index):
+        return None
+    return int(client.count(index=index)["count"])

@@ -1,0 +1,234 @@
+"""The admin views under ``/admin``: the index, ingest, the catalogue, a search playground, reports.
+
+Every route here needs the admin key (:mod:`api.auth`); pages answer a missing key with the
+login form, ``/admin/api`` and ``/admin/events`` with JSON. Nothing under ``/admin`` gets CORS
+headers, and responses are never cached. Routes find the cluster and the configuration on the
+app's :class:`~api.service.SearchService`, and the ingest runs on its :class:`IngestMonitor`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from api.admin.data import catalogue_page, index_overview, product_detail
+from api.admin.ingest_monitor import IngestMonitor
+from api.admin.reports import list_reports, report_image
+from api.auth import (
+    ADMIN_OFF,
+    COOKIE,
+    SESSION_SECONDS,
+    AdminRefused,
+    key_matches,
+    require_admin,
+    session_token,
+)
+from api.errors import ApiError, answer_for, error_response
+from api.pages import CSP
+from api.service import current_service
+from plugin.opensearch.quarantine import list_records
+from plugin.search.profiles import PROFILES
+
+#: Products per page of the catalogue browser.
+CATALOGUE_PAGE = 24
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def current_monitor() -> IngestMonitor:
+    """The application's :class:`IngestMonitor`."""
+    monitor: IngestMonitor = current_app.extensions["lookalike.ingest"]
+    return monitor
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    if request.endpoint in ("admin.login", "admin.login_form"):
+        return None
+    try:
+        require_admin(current_service().config.admin_key)
+    except AdminRefused as exc:
+        status = answer_for(exc).status
+        if _wants_json():
+            return error_response(status, exc.reason, str(exc))
+        return _login_page(status, str(exc))
+    return None
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    return response
+
+
+@bp.get("/login")
+def login_form() -> Response:
+    if not current_service().config.admin_key:
+        return _login_page(403, ADMIN_OFF)
+    return _login_page(200, None)
+
+
+@bp.post("/login")
+def login() -> Response:
+    """Check the key from the form; on success set the session cookie and go where the user was going."""
+    admin_key = current_service().config.admin_key
+    if not admin_key:
+        return _login_page(403, ADMIN_OFF)
+    if not key_matches(admin_key, request.form.get("key", "")):
+        return _login_page(401, "That is not the admin key.")
+    response = redirect(_safe_next(request.form.get("next")), code=303)
+    response.set_cookie(
+        COOKIE, session_token(admin_key), max_age=SESSION_SECONDS, path="/admin",
+        httponly=True, samesite="Strict", secure=request.is_secure,
+    )
+    return response
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    response = redirect(url_for("admin.login_form"), code=303)
+    response.delete_cookie(COOKIE, path="/admin")
+    return response
+
+
+@bp.get("/")
+def index_page() -> str:
+    """The index: alias, the index behind it, documents, size, model, mapping."""
+    service = current_service()
+    return render_template("admin/index.html", overview=index_overview(service.client, service.config), section="index")
+
+
+@bp.get("/ingest")
+def ingest_page() -> str:
+    """Runs with live progress, and the quarantine with a retry button."""
+    service = current_service()
+    records = list_records(service.client, service.config, size=200)
+    return render_template("admin/ingest.html", state=current_monitor().state(), records=records, section="ingest")
+
+
+@bp.get("/catalogue")
+def catalogue() -> str:
+    service = current_service()
+    page = _page_number(request.args.get("page", "1"))
+    text = (request.args.get("q") or "").strip() or None
+    listing = catalogue_page(service.client, service.config.index_alias, page, CATALOGUE_PAGE, text)
+    return render_template("admin/catalogue.html", listing=listing, q=text or "", section="catalogue")
+
+
+@bp.get("/catalogue/<product_id>")
+def product_page(product_id: str) -> Response | str:
+    service = current_service()
+    detail = product_detail(service.client, service.config.index_alias, product_id)
+    if detail is None:
+        return Response(render_template("admin/missing.html", product_id=product_id, section="catalogue"), status=404)
+    return render_template("admin/product.html", detail=detail, section="catalogue")
+
+
+@bp.get("/playground")
+def playground() -> str:
+    return render_template("admin/playground.html", profiles=PROFILES, section="playground")
+
+
+@bp.get("/reports")
+def reports() -> str:
+    return render_template("admin/reports.html", reports=list_reports(current_service().config.reports_dir), section="reports")
+
+
+@bp.get("/reports/<name>")
+def report_file(name: str) -> Response:
+    found = report_image(current_service().config.reports_dir, name)
+    if found is None:
+        raise ApiError(404, "not_found", f"no plot {name}", "name")
+    data, mimetype = found
+    return Response(data, mimetype=mimetype)
+
+
+@bp.get("/api/index")
+def api_index() -> Response:
+    service = current_service()
+    return jsonify(index_overview(service.client, service.config))
+
+
+@bp.get("/api/ingest")
+def api_ingest() -> Response:
+    return jsonify(current_monitor().state())
+
+
+@bp.get("/api/quarantine")
+def api_quarantine() -> Response:
+    service = current_service()
+    records = [{k: v for k, v in r.items() if k not in ("product", "raw")} for r in list_records(service.client, service.config, size=200)]
+    return jsonify(records=records)
+
+
+@bp.post("/api/quarantine/retry")
+def api_retry() -> tuple[Response, int]:
+    """Ingest the quarantined products again, as ``lookalike ingest --retry-failed`` does.
+
+    A broker that is down answers 503, a retry already running 409 (:mod:`api.errors`).
+    """
+    current_monitor().start_retry()
+    return jsonify(status="started"), 202
+
+
+@bp.get("/api/products/<product_id>")
+def api_product(product_id: str) -> Response:
+    service = current_service()
+    detail = product_detail(service.client, service.config.index_alias, product_id)
+    if detail is None:
+        raise ApiError(404, "not_found", f"no product {product_id}", "product_id")
+    return jsonify(detail)
+
+
+@bp.get("/events")
+def events() -> Response:
+    """Ingest progress as server-sent events, pushed whenever a run moves."""
+    response = Response(current_monitor().events(), mimetype="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
+    return response
+
+
+@bp.app_template_filter("when")
+def _when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/admin/api/", "/admin/events", "/admin/reports/"))
+
+
+def _login_page(status: int, message: str | None) -> Response:
+    if request.method == "POST":
+        next_path = _safe_next(request.form.get("next"))  # a wrong key: keep where the user was going
+    elif request.endpoint == "admin.login_form":
+        next_path = "/admin/"
+    else:
+        next_path = request.full_path.rstrip("?")
+    page = render_template("admin/login.html", message=message, next_path=next_path, off=status == 403)
+    return Response(page, status=status)
+
+
+def _safe_next(target: Any) -> str:
+    # Only a path under /admin: never an open redirect to another site.
+    if isinstance(target, str) and target.startswith("/admin") and not urlsplit(target).netloc and "\\" not in target:
+        return target
+    return "/admin/"
+
+
+def _page_number(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ApiError(400, "invalid_parameter", "page must be a whole number from 1 to 1000", "page")
+    return int(raw)

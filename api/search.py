@@ -1,0 +1,91 @@
+"""The public JSON API a shop's search box calls: search, products, look-alikes, thumbnails, health.
+
+Routes turn requests into :class:`plugin.search.request.Query` objects and results into JSON;
+they find their services with :func:`api.service.current_service`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.datastructures import FileStorage
+
+from api.errors import ApiError
+from api.openapi import openapi_document
+from api.photos import photo_vector
+from api.results import result_json
+from api.schemas import SearchBody, read_search
+from api.service import SearchService, current_service
+from plugin.images.thumbnails import load_thumbnail
+from plugin.opensearch.documents import SOURCE_FIELDS
+from plugin.search.request import Query
+
+bp = Blueprint("search", __name__)
+
+#: The characters of a thumbnail's name, a lower-case SHA-256 fingerprint.
+HEX = frozenset("0123456789abcdef")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The API's OpenAPI 3.1 document; the request schema is the one requests are validated with."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/health")
+def health() -> Response:
+    """The cluster's health, the live index and the model; 503 when the cluster is unreachable."""
+    return jsonify(current_service().health())
+
+
+@bp.post("/search")
+def search_products() -> Response:
+    """Search by photo, by text, or both, with filters, sorting, facets and pages."""
+    service = current_service()
+    body = read_search(request)
+    query = build_query(body, request.files.get("image"), service)
+    return jsonify(result_json(service.search(query), body))
+
+
+@bp.get("/products/<product_id>")
+def product(product_id: str) -> Response:
+    return jsonify(current_service().product(product_id, SOURCE_FIELDS))
+
+
+@bp.get("/products/<product_id>/similar")
+def similar(product_id: str) -> Response:
+    """Products that look like this one (its photos), the product itself excluded."""
+    size = request.args.get("size", "10")
+    if not size.isdigit() or not 1 <= int(size) <= 100:
+        raise ApiError(400, "invalid_parameter", "size must be a whole number from 1 to 100", "size")
+    service = current_service()
+    body = SearchBody(product_id=product_id, size=int(size))
+    # The product's stored vectors against the same index's: comparable whatever the model.
+    return jsonify(result_json(service.search(build_query(body, None, service), check_model=False), body))
+
+
+@bp.get("/thumbnails/<fingerprint>")
+def thumbnail(fingerprint: str) -> Response:
+    if len(fingerprint) != 64 or not set(fingerprint) <= HEX:
+        raise ApiError(400, "invalid_parameter", "a thumbnail is named by a 64-character image fingerprint", "fingerprint")
+    service = current_service()
+    webp = load_thumbnail(service.client, service.config.thumbnail_index, fingerprint)
+    if webp is None:
+        raise ApiError(404, "not_found", f"no thumbnail {fingerprint}", "fingerprint")
+    response = Response(webp, mimetype="image/webp")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # content-addressed
+    return response
+
+
+def build_query(body: SearchBody, upload: FileStorage | None, service: SearchService) -> Query:
+    """The core's query for *body*: its options, the photo's vector, and the words' vectors."""
+    image_vector, exclude = photo_vector(body, upload, service)
+    text = body.text.strip() if body.text and body.text.strip() else None
+    filters = body.filters.model_copy(update={"exclude_ids": (*body.filters.exclude_ids, *exclude)})
+    return Query(
+        **(body.options() | {"filters": filters}),
+        image_vector=image_vector,
+        text=text,
+        text_vector=service.embedder.text(text) if text else None,
+        text_image_vector=service.embedder.text_for_images(text) if text else None,
+        weights=body.weights.model_dump(),
+    )

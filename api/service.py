@@ -1,0 +1,133 @@
+"""What the search routes share: the cluster client, the query embedder, and the checks a search needs first.
+
+:func:`api.app.create_app` builds one :class:`SearchService` and keeps it in
+``app.extensions["lookalike"]``; routes find it there with :func:`current_service`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError
+
+from api.errors import ApiError
+from plugin.config import Config
+from plugin.errors import ModelMismatch
+from plugin.images.fetch import FetchPolicy
+from plugin.models.base import EmbeddingBackend, EmbeddingSpec
+from plugin.models.registry import load_backend
+from plugin.opensearch.client import cluster_health, connect
+from plugin.opensearch.documents import describe_model, same_model
+from plugin.opensearch.indices import index_model, indices_behind
+from plugin.search.profiles import store_profiles
+from plugin.search.query_vectors import QueryEmbedder
+from plugin.search.request import Query
+from plugin.search.service import SearchResult, search
+
+#: Seconds a model check of the live index is trusted: the alias moves rarely (a re-embed).
+MODEL_CHECK_SECONDS = 5.0
+
+
+class ModelGuard:
+    """Refuses to compare query vectors with an index that holds another model's vectors.
+
+    Vectors of two models give confident nonsense when compared. What each index holds never
+    changes, so it is read once per index; which index the alias names is looked up again
+    at most every *ttl* seconds.
+    """
+
+    def __init__(
+        self, client: OpenSearch, alias: str, spec: EmbeddingSpec,
+        ttl: float = MODEL_CHECK_SECONDS, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client, self.alias, self.spec, self.ttl, self.clock = client, alias, spec, ttl, clock
+        self._problems: dict[str, str | None] = {}
+        self._passed_at: float | None = None
+
+    def problem(self, index: str) -> str | None:
+        """Why *index*'s vectors cannot be compared with this API's model, or None when they can."""
+        if index not in self._problems:
+            meta = index_model(self.client, index)
+            self._problems[index] = None if same_model(meta, self.spec) else (
+                f"the index {index} holds vectors of {describe_model(meta)}, but this API embeds queries with "
+                f"{self.spec.name} v{self.spec.version}; re-embed with `lookalike ingest CATALOGUE --new-index` or set LOOKALIKE_MODEL"
+            )
+        return self._problems[index]
+
+    def check(self) -> None:
+        """Raise :class:`ModelMismatch` when the index behind the alias holds another model's vectors."""
+        if self._passed_at is not None and self.clock() - self._passed_at < self.ttl:
+            return
+        live = indices_behind(self.client, self.alias)
+        problem = self.problem(live[0]) if live else None
+        if problem:
+            raise ModelMismatch(problem)
+        self._passed_at = self.clock()
+
+
+class SearchService:
+    """The client, the embedder, the URL policy for query photos, the model guard, and the ranking profiles' state."""
+
+    def __init__(self, config: Config, client: OpenSearch, embedder: QueryEmbedder) -> None:
+        self.config, self.client, self.embedder = config, client, embedder
+        # The API never reads local files, whatever the ingest workers may.
+        self.url_policy: FetchPolicy = dataclasses.replace(config.fetch, local_roots=())
+        self.guard = ModelGuard(client, config.index_alias, embedder.backend.spec)
+        self.profiles_stored = False
+        self._profiles_lock = threading.Lock()
+
+    @classmethod
+    def build(cls, config: Config, backend: EmbeddingBackend | None = None, warm: bool = True) -> SearchService:
+        """The service for *config*, with *backend* or the configured model; *warm* runs the model once now."""
+        embedder = QueryEmbedder(backend or load_backend(config.model, config.torch_threads), views=config.query_views)
+        if warm:
+            embedder.backend.embed_texts_for_images(["warm up"])
+        return cls(config, connect(config), embedder)
+
+    def search(self, query: Query, check_model: bool = True) -> SearchResult:
+        """Run *query* on the live index; *check_model* refuses an index of another model first."""
+        if check_model and (query.image_vector is not None or query.text_vector is not None):
+            self.guard.check()
+        if query.profile is not None:
+            self.store_profiles()
+        return search(self.client, self.config.index_alias, query)
+
+    def store_profiles(self) -> None:
+        """Store the ranking profiles' scripts once per process, on first use: the cluster may start after the API."""
+        with self._profiles_lock:
+            if not self.profiles_stored:
+                store_profiles(self.client)
+                self.profiles_stored = True
+
+    def product(self, product_id: str, fields: list[str]) -> dict[str, Any]:
+        """*fields* of the product's stored source; a 404 :class:`ApiError` when there is no such product."""
+        try:
+            return self.client.get(index=self.config.index_alias, id=product_id, _source_includes=fields)["_source"]
+        except NotFoundError:
+            raise ApiError(404, "not_found", f"no product {product_id}", "product_id") from None
+
+    def health(self) -> dict[str, Any]:
+        """The cluster's health, the live index and the model; raises :class:`EngineUnavailable` when unreachable."""
+        cluster = cluster_health(self.client)
+        live = indices_behind(self.client, self.config.index_alias)
+        problem = self.guard.problem(live[0]) if live else None
+        spec = self.embedder.backend.spec
+        return {
+            "status": "model_mismatch" if problem else "ok" if live else "no_index",
+            "opensearch": cluster["status"],
+            "index": live[0] if live else None,
+            "model": {"name": spec.name, "version": spec.version},
+            **({"problem": problem} if problem else {}),
+        }
+
+
+def current_service() -> SearchService:
+    """The application's :class:`SearchService` (inside a request or an app context)."""
+    service: SearchService = current_app.extensions["lookalike"]
+    return service

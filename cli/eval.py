@@ -1,0 +1,141 @@
+"""``lookalike eval``: search quality through the API beside exact search, and the CI gate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cli.common import ensure_fast_malloc, load_config, reports_errors
+
+_REPORTS_HELP = "[default: $LOOKALIKE_REPORTS_DIR]"
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Measure search quality through the API beside exact search; reports go to $LOOKALIKE_REPORTS_DIR (default reports/)."""
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _written(paths: list[Path]) -> str:
+    return "Written: " + ", ".join(str(path) for path in paths) + "."
+
+
+@eval_group.command("prepare")
+@reports_errors
+def eval_prepare() -> None:
+    """Fetch and unpack the evaluation data sets once (demo catalogue, distractor photos, Fashion-MNIST)."""
+    from sample_data.distractors import prepare_distractors
+    from sample_data.fashion_mnist import write_catalogue
+    from sample_data.vendure import prepare_vendure
+
+    config = load_config()
+    for path in (
+        prepare_vendure(config.data_dir),
+        prepare_distractors(config.data_dir),
+        write_catalogue(config.data_dir / "fashion-mnist", 10_000, seed=0),
+    ):
+        click.echo(f"ready: {path}")
+
+
+@eval_group.command("vendure")
+@click.option("--compare-views", is_flag=True, help="Also compare query view sets (test-time augmentation) by exact search.")
+@click.option("--reports", "reports_dir", default=None, type=click.Path(path_type=Path), help=_REPORTS_HELP)
+@reports_errors
+def eval_vendure(compare_views: bool, reports_dir: Path | None) -> None:
+    """Degraded photos of the demo products (blur, rotation, occlusion, light, crops ...) must find their product."""
+    ensure_fast_malloc()
+    from evaluation.report import write_report
+    from evaluation.vendure import MISSES_SHEET, draw_misses, evaluate_vendure
+    from sample_data.vendure import prepare_vendure
+
+    config = load_config()
+    reports_dir = reports_dir or config.reports_dir
+    figures = evaluate_vendure(config, compare_views=compare_views, progress=_echo)
+    command = "lookalike eval vendure" + (" --compare-views" if compare_views else "")
+    paths = write_report("vendure", figures, reports_dir, command)
+    sheet = draw_misses(figures, prepare_vendure(config.data_dir), reports_dir / MISSES_SHEET)
+    paths += [sheet] if sheet else []
+    click.echo(
+        f"Mean recall@1 over {len(figures['recall_at_1']) - 1} degradations: served {figures['mean_recall_at_1']:.3f}, "
+        f"exact {figures['exact']['mean_recall_at_1']:.3f}; lowest served {figures['min_recall_at_1']:.3f}. {_written(paths)}"
+    )
+
+
+@eval_group.command("fashion")
+@click.option("--catalogue", "catalogue_size", default=10_000, show_default=True, type=click.IntRange(min=100, max=60_000))
+@click.option("--queries", default=1_000, show_default=True, type=click.IntRange(min=10, max=10_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--rebuild", is_flag=True, help="Ingest the catalogue again even if an index of it exists.")
+@click.option("--reports", "reports_dir", default=None, type=click.Path(path_type=Path), help=_REPORTS_HELP)
+@reports_errors
+def eval_fashion(catalogue_size: int, queries: int, seed: int, rebuild: bool, reports_dir: Path | None) -> None:
+    """Fashion-MNIST class retrieval: precision@10, mAP@100, nDCG@10 and recall@1, served and exact."""
+    ensure_fast_malloc()
+    from evaluation.fashion import evaluate_fashion
+    from evaluation.report import write_report
+
+    config = load_config()
+    figures = evaluate_fashion(config, catalogue_size=catalogue_size, queries=queries, seed=seed, rebuild=rebuild, progress=_echo)
+    command = f"lookalike eval fashion --catalogue {catalogue_size} --queries {queries} --seed {seed}"
+    paths = write_report("fashion", figures, reports_dir or config.reports_dir, command)
+    served, exact = figures["served"], figures["exact"]
+    click.echo(
+        f"precision@10 served {served['precision_at_10']:.4f} / exact {exact['precision_at_10']:.4f}, "
+        f"mAP@100 {served['map_at_100']:.4f} / {exact['map_at_100']:.4f}. {_written(paths)}"
+    )
+
+
+@eval_group.command("judged")
+@click.argument("judged_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", default="judged", show_default=True, help="Report name: eval-<name>.json (starts with 'judged').")
+@click.option("--reports", "reports_dir", default=None, type=click.Path(path_type=Path), help=_REPORTS_HELP)
+@reports_errors
+def eval_judged(judged_file: Path, name: str, reports_dir: Path | None) -> None:
+    """Evaluate a shop's own judged queries (JSON Lines) against the live index."""
+    from evaluation.judged import evaluate_judged
+    from evaluation.report import write_report
+
+    if not name.startswith("judged"):
+        raise click.BadParameter("must start with 'judged'", param_hint="--name")
+    config = load_config()
+    figures = evaluate_judged(config, judged_file, progress=_echo)
+    paths = write_report(name, figures, reports_dir or config.reports_dir, f"lookalike eval judged {judged_file}")
+    click.echo(f"nDCG@10 served {figures['served']['ndcg_at_10']:.4f} / exact {figures['exact']['ndcg_at_10']:.4f}. {_written(paths)}")
+
+
+@eval_group.command("gate")
+@click.option(
+    "--reference",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="[default: $LOOKALIKE_REPORTS_DIR/eval-gate.json]",
+)
+@click.option("--update", is_flag=True, help="Write the measured figures as the new reference instead of comparing.")
+@reports_errors
+def eval_gate(reference: Path | None, update: bool) -> None:
+    """The small evaluation CI runs: fails when a figure falls below the reference by more than its tolerance."""
+    ensure_fast_malloc()
+    from evaluation.gate import compare, run_gate
+    from evaluation.report import write_json
+
+    config = load_config()
+    reference = reference or config.reports_dir / "eval-gate.json"
+    measured = run_gate(config, progress=_echo)
+    if update:
+        write_json(reference, measured)
+        click.echo(f"Reference figures written to {reference}.")
+        return
+    if not reference.is_file():
+        raise click.ClickException(f"no reference figures at {reference}; write them with --update")
+    drops = compare(measured, json.loads(reference.read_text(encoding="utf-8")))
+    for drop in drops:
+        click.echo(f"DROP {drop}", err=True)
+    if drops:
+        sys.exit(1)
+    click.echo(f"No figure fell below {reference}.")

@@ -1,0 +1,151 @@
+"""The public routes (``api/search.py``) on the demo catalogue, through Flask's test client, against the real node and model."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from PIL import Image
+
+from api.app import create_app
+from plugin.config import Config
+from tests.support.api import titles, upload
+from tests.support.images import degraded
+
+
+@pytest.fixture(scope="module")
+def api(shop_config: Config) -> FlaskClient:
+    """The shop's API as it is served: the default configuration, the model warmed up."""
+    return create_app(shop_config).test_client()
+
+
+@pytest.mark.parametrize("title", ["Laptop", "Tennis Ball", "Wooden Side Desk", "Hi-Top Basketball Shoe"])
+def test_a_degraded_photo_finds_its_product_first(api: FlaskClient, products: dict[str, dict[str, Any]], title: str) -> None:
+    assert titles(upload(api, degraded(products[title]["images"][0])))[0] == title
+
+
+def test_the_same_photo_as_base64_gives_the_same_answer_without_running_the_model_again(
+    api: FlaskClient, products: dict[str, dict[str, Any]]
+) -> None:
+    data = degraded(products["Tripod"]["images"][0])
+    embedder = api.application.extensions["lookalike"].embedder
+    by_upload = titles(upload(api, data, size="5"))
+    misses = embedder.misses
+
+    by_base64 = titles(api.post("/search", json={"image_base64": base64.b64encode(data).decode(), "size": 5}))
+
+    assert by_base64 == by_upload and by_upload[0] == "Tripod"
+    assert embedder.misses == misses  # served from the query-embedding cache
+
+
+def test_words_find_products_by_title_and_through_the_bridge_by_picture(api: FlaskClient) -> None:
+    assert titles(api.post("/search", json={"text": "basketball shoe", "size": 3}))[0] == "Hi-Top Basketball Shoe"
+    # Only the picture path: the bridge from words to photos, with keywords and text vectors off.
+    by_picture = titles(api.post("/search", json={"text": "tennis ball", "size": 5, "weights": {"keywords": 0, "text": 0, "text_image": 1}}))
+    assert "Tennis Ball" in by_picture
+
+
+def test_filters_facets_and_sorting_agree_with_the_results(api: FlaskClient) -> None:
+    body = {"text": "camera", "filters": {"category": "Electronics > Photo", "price_max": 600}, "sort": "price_asc", "size": 50, "facets": True}
+
+    response = api.post("/search", json=body).get_json()
+
+    hits = response["hits"]
+    assert hits and all(h["category"].startswith("Electronics > Photo") and h["price"] <= 600 for h in hits)
+    assert [h["price"] for h in hits] == sorted(h["price"] for h in hits)
+    brand_counts: dict[str, int] = {}
+    for hit in hits:
+        if hit.get("brand"):
+            brand_counts[hit["brand"]] = brand_counts.get(hit["brand"], 0) + 1
+    assert {b["value"]: b["count"] for b in response["facets"]["brand"]} == brand_counts
+    assert response["total"] == len(hits)
+
+
+def test_pages_do_not_overlap_and_follow_one_order(api: FlaskClient) -> None:
+    def page(number: int, size: int) -> list[str]:
+        return titles(api.post("/search", json={"text": "chair", "page": number, "size": size}))
+
+    assert page(1, 4) + page(2, 4) == page(1, 8)
+
+
+def test_more_like_this_excludes_the_product_itself(api: FlaskClient) -> None:
+    similar = titles(api.get("/products/road-bike/similar?size=5"))
+
+    assert "Road Bike" not in similar and len(similar) == 5
+
+
+def test_product_health_and_thumbnail_routes(api: FlaskClient) -> None:
+    product = api.get("/products/laptop").get_json()
+    assert product["title"] == "Laptop" and "vector" not in json.dumps(product)
+    thumbnail = api.get(f"/thumbnails/{product['images'][0]['fingerprint']}")
+    assert thumbnail.status_code == 200 and thumbnail.mimetype == "image/webp"
+    assert Image.open(io.BytesIO(thumbnail.data)).format == "WEBP"
+    health = api.get("/health").get_json()
+    assert health["status"] == "ok" and health["opensearch"] in ("green", "yellow")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"sort": "cheapest"}, 400, "sort"),
+        ({"size": 500}, 400, "size"),
+        ({"page": 30, "size": 10}, 400, "page"),
+        ({"filters": {"price_min": 10, "price_max": 5}}, 400, "filters.price_min"),
+        ({"filters": {"colour": "red"}}, 400, "filters.colour"),
+        ({"image_base64": "***"}, 400, "image_base64"),
+        ({"image_base64": base64.b64encode(b"%PDF-1.4 no photo").decode()}, 415, "image_base64"),
+        ({"image_url": "http://127.0.0.1:9/photo.jpg"}, 400, "image_url"),
+        ({"image_url": "file:///etc/passwd"}, 400, "image_url"),
+        ({"product_id": "no-such-product"}, 404, "product_id"),
+        ({"product_id": "laptop", "image_url": "https://shop.example/x.jpg"}, 400, "product_id"),
+    ],
+)
+def test_bad_requests_get_a_precise_error(api: FlaskClient, body: dict[str, Any], status: int, field: str) -> None:
+    response = api.post("/search", json=body)
+
+    assert response.status_code == status
+    assert response.get_json()["error"]["field"] == field
+
+
+def test_a_ranking_profile_is_chosen_per_request(api: FlaskClient) -> None:
+    body = {"text": "shoe", "size": 5, "explain": True, "profile": "in_stock_first"}
+    response = api.post("/search", json=body)
+
+    assert response.status_code == 200
+    assert response.get_json()["hits"][0]["explain"]["signals"]["profile"]["name"] == "in_stock_first"
+    bad = api.post("/search", json={**body, "profile_params": {"margin": 2}})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "profile_params"
+    assert api.post("/search", json={**body, "profile": "cheapest"}).get_json()["error"]["field"] == "profile"
+
+
+def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> None:
+    document = api.get("/openapi.json").get_json()
+
+    assert set(document["paths"]) == {"/search", "/products/{product_id}", "/products/{product_id}/similar", "/thumbnails/{fingerprint}", "/health"}
+    search_body = document["components"]["schemas"]["SearchBody"]
+    assert search_body["additionalProperties"] is False
+    assert {"text", "image_base64", "image_url", "product_id", "filters", "sort", "profile"} <= set(search_body["properties"])
+    # The pages and the admin views are for browsers, not part of the public JSON API.
+    api_rules = [rule for rule in api.application.url_map.iter_rules() if rule.endpoint.split(".")[0] not in ("pages", "admin")]
+    routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in api_rules}
+    assert routes - {"/openapi.json"} == set(document["paths"])  # every route is documented, and nothing else
+
+
+def test_an_index_of_another_model_is_refused_rather_than_searched(config: Config, client: Any) -> None:
+    """Vectors of two models are not comparable: /health says so, and vector searches answer 503."""
+    from plugin.opensearch.indices import create_product_index, swap_alias
+    from tests.support.models import TINY_SPEC
+
+    swap_alias(client, config.index_alias, create_product_index(client, config, TINY_SPEC))
+    api = create_app(config).test_client()
+    health = api.get("/health").get_json()
+    assert health["status"] == "model_mismatch"
+    assert "tiny-test-model v7" in health["problem"]
+    response = api.post("/search", json={"text": "laptop"})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "model_mismatch"
+    assert "--new-index" in response.get_json()["error"]["message"]

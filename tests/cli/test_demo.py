@@ -1,0 +1,40 @@
+"""``lookalike demo`` against the run's node, and its photo lookup through the product's own search."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opensearchpy import OpenSearch
+
+from cli.demo import _demo_photo_lookup
+from engine.local_node import LocalNode
+from plugin.config import Config
+from plugin.opensearch import connect
+from plugin.opensearch import indices
+from sample_data.vendure import prepare_vendure
+from tests.support.cli import run_cli
+
+
+def test_demo_leaves_a_live_product_index_and_reports_health(
+    running_local_node: LocalNode, client: OpenSearch, config: Config, cli_env: dict[str, str]
+) -> None:
+    result = run_cli("demo", env=cli_env)
+
+    assert result.returncode == 0, result.stderr
+    live = indices.indices_behind(client, config.index_alias)
+    assert len(live) == 1
+    assert f"Alias {config.index_alias} -> {live[0]}" in result.stdout
+    assert "OpenSearch 2.19.1" in result.stdout and "cluster lookalike is green" in result.stdout
+
+
+def test_the_demo_finds_its_degraded_photo_first(shop_config: Config, capsys: pytest.CaptureFixture[str]) -> None:
+    catalogue = prepare_vendure(shop_config.data_dir)
+    title = json.loads(catalogue.read_text(encoding="utf-8").splitlines()[7])["title"]
+
+    _demo_photo_lookup(connect(shop_config), shop_config, catalogue)
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"A blurred, cropped, darkened photo of {title!r} finds:"
+    assert len(lines) == 4
+    assert lines[1].startswith(f"  1. {title}  (score 0.")

@@ -1,0 +1,88 @@
+"""Ranking profiles: their parameters, their stored scripts, and rescoring on the real node."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+
+from plugin.search.profiles import (
+    PROFILES,
+    SCRIPT_PREFIX,
+    rescore,
+    store_profiles,
+    unknown_params,
+)
+from plugin.search.request import Query
+from plugin.search.service import search
+
+
+def ids(result: Any) -> list[str]:
+    return [hit["product_id"] for hit in result.hits]
+
+
+def test_a_ranking_profile_reorders_by_the_shops_rule(client: OpenSearch, shop: str) -> None:
+    store_profiles(client)
+    plain = search(client, shop, Query(text="wool", weights={"keywords": 1.0}, explain=True))
+    popular = search(client, shop, Query(text="wool", weights={"keywords": 1.0}, profile="popular", explain=True,
+                                         profile_params={"popularity_weight": 5.0, "rating_weight": 0.0}))
+
+    assert set(ids(plain)) == set(ids(popular)) == {"green-scarf", "grey-sock"}
+    assert ids(popular)[0] == "grey-sock"  # popularity 90 against 70
+    expected_factor = 1 + 5.0 * __import__("math").log1p(90)
+    assert popular.hits[0]["explain"]["signals"]["profile"]["factor"] == pytest.approx(expected_factor, rel=1e-4)
+
+    stocked = search(client, shop, Query(image_vector=[0.8, 0.5, 0, 0], weights={"image": 1.0}, profile="in_stock_first",
+                                         profile_params={"out_of_stock_factor": 0.0}))
+    assert ids(stocked)[-1] == "blue-sneaker"  # the only product out of stock sinks to the end
+
+    with pytest.raises(ValueError, match="profile must be one of"):
+        Query(profile="cheapest-first")
+
+
+def test_unknown_params_names_what_the_profile_does_not_take_sorted() -> None:
+    assert unknown_params("popular", {"rating_weight": 1.0, "zeal": 2.0, "colour": 3.0}) == ["colour", "zeal"]
+    assert unknown_params("popular", {"popularity_weight": 1.0}) == []
+    assert unknown_params("in_stock_first", None) == []
+    assert unknown_params(None, {"rating_weight": 1.0}) == ["rating_weight"]  # without a profile nothing is known
+    assert unknown_params("no-such-profile", {"x": 1.0}) == ["x"]
+
+
+def test_every_profile_is_stored_as_a_painless_script_and_storing_again_is_harmless(client: OpenSearch) -> None:
+    store_profiles(client)
+    store_profiles(client)
+
+    for name, profile in PROFILES.items():
+        stored = client.get_script(id=SCRIPT_PREFIX + name)["script"]
+        assert stored["lang"] == "painless" and stored["source"] == profile.source
+
+
+def test_rescore_multiplies_the_fused_scores_by_the_profiles_factor(client: OpenSearch, shop: str) -> None:
+    store_profiles(client)
+    fused = {"green-scarf": 0.5, "grey-sock": 0.5, "red-bag": 0.25}
+
+    scored = dict(rescore(client, shop, PROFILES["popular"], fused, {"rating_weight": 0.0}))
+
+    # The default popularity weight (0.1) stays; popularity 70, 90 and 5.
+    assert scored == pytest.approx(
+        {"green-scarf": 0.5 * (1 + 0.1 * math.log1p(70)), "grey-sock": 0.5 * (1 + 0.1 * math.log1p(90)),
+         "red-bag": 0.25 * (1 + 0.1 * math.log1p(5))},
+        rel=1e-5,
+    )
+
+
+def test_rescore_ranks_best_first_and_breaks_ties_by_id(client: OpenSearch, shop: str) -> None:
+    store_profiles(client)
+    fused = {"red-sneaker": 1.0, "blue-sneaker": 1.0, "red-boot": 1.0}
+
+    ranked = rescore(client, shop, PROFILES["in_stock_first"], fused, {"out_of_stock_factor": 0.5})
+
+    assert ranked == [("red-boot", pytest.approx(1.0)), ("red-sneaker", pytest.approx(1.0)), ("blue-sneaker", pytest.approx(0.5))]
+
+
+def test_rescore_refuses_a_parameter_the_profile_does_not_take_and_needs_no_request_for_nothing(client: OpenSearch, shop: str) -> None:
+    with pytest.raises(ValueError, match="profile popular has no parameter out_of_stock_factor"):
+        rescore(client, shop, PROFILES["popular"], {"red-bag": 1.0}, {"out_of_stock_factor": 0.0})
+    assert rescore(client, "no-such-index", PROFILES["popular"], {}) == []

@@ -1,0 +1,101 @@
+"""The hybrid search against the real node, on the hand-made shop (``conftest.py``) whose right answers are known."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+
+from plugin.search.request import Filters, Query
+from plugin.search.service import search
+
+
+def ids(result: Any) -> list[str]:
+    return [hit["product_id"] for hit in result.hits]
+
+
+def test_a_photo_query_ranks_by_the_best_matching_image_and_returns_each_product_once(client: OpenSearch, shop: str) -> None:
+    result = search(client, shop, Query(image_vector=[0, 0, 0, 1], weights={"image": 1.0}))
+
+    assert ids(result)[0] == "red-boot"  # its second photo is the match
+    assert len(ids(result)) == len(set(ids(result))) == 6
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (Filters(category="Women > Shoes"), {"red-sneaker", "red-boot"}),
+        (Filters(category="Women"), {"red-sneaker", "red-boot", "red-bag", "green-scarf"}),
+        (Filters(tags_any=("wool", "canvas")), {"blue-sneaker", "green-scarf", "grey-sock"}),
+        (Filters(tags_all=("red", "leather")), {"red-sneaker", "red-bag"}),
+        (Filters(tags_none=("red",)), {"blue-sneaker", "green-scarf", "grey-sock"}),
+        (Filters(brands=("Zeta",), in_stock=True), {"green-scarf", "grey-sock"}),
+        (Filters(price_min=50, price_max=120), {"red-sneaker", "red-boot", "blue-sneaker"}),
+        (Filters(rating_min=4.5), {"red-sneaker", "red-bag", "green-scarf"}),
+        (Filters(exclude_ids=("red-sneaker",), category="Women > Shoes"), {"red-boot"}),
+    ],
+)
+def test_filters_apply_inside_the_vector_search(client: OpenSearch, shop: str, filters: Filters, expected: set[str]) -> None:
+    # k=2 per signal: only an efficient filter (inside k-NN) can still fill it from the matching products.
+    for signal, vector in (("image", {"image_vector": [1, 0, 0, 0]}), ("text", {"text_vector": [1, 0, 0]})):
+        result = search(client, shop, Query(**vector, weights={signal: 1.0}, filters=filters, window=2, size=2))  # type: ignore[arg-type]
+        assert set(ids(result)) <= expected
+        if not filters.tags_none:  # exclusions are applied after k-NN, so they may leave fewer than k
+            assert len(ids(result)) == min(2, len(expected))
+
+    browse = search(client, shop, Query(filters=filters))
+    assert set(ids(browse)) == expected and browse.total == len(expected)
+
+
+def test_hybrid_fusion_puts_what_photo_and_words_agree_on_first(client: OpenSearch, shop: str) -> None:
+    photo_only = search(client, shop, Query(image_vector=[1, 0, 0, 0], weights={"image": 1.0}))
+    hybrid = search(client, shop, Query(image_vector=[1, 0, 0, 0], text="leather bag", explain=True))
+
+    assert ids(photo_only)[0] == "red-sneaker"
+    assert ids(hybrid)[0] == "red-bag"
+    signals = hybrid.hits[0]["explain"]["signals"]
+    assert signals["keywords"]["rank"] == 1 and signals["image"]["rank"] == 2
+    assert hybrid.hits[0]["score"] == pytest.approx(sum(s["contribution"] for s in signals.values()), abs=1e-6)
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "weighted"])
+def test_pages_are_slices_of_one_stable_ranking(client: OpenSearch, shop: str, fusion: str) -> None:
+    def page(number: int, size: int) -> list[str]:
+        return ids(search(client, shop, Query(image_vector=[1, 0.1, 0, 0], text="red sneaker", fusion=fusion, page=number, size=size)))
+
+    whole = page(1, 6)
+    assert page(1, 2) + page(2, 2) + page(3, 2) == whole
+    assert page(1, 3) + page(2, 3) == whole
+
+
+def test_sorting_orders_the_result_set_and_facets_count_it(client: OpenSearch, shop: str) -> None:
+    query = Query(text="red", weights={"keywords": 1.0}, sort="price_asc", facets=True)
+
+    result = search(client, shop, query)
+
+    assert ids(result) == ["red-sneaker", "red-boot", "red-bag"]
+    assert ids(search(client, shop, Query(text="red", weights={"keywords": 1.0}, sort="price_desc"))) == ["red-bag", "red-boot", "red-sneaker"]
+    facets = {name: {b.get("value", (b.get("from"), b.get("to"))): b["count"] for b in buckets} for name, buckets in result.facets.items()}
+    assert facets["tags"] == {"red": 3, "leather": 2}
+    assert facets["brand"] == {"Acme": 3}
+    assert facets["category"]["Women > Shoes"] == 2 and facets["category"]["Women"] == 3
+    assert facets["price"][(50.0, 100.0)] == 1 and facets["price"][(100.0, 250.0)] == 2
+
+
+def test_min_score_drops_weak_matches(client: OpenSearch, shop: str) -> None:
+    everything = search(client, shop, Query(image_vector=[1, 0, 0, 0], weights={"image": 1.0}, fusion="weighted"))
+    strong = search(client, shop, Query(image_vector=[1, 0, 0, 0], weights={"image": 1.0}, fusion="weighted", min_score=0.5))
+
+    assert strong.total < everything.total
+    assert all(hit["score"] >= 0.5 for hit in strong.hits)
+
+
+def test_near_duplicates_can_be_collapsed_to_the_best_ranked_one(client: OpenSearch, shop: str) -> None:
+    query = {"image_vector": [1, 0, 0, 0], "weights": {"image": 1.0}}
+
+    everything = ids(search(client, shop, Query(**query)))  # type: ignore[arg-type]
+    collapsed = ids(search(client, shop, Query(**query, collapse_duplicates=True)))  # type: ignore[arg-type]
+
+    assert everything[:2] == ["red-sneaker", "red-bag"]
+    assert collapsed == [pid for pid in everything if pid != "red-bag"]
