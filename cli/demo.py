@@ -1,29 +1,43 @@
-"""``lookalike demo``: the local node, the demo catalogue ingested, and one product found by photo."""
+"""``lookalike demo``: the local node, the demo catalogue ingested, one product found by photo, the search page served."""
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import os
+import secrets
+import socket
 from pathlib import Path
 
 import click
 from opensearchpy import OpenSearch
 
 from cli.common import done_line, load_config, progress_bar, reports_errors
+from engine.errors import PortInUse
 from engine.local_node import LocalNode
 from plugin.config import Config
 from plugin.errors import ModelMismatch
 from plugin.opensearch import cluster_health, connect, indices_behind
 
+#: Where the demo keeps the admin key it made for this machine, under the data directory.
+ADMIN_KEY_FILE = "demo-admin-key"
+
 
 @click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the search page is served on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port of the search page.")
+@click.option("--no-serve", is_flag=True, help="Stop after the photo lookup instead of serving the search page.")
 @reports_errors
-def demo() -> None:
-    """Start the local node, ingest the demo catalogue (Vendure's 54 products), and find a product by photo."""
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Start the local node, ingest the demo catalogue (Vendure's 54 products), find a product by photo,
+    and serve the search page and the admin views until Ctrl-C."""
     from ingest import run_catalogue
     from sample_data.vendure import prepare_vendure
 
     config = load_config()
+    if not no_serve:
+        _check_port_free(host, port)  # before minutes of set-up, not after
     node = LocalNode(config.engine)
     click.echo("Starting the local OpenSearch node ...")
     url = node.start()
@@ -46,7 +60,70 @@ def demo() -> None:
     live = indices_behind(client, config.index_alias)[0]
     click.echo(f"Alias {config.index_alias} -> {live}, {client.count(index=config.index_alias)['count']} products.")
     _demo_photo_lookup(client, config, catalogue)
-    click.echo("Stop the node with: .venv/bin/lookalike engine stop")
+    if no_serve:
+        click.echo("Stop the node with: .venv/bin/lookalike engine stop")
+        return
+    if config.admin_key:
+        key_line = "the key in LOOKALIKE_ADMIN_KEY"
+    else:
+        config = dataclasses.replace(config, admin_key=demo_admin_key(config.data_dir))
+        key_line = f"admin key {config.admin_key}, made for this machine and kept in {config.data_dir / ADMIN_KEY_FILE}"
+    _serve(config, host, port, key_line)
+
+
+def _serve(config: Config, host: str, port: int, key_line: str) -> None:
+    """The search page and the admin views on *host*:*port*, until Ctrl-C."""
+    from waitress import create_server
+
+    from api.app import create_app
+
+    try:
+        server = create_server(create_app(config), host=host, port=port, threads=8)
+    except OSError as exc:
+        raise _port_in_use(host, port) if exc.errno == errno.EADDRINUSE else exc
+    base = f"http://{host}:{port}"
+    click.echo(f"\nThe search page is live: {base}/")
+    click.echo(f"Admin views: {base}/admin/  ({key_line})")
+    click.echo(f"The API: {base}/search, documented at {base}/openapi.json")
+    click.echo("Ctrl-C stops the API; the node keeps running with its data (stop it with: .venv/bin/lookalike engine stop).")
+    try:
+        server.run()  # waitress returns from here on Ctrl-C
+    except KeyboardInterrupt:
+        pass  # a Ctrl-C that lands outside waitress's own loop
+    finally:
+        server.close()
+    click.echo("\nThe API stopped. The node still runs with the demo catalogue; `make demo` serves it again in seconds.")
+
+
+def demo_admin_key(data_dir: Path) -> str:
+    """This machine's demo admin key: made once at random, kept readable by its owner only."""
+    path = data_dir / ADMIN_KEY_FILE
+    if path.is_file() and path.read_text(encoding="utf-8").strip():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(18)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds: a closed socket's TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise _port_in_use(host, port) from None
+            raise
+
+
+def _port_in_use(host: str, port: int) -> PortInUse:
+    return PortInUse(
+        f"Port {port} on {host} is already in use (another `make demo` or `lookalike serve`?); "
+        f"serve the demo on another port with `make demo DEMO_PORT={port + 1}` or `lookalike demo --port {port + 1}`."
+    )
 
 
 def _demo_photo_lookup(client: OpenSearch, config: Config, catalogue: Path) -> None:

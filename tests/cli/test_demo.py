@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch
 
-from cli.demo import _demo_photo_lookup
+from cli.demo import ADMIN_KEY_FILE, _demo_photo_lookup, demo_admin_key
 from engine.local_node import LocalNode
 from plugin.config import Config
-from plugin.opensearch import connect
-from plugin.opensearch import indices
+from plugin.opensearch import connect, indices
 from sample_data.vendure import prepare_vendure
 from tests.support.cli import run_cli
 
@@ -19,7 +20,7 @@ from tests.support.cli import run_cli
 def test_demo_leaves_a_live_product_index_and_reports_health(
     running_local_node: LocalNode, client: OpenSearch, config: Config, cli_env: dict[str, str]
 ) -> None:
-    result = run_cli("demo", env=cli_env)
+    result = run_cli("demo", "--no-serve", env=cli_env)
 
     assert result.returncode == 0, result.stderr
     live = indices.indices_behind(client, config.index_alias)
@@ -38,3 +39,12 @@ def test_the_demo_finds_its_degraded_photo_first(shop_config: Config, capsys: py
     assert lines[0] == f"A blurred, cropped, darkened photo of {title!r} finds:"
     assert len(lines) == 4
     assert lines[1].startswith(f"  1. {title}  (score 0.")
+
+
+def test_the_demo_admin_key_is_made_once_per_machine_and_kept_private(tmp_path: Path) -> None:
+    first = demo_admin_key(tmp_path / "a")
+
+    assert demo_admin_key(tmp_path / "a") == first  # the second demo shows the same key
+    assert demo_admin_key(tmp_path / "b") != first  # never a fixed key
+    assert len(first) >= 24
+    assert stat.S_IMODE((tmp_path / "a" / ADMIN_KEY_FILE).stat().st_mode) == 0o600

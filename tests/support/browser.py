@@ -115,3 +115,20 @@ def screenshot(page: Page, name: str) -> Path:
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size(original)
     return SCREENSHOTS
+
+
+def card_titles(page: Page) -> list[str]:
+    return page.locator("#grid .card .title a").all_inner_texts()
+
+
+def wait_for_results(page: Page, previous: str | None = None) -> None:
+    """Until the status line reports a finished search (and, given *previous*, a different one)."""
+    page.wait_for_function(
+        "prev => { const s = document.getElementById('status').textContent;"
+        " return /products|No products/.test(s) && !/Searching/.test(s) && (prev === null || s + document.getElementById('grid').textContent !== prev); }",
+        arg=previous,
+    )
+
+
+def snapshot(page: Page) -> str:
+    return page.evaluate("document.getElementById('status').textContent + document.getElementById('grid').textContent")

@@ -10,7 +10,13 @@ from typing import Any
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import ApiServer, screenshot
+from tests.support.browser import (
+    ApiServer,
+    card_titles,
+    screenshot,
+    snapshot,
+    wait_for_results,
+)
 from tests.support.images import degraded, jpeg
 
 
@@ -18,23 +24,6 @@ def api_search(server: ApiServer, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(server.url + "/search", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
-
-
-def card_titles(page: Page) -> list[str]:
-    return page.locator("#grid .card .title a").all_inner_texts()
-
-
-def wait_for_results(page: Page, previous: str | None = None) -> None:
-    """Until the status line reports a finished search (and, given *previous*, a different one)."""
-    page.wait_for_function(
-        "prev => { const s = document.getElementById('status').textContent;"
-        " return /products|No products/.test(s) && !/Searching/.test(s) && (prev === null || s + document.getElementById('grid').textContent !== prev); }",
-        arg=previous,
-    )
-
-
-def snapshot(page: Page) -> str:
-    return page.evaluate("document.getElementById('status').textContent + document.getElementById('grid').textContent")
 
 
 def test_a_degraded_photo_of_a_demo_product_brings_that_product_first(
