@@ -1,11 +1,13 @@
 """The shop's catalogue: JSONL or CSV rows read and validated into products, deletions or rejections."""
 
-from plugin.catalogue.reader import (
-    CatalogueRow,
-    DeleteRow,
-    Product,
-    RejectedRow,
-    read_catalogue,
-)
+from plugin.exports import lazy_exports
 
-__all__ = ["CatalogueRow", "DeleteRow", "Product", "RejectedRow", "read_catalogue"]
+_EXPORTS = {
+    "CatalogueRow": "plugin.catalogue.reader",
+    "DeleteRow": "plugin.catalogue.reader",
+    "Product": "plugin.catalogue.reader",
+    "RejectedRow": "plugin.catalogue.reader",
+    "read_catalogue": "plugin.catalogue.reader",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

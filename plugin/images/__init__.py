@@ -1,19 +1,18 @@
 """Images: fetched safely from URLs and files, decoded into clean RGB, thumbnailed, seen as views."""
 
-from plugin.images.decode import IMAGE_FORMATS, DecodePolicy, decode_image
-from plugin.images.fetch import FetchedImage, FetchPolicy, fetch_image
-from plugin.images.thumbnails import load_thumbnail, make_thumbnail
-from plugin.images.views import VIEWS, parse_views
+from plugin.exports import lazy_exports
 
-__all__ = [
-    "IMAGE_FORMATS",
-    "VIEWS",
-    "DecodePolicy",
-    "FetchPolicy",
-    "FetchedImage",
-    "decode_image",
-    "fetch_image",
-    "load_thumbnail",
-    "make_thumbnail",
-    "parse_views",
-]
+_EXPORTS = {
+    "DecodePolicy": "plugin.images.decode",
+    "FetchPolicy": "plugin.images.fetch",
+    "FetchedImage": "plugin.images.fetch",
+    "IMAGE_FORMATS": "plugin.images.decode",
+    "VIEWS": "plugin.images.views",
+    "decode_image": "plugin.images.decode",
+    "fetch_image": "plugin.images.fetch",
+    "load_thumbnail": "plugin.images.thumbnails",
+    "make_thumbnail": "plugin.images.thumbnails",
+    "parse_views": "plugin.images.views",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -4,12 +4,15 @@ The backends themselves (``offline``, ``clip``) import torch and are loaded on d
 :func:`load_backend`, so importing this package stays cheap.
 """
 
-from plugin.models.base import (
-    OFFLINE_DEFAULT,
-    EmbeddingBackend,
-    EmbeddingSpec,
-    normalise,
-)
-from plugin.models.registry import load_backend, spec_for_model
+from plugin.exports import lazy_exports
 
-__all__ = ["OFFLINE_DEFAULT", "EmbeddingBackend", "EmbeddingSpec", "load_backend", "normalise", "spec_for_model"]
+_EXPORTS = {
+    "EmbeddingBackend": "plugin.models.base",
+    "EmbeddingSpec": "plugin.models.base",
+    "OFFLINE_DEFAULT": "plugin.models.base",
+    "load_backend": "plugin.models.registry",
+    "normalise": "plugin.models.base",
+    "spec_for_model": "plugin.models.registry",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,36 +1,23 @@
 """OpenSearch: the client, versioned product indices behind an alias, the indexed document, the quarantine."""
 
-from plugin.opensearch.client import cluster_health, connect
-from plugin.opensearch.documents import (
-    DETAIL_FIELDS,
-    SOURCE_FIELDS,
-    product_document,
-    same_model,
-)
-from plugin.opensearch.indices import (
-    create_product_index,
-    ensure_index,
-    ensure_product_index,
-    index_model,
-    indices_behind,
-    swap_alias,
-)
-from plugin.opensearch.quarantine import QuarantineRecord, list_records, write_records
+from plugin.exports import lazy_exports
 
-__all__ = [
-    "DETAIL_FIELDS",
-    "QuarantineRecord",
-    "SOURCE_FIELDS",
-    "cluster_health",
-    "connect",
-    "create_product_index",
-    "ensure_index",
-    "ensure_product_index",
-    "index_model",
-    "indices_behind",
-    "list_records",
-    "product_document",
-    "same_model",
-    "swap_alias",
-    "write_records",
-]
+_EXPORTS = {
+    "DETAIL_FIELDS": "plugin.opensearch.documents",
+    "QuarantineRecord": "plugin.opensearch.quarantine",
+    "SOURCE_FIELDS": "plugin.opensearch.documents",
+    "cluster_health": "plugin.opensearch.client",
+    "connect": "plugin.opensearch.client",
+    "create_product_index": "plugin.opensearch.indices",
+    "ensure_index": "plugin.opensearch.indices",
+    "ensure_product_index": "plugin.opensearch.indices",
+    "index_model": "plugin.opensearch.indices",
+    "indices_behind": "plugin.opensearch.indices",
+    "list_records": "plugin.opensearch.quarantine",
+    "product_document": "plugin.opensearch.documents",
+    "same_model": "plugin.opensearch.documents",
+    "swap_alias": "plugin.opensearch.indices",
+    "write_records": "plugin.opensearch.quarantine",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

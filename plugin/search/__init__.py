@@ -1,31 +1,21 @@
 """Search: the request model, its OpenSearch queries, fusion, ranking profiles and query vectors."""
 
-from plugin.search.fusion import fuse
-from plugin.search.profiles import PROFILES, store_profiles
-from plugin.search.query_vectors import QueryEmbedder
-from plugin.search.request import (
-    DEFAULT_WEIGHTS,
-    Filters,
-    Fusion,
-    Query,
-    SearchOptions,
-    Sort,
-    Weights,
-)
-from plugin.search.service import SearchResult, search
+from plugin.exports import lazy_exports
 
-__all__ = [
-    "DEFAULT_WEIGHTS",
-    "PROFILES",
-    "Filters",
-    "Fusion",
-    "Query",
-    "QueryEmbedder",
-    "SearchOptions",
-    "SearchResult",
-    "Sort",
-    "Weights",
-    "fuse",
-    "search",
-    "store_profiles",
-]
+_EXPORTS = {
+    "DEFAULT_WEIGHTS": "plugin.search.request",
+    "Filters": "plugin.search.request",
+    "Fusion": "plugin.search.request",
+    "PROFILES": "plugin.search.profiles",
+    "Query": "plugin.search.request",
+    "QueryEmbedder": "plugin.search.query_vectors",
+    "SearchOptions": "plugin.search.request",
+    "SearchResult": "plugin.search.service",
+    "Sort": "plugin.search.request",
+    "Weights": "plugin.search.request",
+    "fuse": "plugin.search.fusion",
+    "search": "plugin.search.service",
+    "store_profiles": "plugin.search.profiles",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
