@@ -28,7 +28,11 @@ class SearchBody(SearchOptions):
     image_base64: str | None = Field(default=None, max_length=30_000_000)
     image_url: str | None = Field(default=None, max_length=2048)
     product_id: str | None = Field(default=None, max_length=256)
-    weights: Weights = Weights()
+    #: Left out, or a signal left out of it: the shop's weights for this kind of query.
+    weights: Weights | None = None
+    #: Rank with a saved version of the shop's ranking settings (0: the built-in defaults)
+    #: instead of the live one: what the admin playground compares.
+    ranking_version: int | None = Field(default=None, ge=0)
     #: Search only this region of the photo: ``[left, top, right, bottom]`` as fractions (0..1)
     #: of its width and height, so the box survives the client scaling the photo down.
     crop: list[float] | None = Field(default=None, min_length=4, max_length=4)

@@ -43,7 +43,7 @@ def search_products() -> Response:
     service = current_service()
     body = read_search(request)
     query = build_query(body, request.files.get("image"), service)
-    return jsonify(result_json(service.search(query), body))
+    return jsonify(result_json(service.search(query, ranking_version=body.ranking_version), body))
 
 
 @bp.get("/products/<product_id>")
@@ -87,5 +87,6 @@ def build_query(body: SearchBody, upload: FileStorage | None, service: SearchSer
         text=text,
         text_vector=service.embedder.text(text) if text else None,
         text_image_vector=service.embedder.text_for_images(text) if text else None,
-        weights=body.weights.model_dump(),
+        text_image_similarity=service.embedder.text_image_similarity(text) if text else None,
+        weights=body.weights.given() if body.weights else {},
     )

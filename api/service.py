@@ -25,13 +25,17 @@ from plugin.models.registry import load_backend
 from plugin.opensearch.client import cluster_health, connect
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import index_model, indices_behind
+from plugin.opensearch.ranking_store import StoredRanking, live_ranking, ranking_history
 from plugin.search.profiles import store_profiles
 from plugin.search.query_vectors import QueryEmbedder
+from plugin.search.ranking import DEFAULT_RANKING, RankingSettings
 from plugin.search.request import Query
 from plugin.search.service import SearchResult, search
 
 #: Seconds a model check of the live index is trusted: the alias moves rarely (a re-embed).
 MODEL_CHECK_SECONDS = 5.0
+#: Seconds the shop's ranking settings are trusted: a tune reaches every API process within it.
+RANKING_SECONDS = 10.0
 
 
 class ModelGuard:
@@ -81,6 +85,9 @@ class SearchService:
         self.guard = ModelGuard(client, config.index_alias, embedder.backend.spec)
         self.profiles_stored = False
         self._profiles_lock = threading.Lock()
+        self._ranking: tuple[float, StoredRanking | None] | None = None
+        #: Saved versions never change, so each is read once.
+        self._versions: dict[int, RankingSettings] = {0: DEFAULT_RANKING}
 
     @classmethod
     def build(cls, config: Config, backend: EmbeddingBackend | None = None, warm: bool = True) -> SearchService:
@@ -90,13 +97,38 @@ class SearchService:
             embedder.backend.embed_texts_for_images(["warm up"])
         return cls(config, connect(config), embedder)
 
-    def search(self, query: Query, check_model: bool = True) -> SearchResult:
-        """Run *query* on the live index; *check_model* refuses an index of another model first."""
+    def search(self, query: Query, check_model: bool = True, ranking_version: int | None = None) -> SearchResult:
+        """Run *query* on the live index; *check_model* refuses an index of another model first.
+
+        *ranking_version* searches with a saved version of the ranking settings (0: the
+        built-in defaults) instead of the live one, to compare them.
+        """
         if check_model and (query.image_vector is not None or query.text_vector is not None):
             self.guard.check()
         if query.profile is not None:
             self.store_profiles()
-        return search(self.client, self.config.index_alias, query)
+        ranking = self.ranking() if ranking_version is None else self.ranking_version(ranking_version)
+        return search(self.client, self.config.index_alias, query, ranking)
+
+    def stored_ranking(self) -> StoredRanking | None:
+        """The shop's live ranking version (None: the built-in defaults), re-read every :data:`RANKING_SECONDS`."""
+        now = time.monotonic()
+        if self._ranking is None or now - self._ranking[0] >= RANKING_SECONDS:
+            self._ranking = (now, live_ranking(self.client, self.config))
+        return self._ranking[1]
+
+    def ranking(self) -> RankingSettings:
+        stored = self.stored_ranking()
+        return stored.settings if stored else DEFAULT_RANKING
+
+    def ranking_version(self, version: int) -> RankingSettings:
+        """A saved version's settings; a 404 :class:`ApiError` when there is no such version."""
+        if version not in self._versions:
+            for stored in ranking_history(self.client, self.config, size=10_000):
+                self._versions[stored.version] = stored.settings
+        if version not in self._versions:
+            raise ApiError(404, "not_found", f"no ranking version {version}", "ranking_version")
+        return self._versions[version]
 
     def store_profiles(self) -> None:
         """Store the ranking profiles' scripts once per process, on first use: the cluster may start after the API."""

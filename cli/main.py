@@ -18,6 +18,7 @@ from cli.engine import engine
 from cli.eval import eval_group
 from cli.index import index
 from cli.ingest import ingest
+from cli.ranking import ranking, tune
 from cli.serve import serve
 from cli.worker import worker
 
@@ -28,5 +29,5 @@ def main() -> None:
     """Visual product search on OpenSearch: search a catalogue by photo, by text, or both."""
 
 
-for command in (engine, index, broker, worker, ingest, serve, bench, eval_group, demo):
+for command in (engine, index, broker, worker, ingest, serve, bench, eval_group, tune, ranking, demo):
     main.add_command(command)

@@ -4,6 +4,7 @@ The catalogue is *catalogue_size* training images, the queries *queries* test im
 drawn with a seed); every catalogue product of the query's class counts as relevant. The
 figures are computed for the API's answers (served) and for exact search with the same
 query vectors (exact), so the report shows what the served path loses against the model.
+The class names typed as words are measured too, the default fusion beside each signal alone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PIL import Image
 from evaluation.catalogues import eval_config, ingest_for_evaluation
 from evaluation.metrics import average_precision_at, hit_at, mean, ndcg_at, precision_at
 from evaluation.searchers import ExactSearch, ServedSearch
+from evaluation.signals import TEXT_CONFIGS, JudgedText, measure
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import load_backend
@@ -77,6 +79,8 @@ def evaluate_fashion(
         "served": {metric: round(mean(values), 4) for metric, values in figures["served"].items()},
         "exact": {metric: round(mean(values), 4) for metric, values in figures["exact"].items()},
         "latency_ms": {"query_median": float(np.median(served.latencies_ms))},
+        # Each class's name typed as words ("Ankle boot"): every product of the class is relevant.
+        "text": measure(served, [JudgedText(name, members.get(label, {})) for label, name in enumerate(CLASSES)], TEXT_CONFIGS),
     }
 
 

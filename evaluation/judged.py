@@ -83,7 +83,7 @@ def evaluate_judged(
     exact = ExactSearch.load(connect(config), config.index_alias)
     figures: dict[str, dict[str, list[float]]] = {"served": {}, "exact": {}}
     for query in queries:
-        photo = _photo(query.image, path.parent, config) if query.image else None
+        photo = load_photo(query.image, path.parent, config) if query.image else None
         body: dict[str, Any] = {"size": DEPTH}
         body.update({key: value for key, value in query.model_dump().items() if key in ("text", "filters", "profile", "weights") and value})
         if photo is not None:
@@ -108,7 +108,8 @@ def evaluate_judged(
     }
 
 
-def _photo(reference: str, base: Path, config: Config) -> bytes:
+def load_photo(reference: str, base: Path, config: Config) -> bytes:
+    """A judged query's photo: a file relative to the judged file, or an http(s) URL fetched under the URL policy."""
     if reference.startswith(("http://", "https://")):
         return fetch_image(reference, config.fetch).data
     path = (base / reference).resolve()

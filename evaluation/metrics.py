@@ -49,3 +49,11 @@ def ndcg_at(ranked: Sequence[str], relevant: Mapping[str, float], k: int) -> flo
 
 def mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+def reciprocal_rank(ranked: Sequence[str], relevant: Mapping[str, float]) -> float:
+    """1 / the rank of the first relevant product (0 when none is ranked): MRR, averaged over queries."""
+    for rank, product in enumerate(ranked, start=1):
+        if product in relevant:
+            return 1.0 / rank
+    return 0.0

@@ -68,15 +68,8 @@ def _vendure_markdown(report: dict[str, Any]) -> str:
             f"| {exact['recall_at_5'][name]:.3f} | {report['mean_cosine_to_own_photo'][name]:.3f} "
             f"| {report['mean_margin_to_best_other'][name]:+.3f} |"
         )
-    text = report["text"]
-    lines += [
-        "",
-        "Text queries, recall@5 (served: the full hybrid query; exact: the text vector alone):",
-        "",
-        "| query | served | exact |",
-        "|---|---|---|",
-        *(f"| {kind.split('_')[0]} | {value['served']:.3f} | {value['exact_text_vector']:.3f} |" for kind, value in text.items()),
-    ]
+    lines += ["", *_signals_markdown(report["text"], "Words, and degraded photos with their category's words "
+                                     f"({', '.join(report.get('photo_and_words_degradations', []))})")]
     if "views" in report:
         lines += [
             "",
@@ -131,7 +124,24 @@ def _retrieval_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {metric} | {served:.4f} | {exact:.4f} | {served - exact:+.4f} |")
     if "latency_ms" in report:
         lines += ["", f"Median query through the API: {report['latency_ms']['query_median']:.1f} ms."]
+    if "text" in report:
+        lines += ["", *_signals_markdown({"class names": report["text"]}, "The class names typed as words")]
     return "\n".join(lines) + "\n"
+
+
+def _signals_markdown(sections: dict[str, dict[str, dict[str, float]]], heading: str) -> list[str]:
+    """One table per kind of query: the default fusion, then each signal alone."""
+    lines = [f"{heading}: the default fusion beside each signal alone (through the API).", ""]
+    for kind, configs in sections.items():
+        lines += [f"| {kind.replace('_', ' ')} | R@1 | R@5 | MRR | nDCG@10 | P@10 |", "|---|---|---|---|---|---|"]
+        for config, figures in configs.items():
+            name = f"**{config}**" if config == "default" else f"{config} alone"
+            lines.append(
+                f"| {name} | {figures['recall_at_1']:.3f} | {figures['recall_at_5']:.3f} | {figures['mrr']:.3f} "
+                f"| {figures['ndcg_at_10']:.3f} | {figures['precision_at_10']:.3f} |"
+            )
+        lines.append("")
+    return lines
 
 
 def _retrieval_plot(report: dict[str, Any], path: Path) -> None:
@@ -149,7 +159,41 @@ def _retrieval_plot(report: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
+# -- held-out words and photos --------------------------------------------------------------------
+
+
+def _heldout_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Evaluation: held-out catalogue ({report['created']})",
+        "",
+        f"`{report['command']}` · {report['description']}",
+        "",
+        *_signals_markdown(report["text"], "Names, category and group names, and degraded photos with their category's name"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _signals_plot(report: dict[str, Any], path: Path) -> None:
+    """Recall@1 of each kind of query: the default fusion beside each signal alone."""
+    sections = report["text"]
+    configs = sorted({config for section in sections.values() for config in section}, key=lambda c: (c != "default", c))
+    figure, axes = plt.subplots(figsize=(8, 3.8))
+    width = 0.8 / len(configs)
+    for number, config in enumerate(configs):
+        values = [section.get(config, {}).get("recall_at_1", 0.0) for section in sections.values()]
+        axes.bar([i + number * width for i in range(len(sections))], values, width=width, label=config)
+    axes.set_xticks([i + 0.4 - width / 2 for i in range(len(sections))], [name.replace("_", " ") for name in sections])
+    axes.set_ylim(0, 1)
+    axes.set_ylabel("recall@1")
+    axes.set_title(f"{report['evaluation']}: default fusion and each signal alone")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 _RENDERERS = {
+    "heldout": (_heldout_markdown, _signals_plot),
     "vendure": (_vendure_markdown, _vendure_plot),
     "fashion": (_retrieval_markdown, _retrieval_plot),
     "judged": (_retrieval_markdown, _retrieval_plot),

@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 #: The product template version that new indices are created from.
-CURRENT_PRODUCT_VERSION = 1
+CURRENT_PRODUCT_VERSION = 2
 
 _PLACEHOLDER = re.compile(r"^\$\{([a-z_]+)\}$")
 

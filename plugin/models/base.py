@@ -62,6 +62,14 @@ class EmbeddingBackend(Protocol):
         """``(len(texts), spec.image_dims)`` unit vectors comparable with image vectors."""
         ...
 
+    def text_image_similarity(self, texts: list[str]) -> np.ndarray:
+        """``(len(texts),)``: how closely each text names something the image model knows, up to 1.
+
+        1 for a model trained on texts and images together (CLIP); for a bridge, its
+        similarity to the nearest concept it maps through. Fusion trusts the bridge by it.
+        """
+        ...
+
     def predict_labels(self, images: list[Image.Image]) -> list[list[str]]:
         """Labels the model sees in each image, most likely first (may be empty)."""
         ...

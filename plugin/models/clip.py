@@ -51,6 +51,9 @@ class ClipBackend:
     def embed_texts_for_images(self, texts: list[str]) -> np.ndarray:
         return self.embed_texts(texts)  # one space: text vectors compare with image vectors directly
 
+    def text_image_similarity(self, texts: list[str]) -> np.ndarray:
+        return np.ones(len(texts), np.float32)  # trained on captions: every text is in its space
+
     def predict_labels(self, images: list[Image.Image], top: int = 3, min_probability: float = 0.2) -> list[list[str]]:
         return self.embed_and_label(images, top, min_probability)[1]
 

@@ -94,15 +94,23 @@ class OfflineBackend:
         return self._minilm(texts)
 
     def embed_texts_for_images(self, texts: list[str]) -> np.ndarray:
-        if self._class_text_vectors is None:
-            self._class_text_vectors = self._minilm(self.classes)
-        similarity = self.embed_texts(texts) @ self._class_text_vectors.T
+        similarity = self._class_similarity(texts)
         out = np.zeros((len(texts), self.spec.image_dims), np.float32)
         for row, scores in enumerate(similarity):
             nearest = np.argsort(-scores)[: self.bridge_classes]
             weights = np.exp((scores[nearest] - scores[nearest[0]]) / self.bridge_temperature)
             out[row] = weights @ self._class_directions[nearest]
         return normalise(out)
+
+    def text_image_similarity(self, texts: list[str]) -> np.ndarray:
+        """The cosine of each text to its nearest ImageNet class name: the bridge knows only those."""
+        similarity = self._class_similarity(texts)
+        return similarity.max(axis=1) if len(texts) else np.zeros(0, np.float32)
+
+    def _class_similarity(self, texts: list[str]) -> np.ndarray:
+        if self._class_text_vectors is None:
+            self._class_text_vectors = self._minilm(self.classes)
+        return self.embed_texts(texts) @ self._class_text_vectors.T
 
     @torch.inference_mode()
     def _minilm(self, texts: list[str]) -> np.ndarray:

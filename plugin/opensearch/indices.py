@@ -18,22 +18,22 @@ import mappings
 from plugin.config import Config
 from plugin.errors import IndexLifecycleError
 from plugin.models.base import EmbeddingSpec
+from plugin.opensearch.synonyms import read_synonyms
 
 
 def product_index_body(config: Config, spec: EmbeddingSpec, version: int = mappings.CURRENT_PRODUCT_VERSION) -> dict[str, Any]:
     """Return the settings and mappings of a product index for *spec*'s vector sizes."""
-    return mappings.render(
-        mappings.load("products", version),
-        {
-            "shards": config.index_shards,
-            "replicas": config.index_replicas,
-            "model_name": spec.name,
-            "model_version": spec.version,
-            "image_dims": spec.image_dims,
-            "text_dims": spec.text_dims,
-            "shared_space": spec.shared_space,
-        },
-    )
+    variables = {
+        "shards": config.index_shards,
+        "replicas": config.index_replicas,
+        "model_name": spec.name,
+        "model_version": spec.version,
+        "image_dims": spec.image_dims,
+        "text_dims": spec.text_dims,
+        "shared_space": spec.shared_space,
+        "synonyms": read_synonyms(config.synonyms_file),
+    }
+    return mappings.render(mappings.load("products", version), variables)
 
 
 def versioned_index_name(alias: str, version: int = mappings.CURRENT_PRODUCT_VERSION, now: dt.datetime | None = None) -> str:

@@ -3,12 +3,15 @@
 from plugin.exports import lazy_exports
 
 _EXPORTS = {
-    "DEFAULT_WEIGHTS": "plugin.search.request",
+    "DEFAULT_RANKING": "plugin.search.ranking",
+    "FusionParams": "plugin.search.fusion",
     "Filters": "plugin.search.request",
     "Fusion": "plugin.search.request",
     "PROFILES": "plugin.search.profiles",
     "Query": "plugin.search.request",
     "QueryEmbedder": "plugin.search.query_vectors",
+    "QueryKind": "plugin.search.request",
+    "RankingSettings": "plugin.search.ranking",
     "SearchOptions": "plugin.search.request",
     "SearchResult": "plugin.search.service",
     "Sort": "plugin.search.request",

@@ -7,6 +7,7 @@ selective filter); sorts, facets and hits are shaped here too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,8 +26,22 @@ SORTS: Mapping[str, list[dict[str, Any]] | None] = {
 #: Browsing without a photo or words shows the most popular products first.
 BROWSE_SORT = [{"popularity": {"order": "desc", "missing": "_last"}}]
 PRICE_RANGES = ((None, 25.0), (25.0, 50.0), (50.0, 100.0), (100.0, 250.0), (250.0, None))
-#: Fields the keyword signal matches, with their boosts.
-KEYWORD_FIELDS = ["title^3", "brand.text^2", "tags^2", "labels", "description"]
+#: Short fields the keyword signal matches, with their boosts; a typo is forgiven in them.
+#: ``category.text`` matches a category path at any level ("Furniture", "Home & Garden").
+KEYWORD_FIELDS = ["title^3", "brand.text^2", "category.text^2", "tags.text^2", "tags^2", "labels"]
+#: Descriptions match exact words only: a fuzzy match in prose is mostly noise.
+DESCRIPTION_FIELD = "description"
+#: One typo forgiven in words of 4 to 7 letters, two from 8: shorter words have too many neighbours.
+FUZZY = {"fuzziness": "AUTO:4,8", "prefix_length": 1}
+#: A word matched only through a typo counts this much of an exact match ("compact" is not "computers").
+FUZZY_BOOST = 0.25
+#: Query words that say whether a product matched (the keyword signal's confidence); more are ignored.
+MAX_TERMS = 10
+#: Lucene's English stop words, which the analysers drop: they can never match, so they do not count.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these they "
+    "this to was will with".split()
+)
 
 
 def signal_queries(query: Query) -> dict[str, dict[str, Any]]:
@@ -52,9 +67,32 @@ def signal_queries(query: Query) -> dict[str, dict[str, Any]]:
     if query.text_vector is not None and query.weights.get("text", 0) > 0:
         out["text"] = {"size": k, "_source": False, "query": knn("text_vector", query.text_vector)}
     if query.text and query.weights.get("keywords", 0) > 0:
-        match = {"multi_match": {"query": query.text, "fields": KEYWORD_FIELDS}}
-        out["keywords"] = {"size": k, "_source": False, "query": {"bool": {"must": [match], "filter": [flt]}}}
+        out["keywords"] = {"size": k, "_source": False, "query": keyword_query(query.text, flt)}
     return out
+
+
+def query_terms(text: str) -> list[str]:
+    """The words of *text* that can match, each once, as the keyword signal counts them."""
+    words = (word for word in re.findall(r"\w+", text.lower()) if word not in STOP_WORDS)
+    return list(dict.fromkeys(words))[:MAX_TERMS]
+
+
+def keyword_query(text: str, flt: dict[str, Any]) -> dict[str, Any]:
+    """BM25 over the product's words, with one named clause per query word.
+
+    The named clauses add nothing to the score (boost 0); OpenSearch lists those a product
+    matched (``matched_queries``), which tells fusion how many of the words it has.
+    """
+    scored = [
+        {"multi_match": {"query": text, "fields": KEYWORD_FIELDS}},
+        {"multi_match": {"query": text, "fields": KEYWORD_FIELDS, **FUZZY, "boost": FUZZY_BOOST}},
+        {"match": {DESCRIPTION_FIELD: {"query": text}}},
+    ]
+    named = [
+        {"multi_match": {"query": term, "fields": [*KEYWORD_FIELDS, DESCRIPTION_FIELD], **FUZZY, "boost": 0, "_name": f"term:{number}"}}
+        for number, term in enumerate(query_terms(text))
+    ]
+    return {"bool": {"must": [{"bool": {"should": scored, "minimum_should_match": 1}}], "should": named, "filter": [flt]}}
 
 
 def browse_body(query: Query) -> dict[str, Any]:

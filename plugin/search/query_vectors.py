@@ -39,6 +39,10 @@ class QueryEmbedder:
     def text_for_images(self, text: str) -> list[float]:
         return self._cached(("text_image", _text_key(text)), lambda: self.backend.embed_texts_for_images([text])[0])
 
+    def text_image_similarity(self, text: str) -> float:
+        """How closely *text* names something the image model knows (the bridge's confidence)."""
+        return self._cached(("text_image_similarity", _text_key(text)), lambda: self.backend.text_image_similarity([text]))[0]
+
     def _cached(self, key: tuple[str, str], compute: object) -> list[float]:
         with self._lock:
             found = self._cache.get(key)

@@ -8,8 +8,6 @@ value raises :class:`pydantic.ValidationError` (a :class:`ValueError`) naming th
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -32,8 +30,17 @@ class Sort(str, enum.Enum):
 class Fusion(str, enum.Enum):
     """How the signals' ranked lists become one (:mod:`plugin.search.fusion`)."""
 
+    adaptive = "adaptive"
     rrf = "rrf"
     weighted = "weighted"
+
+
+class QueryKind(str, enum.Enum):
+    """What a query holds, which decides its default weights (:mod:`plugin.search.ranking`)."""
+
+    text = "text"
+    photo = "photo"
+    photo_and_text = "photo_and_text"
 
 
 SIGNALS = ("image", "text", "text_image", "keywords")
@@ -43,17 +50,22 @@ WINDOW = 100
 
 
 class Weights(BaseModel):
-    """How loudly each signal votes; a signal weighted 0 is not queried at all."""
+    """How loudly each signal votes; a signal weighted 0 is not queried at all.
+
+    A signal left out keeps the shop's weight for this kind of query (text, photo, or both;
+    :class:`plugin.search.ranking.RankingSettings`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    image: float = Field(default=1.0, ge=0, le=100)
-    text: float = Field(default=1.0, ge=0, le=100)
-    text_image: float = Field(default=0.5, ge=0, le=100)
-    keywords: float = Field(default=1.0, ge=0, le=100)
+    image: float | None = Field(default=None, ge=0, le=100)
+    text: float | None = Field(default=None, ge=0, le=100)
+    text_image: float | None = Field(default=None, ge=0, le=100)
+    keywords: float | None = Field(default=None, ge=0, le=100)
 
-
-DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(Weights().model_dump())
+    def given(self) -> dict[str, float]:
+        """Only the weights that were set."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
 
 
 class Filters(BaseModel):
@@ -123,7 +135,8 @@ class SearchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
 
     filters: Filters = Filters()
-    fusion: Fusion = Fusion.rrf
+    #: None: the shop's ranking settings decide (adaptive unless tuned otherwise).
+    fusion: Fusion | None = None
     sort: Sort = Sort.relevance
     page: int = Field(default=1, ge=1)
     size: int = Field(default=20, ge=1, le=100)
@@ -178,9 +191,19 @@ class Query(SearchOptions):
     text_vector: list[float] | None = None
     #: The text mapped into the image space (CLIP's own text vector, or the offline bridge).
     text_image_vector: list[float] | None = None
-    #: Per signal; a signal left out is not queried. Defaults to :data:`DEFAULT_WEIGHTS`.
-    weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    #: How closely the words name something the image model knows (1 for CLIP-like models):
+    #: the bridge's confidence (:class:`plugin.search.fusion.FusionParams`).
+    text_image_similarity: float | None = None
+    #: Per signal, over the shop's weights for this kind of query; 0 turns a signal off.
+    weights: dict[str, float] = Field(default_factory=dict)
     window: int = Field(default=WINDOW, ge=1, le=10_000)
+
+    @property
+    def kind(self) -> QueryKind:
+        has_photo, has_text = self.image_vector is not None, bool(self.text)
+        if has_photo and has_text:
+            return QueryKind.photo_and_text
+        return QueryKind.photo if has_photo else QueryKind.text
 
     @field_validator("weights")
     @classmethod

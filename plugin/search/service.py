@@ -21,6 +21,7 @@ from plugin.opensearch.documents import SOURCE_FIELDS
 from plugin.search import builder
 from plugin.search.fusion import FusedHit, SignalHit, fuse
 from plugin.search.profiles import PROFILES, rescore
+from plugin.search.ranking import DEFAULT_RANKING, RankingSettings
 from plugin.search.request import Query
 
 
@@ -31,8 +32,12 @@ class SearchResult:
     facets: dict[str, list[dict[str, Any]]]
 
 
-def search(client: OpenSearch, index: str, query: Query) -> SearchResult:
-    """Run *query* against *index* (an alias) and return one page of products."""
+def search(client: OpenSearch, index: str, query: Query, ranking: RankingSettings = DEFAULT_RANKING) -> SearchResult:
+    """Run *query* against *index* (an alias) and return one page of products.
+
+    *ranking* supplies the weights and fusion method the query leaves out.
+    """
+    query = ranking.resolve(query)
     signals = builder.signal_queries(query)
     if not signals:
         return _browse(client, index, query)
@@ -43,8 +48,9 @@ def search(client: OpenSearch, index: str, query: Query) -> SearchResult:
     for name, response in zip(signals, responses):
         if "error" in response:
             raise SearchFailed(f"the {name} signal failed: {response['error']}")
-        ranked[name] = [SignalHit(hit["_id"], float(hit["_score"])) for hit in response["hits"]["hits"]]
-    fused = fuse(ranked, query.weights, query.fusion)
+        ranked[name] = [signal_hit(hit, name, query) for hit in response["hits"]["hits"]]
+    confidence = {"text_image": ranking.params.bridge_confidence(query.text_image_similarity)}
+    fused = fuse(ranked, query.weights, query.fusion or ranking.fusion, ranking.params, confidence)
     if query.min_score is not None:
         fused = [hit for hit in fused if hit.score >= query.min_score]
     # The result set is the best `window` products: all that pages can reach, and what facets count.
@@ -70,6 +76,15 @@ def search(client: OpenSearch, index: str, query: Query) -> SearchResult:
         facets = builder.facets(response) if query.facets else {}
     hits = [builder.hit(sources[pid], by_id[pid], query.explain) for pid in page_ids if pid in sources]
     return SearchResult(total=len(ids), hits=hits, facets=facets)
+
+
+def signal_hit(hit: dict[str, Any], signal: str, query: Query) -> SignalHit:
+    """One hit of *signal*'s response; a keyword hit carries the share of the query's words it matched."""
+    if signal != "keywords":
+        return SignalHit(hit["_id"], float(hit["_score"]))
+    terms = len(builder.query_terms(query.text or ""))
+    matched = sum(1 for name in hit.get("matched_queries", ()) if name.startswith("term:"))
+    return SignalHit(hit["_id"], float(hit["_score"]), matched / terms if terms else 1.0)
 
 
 def _collapse_duplicates(client: OpenSearch, index: str, fused: list[FusedHit]) -> list[FusedHit]:

@@ -13,6 +13,9 @@ from PIL import Image
 
 from api.app import create_app
 from plugin.config import Config
+from plugin.opensearch.client import connect
+from plugin.opensearch.ranking_store import save_ranking
+from plugin.search.ranking import KindWeights, RankingSettings
 from tests.support.api import titles, upload
 from tests.support.images import degraded
 
@@ -102,6 +105,9 @@ def test_product_health_and_thumbnail_routes(api: FlaskClient) -> None:
         ({"image_url": "file:///etc/passwd"}, 400, "image_url"),
         ({"product_id": "no-such-product"}, 404, "product_id"),
         ({"product_id": "laptop", "image_url": "https://shop.example/x.jpg"}, 400, "product_id"),
+        ({"text": "tent", "ranking_version": 999}, 404, "ranking_version"),
+        ({"text": "tent", "ranking_version": -1}, 400, "ranking_version"),
+        ({"text": "tent", "fusion": "max"}, 400, "fusion"),
     ],
 )
 def test_bad_requests_get_a_precise_error(api: FlaskClient, body: dict[str, Any], status: int, field: str) -> None:
@@ -109,6 +115,21 @@ def test_bad_requests_get_a_precise_error(api: FlaskClient, body: dict[str, Any]
 
     assert response.status_code == status
     assert response.get_json()["error"]["field"] == field
+
+
+def test_a_saved_version_of_the_ranking_settings_can_be_searched_with_beside_the_defaults(api: FlaskClient, app_config: Config) -> None:
+    client = connect(app_config)
+    keywords_only = RankingSettings(text=KindWeights(keywords=1.0))
+    saved = save_ranking(client, app_config, keywords_only, "test", {})
+    try:
+        body = {"text": "running shoe", "size": 3, "explain": True}
+        tuned = api.post("/search", json={**body, "ranking_version": saved.version}).get_json()["hits"]
+        defaults = api.post("/search", json={**body, "ranking_version": 0}).get_json()["hits"]
+    finally:
+        client.indices.delete(index=app_config.ranking_index)
+
+    assert {name for hit in tuned for name in hit["explain"]["signals"]} == {"keywords"}
+    assert {"keywords", "text"} <= {name for hit in defaults for name in hit["explain"]["signals"]}
 
 
 def test_a_ranking_profile_is_chosen_per_request(api: FlaskClient) -> None:

@@ -51,3 +51,18 @@ def test_the_reference_gates_every_degradation_and_metric(reference: dict[str, A
     names = set(gated_figures(reference))
     assert {f"vendure.recall_at_1.{name}" for name in reference["vendure"]["recall_at_1"]} <= names
     assert {"fashion.served.precision_at_10", "fashion.served.map_at_100", "fashion.served.ndcg_at_10"} <= names
+
+
+def test_a_default_below_its_best_single_signal_fails_the_gate(reference: dict[str, Any]) -> None:
+    weak = copy.deepcopy(reference)
+    title = weak["vendure"]["text"]["title"]
+    title["keywords"]["recall_at_1"] = title["default"]["recall_at_1"] + 0.02  # a signal alone beats the fused default
+    names = [drop.figure for drop in compare(weak, reference)]
+    assert names == ["vendure.text.title.default.recall_at_1 (best alone: keywords)"]
+
+
+def test_the_reference_gates_the_text_and_hybrid_queries(reference: dict[str, Any]) -> None:
+    names = set(gated_figures(reference))
+    for kind in ("title", "category", "photo_and_words"):
+        assert {f"vendure.text.{kind}.default.{metric}" for metric in ("recall_at_1", "recall_at_5", "mrr", "ndcg_at_10")} <= names
+    assert "fashion.text.default.precision_at_10" in names

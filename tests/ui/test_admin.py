@@ -13,6 +13,9 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from plugin.config import Config
+from plugin.opensearch.client import connect
+from plugin.opensearch.ranking_store import save_ranking
+from plugin.search.ranking import KindWeights, RankingSettings
 from tests.support.browser import ADMIN_KEY, ApiServer, screenshot
 
 
@@ -59,7 +62,7 @@ def test_logging_in_shows_the_index(page: Page, search_server: ApiServer, shop_c
     log_in(page, search_server)
 
     expect(page.locator("#alias")).to_have_text(shop_config.index_alias)
-    expect(page.locator("#index-name")).to_have_text(re.compile(f"^{shop_config.index_alias}-v1-"))
+    expect(page.locator("#index-name")).to_have_text(re.compile(f"^{shop_config.index_alias}-v2-"))
     expect(page.locator("#documents")).to_have_text("54")
     expect(page.locator("#model")).to_contain_text("efficientnet")
     page.click("summary")
@@ -102,6 +105,27 @@ def test_the_playground_compares_two_profiles_with_score_breakdowns(page: Page, 
     expect(page.locator("#right > li table.breakdown").first).to_contain_text("popular")
     expect(page.locator("#right-heading")).to_contain_text("popular")
     screenshot(page, "admin-playground")
+
+
+def test_the_playground_shows_a_saved_ranking_version_beside_the_defaults(page: Page, search_server: ApiServer, shop_config: Config) -> None:
+    client = connect(shop_config)
+    saved = save_ranking(client, shop_config, RankingSettings(text=KindWeights(keywords=1.0)), "test", {})
+    try:
+        log_in(page, search_server, "/admin/playground")
+        expect(page.locator("#ranking-table")).to_contain_text(f"version {saved.version} (live)")
+        expect(page.locator("#ranking-table")).to_contain_text("built-in defaults")
+        # The text vector's weight for words: 0 in the saved version, 1 in the defaults.
+        expect(page.locator("#ranking-table tr[data-key='text.text'] td.differs")).to_have_text("1")
+        page.select_option("#pg-left-ranking", str(saved.version))
+        page.fill("#pg-text", "camera")
+        page.click("#playground button[type=submit]")
+
+        expect(page.locator("#pg-status")).to_have_text("Done.")
+        expect(page.locator("#left-heading")).to_contain_text(f"version {saved.version}")
+        expect(page.locator("#left > li table.breakdown").first).not_to_contain_text("text → image")
+        expect(page.locator("#right > li table.breakdown").first).to_contain_text("text")
+    finally:
+        client.indices.delete(index=shop_config.ranking_index)
 
 
 def test_reports_show_as_tables_and_plots(page: Page, search_server: ApiServer, reports_dir: Path) -> None:

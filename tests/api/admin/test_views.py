@@ -44,3 +44,12 @@ def test_the_catalogue_and_a_product_page_show_the_shop(api: FlaskClient) -> Non
     detail = api.get("/admin/api/products/laptop", headers=headers).get_json()
     assert detail["product"]["title"] == "Laptop" and detail["product"]["thumbnails"]
     assert api.get("/admin/catalogue/no-such-product", headers=headers).status_code == 404
+
+
+def test_the_ranking_settings_list_every_version_and_the_defaults(api: FlaskClient) -> None:
+    answer = api.get("/admin/api/ranking", headers={"X-API-Key": KEY}).get_json()
+
+    assert answer["live"] == 0  # nothing saved for this shop: the built-in defaults rank
+    assert [version["version"] for version in answer["versions"]] == [0]
+    assert answer["versions"][0]["settings"]["fusion"] == "adaptive"
+    assert api.get("/admin/api/ranking").status_code == 401

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-import mappings
 from plugin.catalogue.reader import Product
 from plugin.config import Config
 from plugin.models.base import EmbeddingSpec
@@ -22,6 +21,7 @@ from plugin.opensearch.documents import (
     product_document,
     same_model,
 )
+from plugin.opensearch.indices import product_index_body
 from tests.support.models import TINY_SPEC, hand_made_document
 
 ROW = {
@@ -33,12 +33,7 @@ ROW = {
 
 
 def product_properties() -> dict[str, Any]:
-    template = mappings.load("products", mappings.CURRENT_PRODUCT_VERSION)
-    variables = {
-        "shards": 1, "replicas": 0, "model_name": TINY_SPEC.name, "model_version": TINY_SPEC.version,
-        "image_dims": TINY_SPEC.image_dims, "text_dims": TINY_SPEC.text_dims, "shared_space": TINY_SPEC.shared_space,
-    }
-    return mappings.render(template, variables)["mappings"]["properties"]
+    return product_index_body(Config.from_env({}), TINY_SPEC)["mappings"]["properties"]
 
 
 def field_exists(properties: dict[str, Any], dotted: str) -> bool:

@@ -17,7 +17,7 @@ from tests.support.models import TINY_SPEC
 def test_a_new_index_has_a_versioned_name_and_the_models_mapping(client: OpenSearch, config: Config) -> None:
     index = indices.create_product_index(client, config, TINY_SPEC)
 
-    assert index.startswith(f"{config.index_alias}-v1-")
+    assert index.startswith(f"{config.index_alias}-v2-")
     mapping = client.indices.get_mapping(index=index)[index]["mappings"]
     assert mapping["properties"]["text_vector"]["dimension"] == 3
     assert mapping["properties"]["images"]["properties"]["vector"]["dimension"] == 4

@@ -16,6 +16,8 @@ ALL_SIGNALS: dict[str, Any] = {
     "text": "red sneaker",
     "text_vector": [0.0, 1.0, 0.0],
     "text_image_vector": [0.0, 0.0, 1.0, 0.0],
+    # The builder takes a query whose weights the ranking settings have filled in.
+    "weights": {"image": 1.0, "text": 1.0, "text_image": 0.5, "keywords": 1.0},
 }
 
 
@@ -29,16 +31,29 @@ def test_each_signal_with_input_and_weight_gets_its_own_query_over_the_window() 
     }
     assert bodies["text_image"]["query"]["nested"]["query"]["knn"]["images.vector"]["vector"] == [0.0, 0.0, 1.0, 0.0]
     assert bodies["text"]["query"] == {"knn": {"text_vector": {"vector": [0.0, 1.0, 0.0], "k": 40}}}
-    match = {"multi_match": {"query": "red sneaker", "fields": builder.KEYWORD_FIELDS}}
-    assert bodies["keywords"]["query"] == {"bool": {"must": [match], "filter": [Filters().clause()]}}
+    assert bodies["keywords"]["query"] == builder.keyword_query("red sneaker", Filters().clause())
+
+
+def test_keywords_forgive_typos_at_a_discount_and_name_one_clause_per_word() -> None:
+    query = builder.keyword_query("The red sneakers, red!", {"match_all": {}})["bool"]
+
+    exact, fuzzy, description = query["must"][0]["bool"]["should"]
+    assert "fuzziness" not in exact["multi_match"] and fuzzy["multi_match"]["boost"] == builder.FUZZY_BOOST
+    assert fuzzy["multi_match"]["fuzziness"] == "AUTO:4,8"
+    assert description == {"match": {"description": {"query": "The red sneakers, red!"}}}  # no typos in prose
+    # Stop words cannot match, so they are not counted; each word is counted once.
+    assert [clause["multi_match"]["query"] for clause in query["should"]] == ["red", "sneakers"]
+    assert [clause["multi_match"]["_name"] for clause in query["should"]] == ["term:0", "term:1"]
+    assert all(clause["multi_match"]["boost"] == 0 for clause in query["should"])
+    assert query["filter"] == [{"match_all": {}}]
 
 
 def test_a_signal_without_input_or_with_weight_0_is_not_queried() -> None:
-    assert list(builder.signal_queries(Query(text="mug"))) == ["keywords"]
+    assert list(builder.signal_queries(Query(text="mug", weights={"keywords": 1.0}))) == ["keywords"]
     assert builder.signal_queries(Query()) == {}
     weights = {"image": 1.0, "text": 0.0, "text_image": 0.0, "keywords": 0.0}
-    assert list(builder.signal_queries(Query(**ALL_SIGNALS, weights=weights))) == ["image"]
-    assert list(builder.signal_queries(Query(**ALL_SIGNALS, weights={"keywords": 1.0}))) == ["keywords"]  # left out: not queried
+    assert list(builder.signal_queries(Query(**(ALL_SIGNALS | {"weights": weights})))) == ["image"]
+    assert list(builder.signal_queries(Query(**(ALL_SIGNALS | {"weights": {"keywords": 1.0}})))) == ["keywords"]  # left out: not queried
 
 
 def test_filters_go_inside_every_k_nn_search_and_beside_the_keywords() -> None:
@@ -64,7 +79,7 @@ def test_exclusions_are_applied_outside_the_k_nn_search() -> None:
     assert image["must"][0]["nested"]["query"]["knn"]["images.vector"]["filter"] == {"bool": {"filter": [{"terms": {"brand": ["Acme"]}}]}}
     text = bodies["text"]["query"]["bool"]
     assert text["must_not"] == exclusions and "must_not" not in str(text["must"])
-    only_exclusions = builder.signal_queries(Query(text_vector=[1.0, 0.0, 0.0], filters=Filters(exclude_ids=("sku-1",))))
+    only_exclusions = builder.signal_queries(Query(text_vector=[1.0, 0.0, 0.0], weights={"text": 1.0}, filters=Filters(exclude_ids=("sku-1",))))
     assert only_exclusions["text"]["query"] == {
         "bool": {"must": [{"knn": {"text_vector": {"vector": [1.0, 0.0, 0.0], "k": 100}}}], "must_not": [{"ids": {"values": ["sku-1"]}}]}
     }

@@ -34,6 +34,9 @@ class RecordingBackend:
         self.texts.extend(texts)
         return np.asarray([[0.0, len(text), 1.0, 0.0] for text in texts], np.float32)
 
+    def text_image_similarity(self, texts: list[str]) -> np.ndarray:
+        return np.ones(len(texts), np.float32)
+
 
 def test_all_views_are_embedded_in_one_batch_and_averaged() -> None:
     backend = RecordingBackend()

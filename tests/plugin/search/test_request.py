@@ -6,11 +6,11 @@ import pytest
 from pydantic import ValidationError
 
 from plugin.search.request import (
-    DEFAULT_WEIGHTS,
     WINDOW,
     Filters,
     Fusion,
     Query,
+    QueryKind,
     SearchOptions,
     Sort,
     Weights,
@@ -72,13 +72,20 @@ def test_enums_are_stored_as_their_values() -> None:
     assert Query().model_dump()["sort"] == "relevance"
 
 
-def test_default_weights_are_read_only_and_each_query_gets_its_own_copy() -> None:
-    assert dict(DEFAULT_WEIGHTS) == Weights().model_dump() == {"image": 1.0, "text": 1.0, "text_image": 0.5, "keywords": 1.0}
-    with pytest.raises(TypeError):
-        DEFAULT_WEIGHTS["image"] = 2.0  # type: ignore[index]
-    query = Query()
-    query.weights["image"] = 9.0
-    assert DEFAULT_WEIGHTS["image"] == 1.0 and Query().weights["image"] == 1.0
+def test_weights_left_out_stay_unset_so_the_shops_defaults_fill_them() -> None:
+    assert Weights().given() == {}
+    assert Weights(text_image=0).given() == {"text_image": 0.0}
+    assert Query().weights == {} and Query().fusion is None
+    first = Query()
+    first.weights["image"] = 9.0
+    assert Query().weights == {}  # each query gets its own dict
+
+
+def test_a_query_knows_its_kind_from_what_it_holds() -> None:
+    assert Query(text="red shoe").kind == QueryKind.text
+    assert Query(image_vector=[1.0, 0.0]).kind == QueryKind.photo
+    assert Query(image_vector=[1.0, 0.0], text="red").kind == QueryKind.photo_and_text
+    assert Query(image_vector=[1.0, 0.0], text="").kind == QueryKind.photo
 
 
 def test_unknown_fields_are_refused() -> None:

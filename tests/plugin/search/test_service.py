@@ -99,3 +99,22 @@ def test_near_duplicates_can_be_collapsed_to_the_best_ranked_one(client: OpenSea
 
     assert everything[:2] == ["red-sneaker", "red-bag"]
     assert collapsed == [pid for pid in everything if pid != "red-bag"]
+
+
+def test_words_match_a_category_at_any_level_and_forgive_a_typo(client: OpenSearch, shop: str) -> None:
+    keywords = {"keywords": 1.0, "text": 0.0, "text_image": 0.0}
+
+    assert set(ids(search(client, shop, Query(text="accessories", weights=keywords)))) == {"green-scarf", "grey-sock"}
+    assert set(ids(search(client, shop, Query(text="women", weights=keywords)))) == {"red-sneaker", "red-boot", "red-bag", "green-scarf"}
+    assert set(ids(search(client, shop, Query(text="sneakrs", weights=keywords)))) == {"blue-sneaker", "red-sneaker"}
+    # A word matched exactly outranks one matched through a typo: "sock" is one letter from "rock", not from "scarf".
+    typo = search(client, shop, Query(text="wool sock", weights=keywords, explain=True))
+    assert ids(typo)[0] == "grey-sock"
+
+
+def test_a_product_matching_more_of_the_words_ranks_first(client: OpenSearch, shop: str) -> None:
+    result = search(client, shop, Query(text="leather sneaker", weights={"keywords": 1.0}, explain=True))
+
+    coverage = {hit["product_id"]: hit["explain"]["signals"]["keywords"]["coverage"] for hit in result.hits}
+    assert ids(result)[0] == "red-sneaker"
+    assert coverage == {"red-sneaker": 1.0, "red-bag": 0.5, "blue-sneaker": 0.5}
