@@ -23,6 +23,7 @@ eval: engine data
 	$(BIN)/lookalike engine start
 	$(BIN)/lookalike eval vendure --compare-views
 	$(BIN)/lookalike eval fashion
+	$(BIN)/lookalike eval heldout
 	$(BIN)/lookalike eval gate
 
 # The README's screenshot, written by the browser test that drives the running demo.

@@ -32,7 +32,7 @@ class SearchBody(SearchOptions):
     weights: Weights | None = None
     #: Rank with a saved version of the shop's ranking settings (0: the built-in defaults)
     #: instead of the live one: what the admin playground compares.
-    ranking_version: int | None = Field(default=None, ge=0)
+    ranking_version: int | None = Field(default=None, ge=0, le=1_000_000)
     #: Search only this region of the photo: ``[left, top, right, bottom]`` as fractions (0..1)
     #: of its width and height, so the box survives the client scaling the photo down.
     crop: list[float] | None = Field(default=None, min_length=4, max_length=4)

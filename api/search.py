@@ -89,4 +89,5 @@ def build_query(body: SearchBody, upload: FileStorage | None, service: SearchSer
         text_image_vector=service.embedder.text_for_images(text) if text else None,
         text_image_similarity=service.embedder.text_image_similarity(text) if text else None,
         weights=body.weights.given() if body.weights else {},
+        ef_search=service.config.knn_ef_search,
     )

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +15,8 @@ from typing import Any
 
 from flask import current_app
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import NotFoundError, OpenSearchException
+from pydantic import ValidationError
 
 from api.errors import ApiError
 from plugin.config import Config
@@ -25,12 +27,14 @@ from plugin.models.registry import load_backend
 from plugin.opensearch.client import cluster_health, connect
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import index_model, indices_behind
-from plugin.opensearch.ranking_store import StoredRanking, live_ranking, ranking_history
+from plugin.opensearch.ranking_store import StoredRanking, live_ranking, saved_ranking
 from plugin.search.profiles import store_profiles
 from plugin.search.query_vectors import QueryEmbedder
 from plugin.search.ranking import DEFAULT_RANKING, RankingSettings
 from plugin.search.request import Query
 from plugin.search.service import SearchResult, search
+
+log = logging.getLogger(__name__)
 
 #: Seconds a model check of the live index is trusted: the alias moves rarely (a re-embed).
 MODEL_CHECK_SECONDS = 5.0
@@ -111,10 +115,19 @@ class SearchService:
         return search(self.client, self.config.index_alias, query, ranking)
 
     def stored_ranking(self) -> StoredRanking | None:
-        """The shop's live ranking version (None: the built-in defaults), re-read every :data:`RANKING_SECONDS`."""
+        """The shop's live ranking version (None: the built-in defaults), re-read every :data:`RANKING_SECONDS`.
+
+        Settings that cannot be read or validated (written by a newer release, say) must not
+        stop every search: the last good ones stay, or the defaults, and the log says why.
+        """
         now = time.monotonic()
         if self._ranking is None or now - self._ranking[0] >= RANKING_SECONDS:
-            self._ranking = (now, live_ranking(self.client, self.config))
+            previous = self._ranking[1] if self._ranking else None
+            try:
+                self._ranking = (now, live_ranking(self.client, self.config))
+            except (OpenSearchException, ValidationError) as exc:
+                log.warning("ranking settings unreadable, searching with %s: %s", f"version {previous.version}" if previous else "the defaults", exc)
+                self._ranking = (now, previous)
         return self._ranking[1]
 
     def ranking(self) -> RankingSettings:
@@ -122,12 +135,12 @@ class SearchService:
         return stored.settings if stored else DEFAULT_RANKING
 
     def ranking_version(self, version: int) -> RankingSettings:
-        """A saved version's settings; a 404 :class:`ApiError` when there is no such version."""
+        """A saved version's settings (one document read, once); a 404 :class:`ApiError` when there is none."""
         if version not in self._versions:
-            for stored in ranking_history(self.client, self.config, size=10_000):
-                self._versions[stored.version] = stored.settings
-        if version not in self._versions:
-            raise ApiError(404, "not_found", f"no ranking version {version}", "ranking_version")
+            stored = saved_ranking(self.client, self.config, version)
+            if stored is None:
+                raise ApiError(404, "not_found", f"no ranking version {version}", "ranking_version")
+            self._versions[version] = stored.settings
         return self._versions[version]
 
     def store_profiles(self) -> None:

@@ -8,7 +8,9 @@ On a catalogue of Fashion-MNIST products (60,000 by default), in one run:
 * the vector search alone: OpenSearch k-NN beside exact brute-force search over the same
   vectors in numpy (:class:`evaluation.searchers.ExactSearch`, the evaluation's own);
 * recall@10 of the served photo results against exact search, with filters keeping 100%,
-  10% (one class) and 1% (one ``bucket-N`` tag) of the products.
+  10% (one class) and 1% (one ``bucket-N`` tag) of the products;
+* the 100-candidate window's k-NN time and recall@100 with the graph search as broad as
+  the window (Lucene's default) beside the breadth the product uses.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from plugin.config import Config
 from plugin.models.registry import load_backend
 from plugin.opensearch.client import connect
 from plugin.opensearch.indices import indices_behind
-from plugin.search.request import Filters, Query
+from plugin.search.request import WINDOW, Filters, Query
 from plugin.search.service import search
 from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
 
@@ -91,6 +93,7 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
             found.append(len(best & {hit["product_id"] for hit in served.hits}) / 10)
         recall[selectivity] = round(float(np.mean(found)), 4)
 
+    breadth = _graph_breadth(client, alias, exact, vectors, config.knn_ef_search)
     latency = _http_latencies(bench_config, uploads, texts)
     result = {
         "benchmark": "search",
@@ -101,6 +104,7 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
         "exact_search_ms_p50": round(float(np.median(exact_ms)), 2),
         "knn_search_ms_p50": round(float(np.median(knn_ms)), 2),
         "recall_at_10": recall,
+        "window_search": breadth,
         "photo_p50_minus_embed_p50_ms": round(latency["photo"]["p50"] - float(np.median(embed_ms)), 2),
         "model": backend.spec.name,
         "machine": {"cpus": os.cpu_count()},
@@ -108,6 +112,24 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
     }
     write_json(report, result)
     return result
+
+
+def _graph_breadth(client: OpenSearch, alias: str, exact: ExactSearch, vectors: list[np.ndarray], ef_search: int) -> dict[str, Any]:
+    """A photo's 100-candidate window from k-NN with the graph search as broad as the window (Lucene's
+    default) and as broad as the product searches (``LOOKALIKE_KNN_EF_SEARCH``): time and recall@100 against exact search."""
+    out: dict[str, Any] = {}
+    for name, ef in (("ef_equals_window", WINDOW), ("ef_search", max(WINDOW, ef_search))):
+        ms, found = [], []
+        for vector in vectors:
+            knn = {"vector": vector.tolist(), "k": WINDOW, "method_parameters": {"ef_search": ef}}
+            body = {"size": WINDOW, "_source": False, "query": {"nested": {"path": "images", "score_mode": "max", "query": {"knn": {"images.vector": knn}}}}}
+            started = time.perf_counter()
+            hits = client.search(index=alias, body=body)["hits"]["hits"]
+            ms.append((time.perf_counter() - started) * 1000)
+            best = {exact.product_ids[j] for j in np.argpartition(-exact.product_scores(vector), WINDOW)[:WINDOW]}
+            found.append(len(best & {hit["_id"] for hit in hits}) / WINDOW)
+        out[name] = {"ef_search": ef, "ms_p50": round(float(np.median(ms)), 2), "recall_at_100": round(float(np.mean(found)), 4)}
+    return out
 
 
 def _ingest_once(client: OpenSearch, config: Config, catalogue: Path, products: int) -> None:

@@ -95,6 +95,6 @@ def compare(measured: dict[str, Any], reference: dict[str, Any]) -> list[Drop]:
         if value < expected - tolerance - 1e-9:
             drops.append(Drop(name, expected, value, tolerance))
     for section, configs in text_sections(measured).items():
-        for shortfall in shortfalls(configs, TEXT_METRICS):
+        for shortfall in shortfalls(configs, (*TEXT_METRICS, "precision_at_10")):
             drops.append(Drop(f"{section}.default.{shortfall.metric} (best alone: {shortfall.signal})", shortfall.best, shortfall.default, SLACK))
     return drops

@@ -30,6 +30,7 @@ from evaluation.metrics import (
     recall_at,
 )
 from evaluation.searchers import EvaluationFailed, ExactSearch, ServedSearch
+from evaluation.signals import ONLY, query_metrics
 from plugin.config import Config
 from plugin.images.fetch import fetch_image
 from plugin.models.base import EmbeddingBackend
@@ -82,6 +83,8 @@ def evaluate_judged(
     served = ServedSearch(config, backend)
     exact = ExactSearch.load(connect(config), config.index_alias)
     figures: dict[str, dict[str, list[float]]] = {"served": {}, "exact": {}}
+    # The default beside each signal alone, over every query (a query without the signal's input counts 0).
+    alone: dict[str, dict[str, list[float]]] = {name: {} for name in ("default", *ONLY)}
     for query in queries:
         photo = load_photo(query.image, path.parent, config) if query.image else None
         body: dict[str, Any] = {"size": DEPTH}
@@ -98,6 +101,10 @@ def evaluate_judged(
         for name, ranked in rankings.items():
             for metric, value in _metrics(ranked, relevant).items():
                 figures[name].setdefault(metric, []).append(value)
+        for name in alone:
+            ranked = rankings["served"] if name == "default" else served.by_body(body | {"weights": ONLY[name]})
+            for metric, value in query_metrics(ranked, relevant).items():
+                alone[name].setdefault(metric, []).append(value)
     progress(f"{len(queries)} judged queries evaluated")
     return {
         "description": f"{len(queries)} judged queries from {path} against the index behind {config.index_alias}",
@@ -105,6 +112,7 @@ def evaluate_judged(
         "served": {metric: round(mean(values), 4) for metric, values in figures["served"].items()},
         "exact": {metric: round(mean(values), 4) for metric, values in figures["exact"].items()},
         "latency_ms": {"query_median": float(np.median(served.latencies_ms))},
+        "signals": {name: {metric: round(mean(values), 4) for metric, values in metrics.items()} for name, metrics in alone.items()},
     }
 
 

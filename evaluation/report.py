@@ -126,6 +126,8 @@ def _retrieval_markdown(report: dict[str, Any]) -> str:
         lines += ["", f"Median query through the API: {report['latency_ms']['query_median']:.1f} ms."]
     if "text" in report:
         lines += ["", *_signals_markdown({"class names": report["text"]}, "The class names typed as words")]
+    if "signals" in report:
+        lines += ["", *_signals_markdown({"judged queries": report["signals"]}, "The judged queries")]
     return "\n".join(lines) + "\n"
 
 

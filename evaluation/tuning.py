@@ -4,8 +4,9 @@ The judged file is the one :mod:`evaluation.judged` reads. Each query is embedde
 its signals are fetched once, every signal over the full candidate window; candidate
 settings are then scored by fusing those lists with :func:`plugin.search.fusion.fuse`, the
 fusion the API runs, so hundreds of candidates cost no further round trips. The search is
-coordinate ascent from the live settings over a grid of weights and parameters, for the
-kinds of query the file holds (words, photos, both). The queries are split in two with a
+coordinate ascent from the live settings over a grid of weights and parameters (each knob in
+turn set to its best value given the others, for a few rounds), for the kinds of query the
+file holds (words, photos, both). The queries are split in two with a
 seed: the settings are fitted on one half and judged on the other, and the before and
 after figures of both halves come from the real search path
 (:func:`plugin.search.service.search`), not the offline fusion.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from opensearchpy import OpenSearch
+from pydantic import ValidationError
 
 from evaluation.judged import JudgedQuery, load_photo, read_judged
 from evaluation.metrics import (
@@ -103,6 +105,8 @@ def tune(
     judged = read_judged(path)
     if len(judged) < MIN_QUERIES:
         raise EvaluationFailed(f"{path} holds {len(judged)} judged queries; tuning needs at least {MIN_QUERIES} (half to fit, half to check)")
+    if all(query.image and not (query.text and query.text.strip()) for query in judged):
+        raise EvaluationFailed(f"{path} holds only photo queries: one signal ranks them, so there is no weight or fusion to tune")
     if any(query.profile for query in judged):
         store_profiles(client)
     prepared = [_prepare(client, config, embedder, path, query) for query in judged]
@@ -136,7 +140,8 @@ def _prepare(client: OpenSearch, config: Config, embedder: QueryEmbedder, path: 
         text_image_similarity=embedder.text_image_similarity(text) if text else None,
         filters=Filters.model_validate(judged.filters or {}),
         profile=judged.profile,
-        size=10,
+        size=DEPTH,
+        ef_search=config.knn_ef_search,
     )
     every = query.model_copy(update={"weights": dict.fromkeys(SIGNALS, 1.0)})
     bodies = builder.signal_queries(every)
@@ -173,37 +178,59 @@ def _served_score(
 def _ascend(
     part: Sequence[Prepared], start: RankingSettings, measure: Callable[[list[str], dict[str, float]], float], progress: Callable[[str], None]
 ) -> RankingSettings:
-    """Coordinate ascent: each knob in turn takes the grid value that scores best; a tie keeps the current value."""
+    """Coordinate ascent: each knob in turn takes the grid value that scores best given the others; a tie keeps the current value."""
     kinds = sorted({item.query.kind.value for item in part})
     best, best_score = start, _offline_score(part, start, measure)
     progress(f"start: {best_score:.4f}")
     for round_number in range(1, ROUNDS + 1):
         improved = False
-        for candidate in _neighbours(best, kinds):
-            score = _offline_score(part, candidate, measure)
-            if score > best_score + 1e-9:
-                best, best_score, improved = candidate, score, True
+        for knob in _knobs(kinds):
+            for candidate in knob(best):
+                score = _offline_score(part, candidate, measure)
+                if score > best_score + 1e-9:
+                    best, best_score, improved = candidate, score, True
         progress(f"round {round_number}: {best_score:.4f}")
         if not improved:
             break
     return best
 
 
-def _neighbours(settings: RankingSettings, kinds: list[str]) -> list[RankingSettings]:
-    """Every setting that differs from *settings* in one knob."""
-    out = [settings.model_copy(update={"fusion": method}) for method in ("adaptive", "rrf", "weighted") if method != settings.fusion]
-    for kind in kinds:
-        weights: KindWeights = getattr(settings, kind)
-        for signal in _signals_of(QueryKind(kind)):
-            for value in WEIGHT_GRID:
-                if value != getattr(weights, signal):
-                    out.append(settings.model_copy(update={kind: weights.model_copy(update={signal: value})}))
-    for name, grid in PARAM_GRID.items():
-        for value in grid:
-            if value != getattr(settings.params, name):
-                params = FusionParams.model_validate(settings.params.model_dump() | {name: value})
+Knob = Callable[[RankingSettings], list[RankingSettings]]
+
+
+def _knobs(kinds: list[str]) -> list[Knob]:
+    """One function per knob: *settings* with that knob at each other value of its grid."""
+
+    def fusion(settings: RankingSettings) -> list[RankingSettings]:
+        return [settings.model_copy(update={"fusion": method}) for method in ("adaptive", "rrf", "weighted") if method != settings.fusion]
+
+    def weight(kind: str, signal: str) -> Knob:
+        def values(settings: RankingSettings) -> list[RankingSettings]:
+            weights: KindWeights = getattr(settings, kind)
+            return [
+                settings.model_copy(update={kind: weights.model_copy(update={signal: value})})
+                for value in WEIGHT_GRID if value != getattr(weights, signal)
+            ]
+        return values
+
+    def param(name: str) -> Knob:
+        def values(settings: RankingSettings) -> list[RankingSettings]:
+            out = []
+            for value in PARAM_GRID[name]:
+                if value == getattr(settings.params, name):
+                    continue
+                try:
+                    params = FusionParams.model_validate(settings.params.model_dump() | {name: value})
+                except ValidationError:
+                    continue  # the bridge's floor must stay below its full mark
                 out.append(settings.model_copy(update={"params": params}))
-    return out
+            return out
+        return values
+
+    knobs: list[Knob] = [fusion]
+    knobs += [weight(kind, signal) for kind in kinds for signal in _signals_of(QueryKind(kind))]
+    knobs += [param(name) for name in PARAM_GRID]
+    return knobs
 
 
 def _signals_of(kind: QueryKind) -> tuple[str, ...]:

@@ -100,6 +100,9 @@ class Config:
     #: The shop's synonyms (Solr format: ``sofa, couch`` or ``tv => television``), read when a
     #: product index is created; a new list takes effect with the next ``--new-index``.
     synonyms_file: Path | None = None
+    #: Candidates an HNSW search keeps while walking the graph (never fewer than the window):
+    #: recall against k-NN latency (see ``plugin.search.request.EF_SEARCH``).
+    knn_ef_search: int = 256
 
     @property
     def quarantine_index(self) -> str:
@@ -173,6 +176,7 @@ class Config:
             cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
             reports_dir=Path(env.get("LOOKALIKE_REPORTS_DIR", str(REPO_ROOT / "reports"))).expanduser().resolve(),
             synonyms_file=Path(env["LOOKALIKE_SYNONYMS_FILE"]).expanduser().resolve() if env.get("LOOKALIKE_SYNONYMS_FILE") else None,
+            knn_ef_search=max(1, _int(env, "LOOKALIKE_KNN_EF_SEARCH", 256)),
         )
 
 

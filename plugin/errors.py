@@ -89,6 +89,13 @@ class IncompleteIndex(LookalikeError):
     reason = "incomplete_index"
 
 
+class RankingNotSaved(LookalikeError):
+    """Ranking settings could not be stored under a new version number (others took each one first)."""
+
+    reason = "ranking_not_saved"
+    retryable = True
+
+
 class RetryAlreadyRunning(LookalikeError):
     """A retry of the quarantine is already running."""
 

@@ -48,14 +48,14 @@ window.Lookalike = (function () {
     return node;
   }
 
-  /** A table of each signal's rank, raw score and contribution to the fused score (from `explain`). */
+  /** A table of each signal's rank, raw score, weight for this query and contribution to the fused score (from `explain`). */
   function breakdown(hit) {
     const explain = hit.explain;
     if (!explain) return el("p", "No breakdown for this result (it was not ranked by a query).");
     const table = el("table", null, "breakdown");
     table.append(el("caption", "Fused score " + Number(explain.fused_score).toFixed(4)));
     const head = table.createTHead().insertRow();
-    for (const name of ["signal", "rank", "score", "contribution"]) {
+    for (const name of ["signal", "rank", "score", "weight", "contribution"]) {
       const th = el("th", name);
       th.scope = "col";
       head.append(th);
@@ -69,10 +69,14 @@ window.Lookalike = (function () {
       if (signal === "profile") {
         row.insertCell().textContent = parts.name;
         row.insertCell().textContent = "";
+        row.insertCell().textContent = "";
         row.insertCell().textContent = "× " + Number(parts.factor).toFixed(3);
       } else {
         row.insertCell().textContent = parts.rank;
-        row.insertCell().textContent = Number(parts.score).toFixed(4);
+        // A keyword hit also says how many of the query's words it matched, which scales its vote.
+        const words = parts.coverage == null ? "" : ` (${Math.round(parts.coverage * 100)}% of the words)`;
+        row.insertCell().textContent = Number(parts.score).toFixed(4) + words;
+        row.insertCell().textContent = parts.weight == null ? "" : Number(parts.weight).toFixed(2);
         row.insertCell().textContent = Number(parts.contribution).toFixed(4);
       }
     }

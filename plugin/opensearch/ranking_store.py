@@ -2,7 +2,7 @@
 
 Each save is a new document (version 1, 2, ...) with where it came from and the judged
 scores before and after; the highest version is the live one. Nothing is overwritten, so
-``lookalike tune --rollback N`` can make an older version live again by saving it anew.
+``lookalike ranking rollback N`` can make an older version live again by saving it anew.
 """
 
 from __future__ import annotations
@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from plugin.config import Config
+from plugin.errors import RankingNotSaved
 from plugin.opensearch.indices import ensure_index
 from plugin.search.ranking import RankingSettings
+
+#: Saves racing each other each retry with the next number this many times.
+SAVE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -44,21 +49,33 @@ def ranking_history(client: OpenSearch, config: Config, size: int = 50) -> list[
     return [_stored(hit["_source"]) for hit in response["hits"]["hits"]]
 
 
+def saved_ranking(client: OpenSearch, config: Config, version: int) -> StoredRanking | None:
+    """One saved version (its id is its number), or None when there is no such version."""
+    try:
+        return _stored(client.get(index=config.ranking_index, id=str(version))["_source"])
+    except NotFoundError:  # no such version, or no index at all
+        return None
+
+
 def save_ranking(client: OpenSearch, config: Config, settings: RankingSettings, source: str, scores: dict[str, Any]) -> StoredRanking:
     """Store *settings* as the next version and return it; it is live at once."""
     ensure_index(client, config, config.ranking_index, "ranking")
-    latest = live_ranking(client, config)
-    version = (latest.version if latest else 0) + 1
     document = {
-        "version": version,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "source": source,
         "settings": settings.model_dump(mode="json"),
         "scores": scores,
     }
-    # op_type=create: two tunes saving at once cannot both become the same version.
-    client.index(index=config.ranking_index, id=str(version), body=document, op_type="create", refresh=True)
-    return _stored(document)
+    for _ in range(SAVE_ATTEMPTS):
+        latest = live_ranking(client, config)
+        document["version"] = (latest.version if latest else 0) + 1
+        try:
+            # op_type=create: of two saves at once, one takes the number and the other the next.
+            client.index(index=config.ranking_index, id=str(document["version"]), body=document, op_type="create", refresh=True)
+        except ConflictError:
+            continue
+        return _stored(document)
+    raise RankingNotSaved(f"ranking settings not saved: {SAVE_ATTEMPTS} other saves took each version number first")
 
 
 def _stored(source: dict[str, Any]) -> StoredRanking:

@@ -52,7 +52,7 @@ def signal_queries(query: Query) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
 
     def knn(field: str, vector: list[float]) -> dict[str, Any]:
-        params: dict[str, Any] = {"vector": vector, "k": k}
+        params: dict[str, Any] = {"vector": vector, "k": k, "method_parameters": {"ef_search": max(k, query.ef_search)}}
         if inside is not None:
             params["filter"] = inside
         found: dict[str, Any] = {"knn": {field: params}}
@@ -71,10 +71,18 @@ def signal_queries(query: Query) -> dict[str, dict[str, Any]]:
     return out
 
 
+#: A word as the standard tokenizer keeps it: "2.4ghz", "don't" and "men's" are one word each.
+WORD = re.compile(r"\w+(?:[.'’]\w+)*")
+
+
 def query_terms(text: str) -> list[str]:
-    """The words of *text* that can match, each once, as the keyword signal counts them."""
-    words = (word for word in re.findall(r"\w+", text.lower()) if word not in STOP_WORDS)
-    return list(dict.fromkeys(words))[:MAX_TERMS]
+    """The words of *text* that can match, each once, as the keyword signal counts them.
+
+    Split as the analyser splits, possessives dropped as it drops them, so no word is
+    counted that no product could ever match.
+    """
+    words = (re.sub(r"['’]s$", "", word) for word in WORD.findall(text.lower()))
+    return list(dict.fromkeys(word for word in words if word not in STOP_WORDS))[:MAX_TERMS]
 
 
 def keyword_query(text: str, flt: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +97,16 @@ def keyword_query(text: str, flt: dict[str, Any]) -> dict[str, Any]:
         {"match": {DESCRIPTION_FIELD: {"query": text}}},
     ]
     named = [
-        {"multi_match": {"query": term, "fields": [*KEYWORD_FIELDS, DESCRIPTION_FIELD], **FUZZY, "boost": 0, "_name": f"term:{number}"}}
+        {
+            "bool": {
+                "should": [
+                    {"multi_match": {"query": term, "fields": KEYWORD_FIELDS, **FUZZY}},
+                    {"match": {DESCRIPTION_FIELD: {"query": term}}},
+                ],
+                "boost": 0,
+                "_name": f"term:{number}",
+            }
+        }
         for number, term in enumerate(query_terms(text))
     ]
     return {"bool": {"must": [{"bool": {"should": scored, "minimum_should_match": 1}}], "should": named, "filter": [flt]}}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RRF_K = 60
 #: The adaptive vote of a signal's lowest candidate: found, so more than a product it did not find.
@@ -36,6 +36,12 @@ class FusionParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="after")
+    def _floor_below_full(self) -> FusionParams:
+        if self.bridge_floor >= self.bridge_full:
+            raise ValueError("bridge_floor must be below bridge_full")
+        return self
+
     #: Similarity of the words to the nearest thing the image model knows below which the
     #: bridge stays silent, and from which it votes with its whole weight.
     bridge_floor: float = Field(default=0.5, ge=-1, le=1)
@@ -46,8 +52,6 @@ class FusionParams(BaseModel):
     def bridge_confidence(self, similarity: float | None) -> float:
         if similarity is None:
             return 1.0
-        if self.bridge_full <= self.bridge_floor:
-            return 1.0 if similarity >= self.bridge_full else 0.0
         return min(1.0, max(0.0, (similarity - self.bridge_floor) / (self.bridge_full - self.bridge_floor)))
 
 
@@ -84,9 +88,11 @@ def fuse(
     if method not in METHODS:
         raise ValueError(f"unknown fusion method {method!r}: use one of {', '.join(METHODS)}")
     fused: dict[str, FusedHit] = {}
+    voting = [signal for signal, hits in ranked.items() if hits and weights.get(signal, 0.0) > 0]
     for signal, hits in ranked.items():
         weight = weights.get(signal, 0.0)
-        if method == "adaptive":
+        # Confidence weighs a signal against the others; alone, it ranks by its own scores whatever they are worth.
+        if method == "adaptive" and len(voting) > 1:
             weight *= (confidence or {}).get(signal, 1.0)
         if weight <= 0 or not hits:
             continue

@@ -52,6 +52,17 @@ def test_words_find_products_by_title_and_through_the_bridge_by_picture(api: Fla
     assert "Tennis Ball" in by_picture
 
 
+def test_words_the_catalogue_never_uses_or_misspells_still_find_the_product(api: FlaskClient) -> None:
+    # No product says "couch": the text vector knows a sofa is one.
+    assert set(titles(api.post("/search", json={"text": "couch", "size": 2}))) == {"Grey Fabric Sofa", "Leather Sofa"}
+    assert titles(api.post("/search", json={"text": "tenis ball", "size": 1})) == ["Tennis Ball"]
+    # A category's name finds the products filed under it, at any level of the path.
+    shoes = {"Ultraboost Running Shoe", "Freerun Running Shoe", "Hi-Top Basketball Shoe", "Pureboost Running Shoe", "RunX Running Shoe", "Allstar Sneakers"}
+    assert set(titles(api.post("/search", json={"text": "footwear", "size": 6}))) == shoes
+    garden = api.post("/search", json={"text": "garden", "size": 10}).get_json()["hits"]
+    assert {hit["category"].split(" > ")[0] for hit in garden} == {"Home & Garden"}  # the parent of Furniture and Plants
+
+
 def test_filters_facets_and_sorting_agree_with_the_results(api: FlaskClient) -> None:
     body = {"text": "camera", "filters": {"category": "Electronics > Photo", "price_max": 600}, "sort": "price_asc", "size": 50, "facets": True}
 

@@ -56,3 +56,9 @@ def test_judged_queries_are_evaluated_through_the_api_and_exactly(tmp_path: Path
     assert figures["exact"]["recall_at_1"] == 1.0  # exact search applies no filter
     assert figures["catalogue"] == {"queries": 3, "alias": config.index_alias}
     assert set(figures["served"]) == {"precision_at_10", "recall_at_10", "map_at_100", "ndcg_at_10", "recall_at_1"}
+    # Each signal alone over the same queries: the photo signal answers only the photo query.
+    signals = figures["signals"]
+    assert set(signals) == {"default", "photo", "keywords", "text_vector", "bridge"}
+    assert signals["default"]["recall_at_1"] == figures["served"]["recall_at_1"]
+    assert signals["photo"]["recall_at_1"] == pytest.approx(1 / 3, abs=1e-3)
+    assert signals["keywords"]["recall_at_1"] == pytest.approx(1 / 3, abs=1e-3)  # "blue teapot"; the filter empties "green mug"

@@ -75,7 +75,7 @@ def test_a_fit_on_half_the_queries_improves_the_other_half(client: OpenSearch, c
     assert result.improved
     # It learnt to trust the text vector over a bare keyword match, for words and nothing else.
     assert result.after.text.keywords < result.after.text.text
-    assert result.after.photo == DEFAULT_RANKING.photo
+    assert result.after.photo_and_text == DEFAULT_RANKING.photo_and_text  # no query of that kind to learn from
 
 
 def test_too_few_judged_queries_to_split_are_refused(client: OpenSearch, config: Config, judged_shop: Path) -> None:
@@ -83,4 +83,11 @@ def test_too_few_judged_queries_to_split_are_refused(client: OpenSearch, config:
     judged_shop.write_text("\n".join(lines) + "\n")
 
     with pytest.raises(EvaluationFailed, match="holds 3 judged queries; tuning needs at least 4"):
+        tune(client, config, QueryEmbedder(MeaningBackend()), judged_shop, DEFAULT_RANKING)  # type: ignore[arg-type]
+
+
+def test_photo_queries_alone_have_nothing_to_tune(client: OpenSearch, config: Config, judged_shop: Path) -> None:
+    judged_shop.write_text("".join(json.dumps({"query": f"q{i}", "image": f"q{i}.jpg", "relevant": {"good-0": 1}}) + "\n" for i in range(4)))
+
+    with pytest.raises(EvaluationFailed, match="only photo queries: one signal ranks them"):
         tune(client, config, QueryEmbedder(MeaningBackend()), judged_shop, DEFAULT_RANKING)  # type: ignore[arg-type]

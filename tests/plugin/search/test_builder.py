@@ -27,10 +27,13 @@ def test_each_signal_with_input_and_weight_gets_its_own_query_over_the_window() 
     assert list(bodies) == ["image", "text_image", "text", "keywords"]
     assert all(body["size"] == 40 and body["_source"] is False for body in bodies.values())
     assert bodies["image"]["query"] == {
-        "nested": {"path": "images", "score_mode": "max", "query": {"knn": {"images.vector": {"vector": [1.0, 0.0, 0.0, 0.0], "k": 40}}}}
+        "nested": {"path": "images", "score_mode": "max", "query": {"knn": {"images.vector": {"vector": [1.0, 0.0, 0.0, 0.0], "k": 40, "method_parameters": {"ef_search": 256}}}}}
     }
     assert bodies["text_image"]["query"]["nested"]["query"]["knn"]["images.vector"]["vector"] == [0.0, 0.0, 1.0, 0.0]
-    assert bodies["text"]["query"] == {"knn": {"text_vector": {"vector": [0.0, 1.0, 0.0], "k": 40}}}
+    assert bodies["text"]["query"] == {"knn": {"text_vector": {"vector": [0.0, 1.0, 0.0], "k": 40, "method_parameters": {"ef_search": 256}}}}
+    # The graph search is never narrower than the window it must fill.
+    wide = builder.signal_queries(Query(**ALL_SIGNALS, window=400, size=10))
+    assert wide["text"]["query"]["knn"]["text_vector"]["method_parameters"] == {"ef_search": 400}
     assert bodies["keywords"]["query"] == builder.keyword_query("red sneaker", Filters().clause())
 
 
@@ -42,10 +45,17 @@ def test_keywords_forgive_typos_at_a_discount_and_name_one_clause_per_word() -> 
     assert fuzzy["multi_match"]["fuzziness"] == "AUTO:4,8"
     assert description == {"match": {"description": {"query": "The red sneakers, red!"}}}  # no typos in prose
     # Stop words cannot match, so they are not counted; each word is counted once.
-    assert [clause["multi_match"]["query"] for clause in query["should"]] == ["red", "sneakers"]
-    assert [clause["multi_match"]["_name"] for clause in query["should"]] == ["term:0", "term:1"]
-    assert all(clause["multi_match"]["boost"] == 0 for clause in query["should"])
+    named = [clause["bool"] for clause in query["should"]]
+    assert [clause["should"][0]["multi_match"]["query"] for clause in named] == ["red", "sneakers"]
+    assert [clause["_name"] for clause in named] == ["term:0", "term:1"]
+    assert all(clause["boost"] == 0 for clause in named)
+    assert named[0]["should"][1] == {"match": {"description": {"query": "red"}}}  # prose: exact words only
     assert query["filter"] == [{"match_all": {}}]
+
+
+def test_query_words_are_split_as_the_analyser_splits_them() -> None:
+    assert builder.query_terms("Men's 2.4GHz mouse, don't") == ["men", "2.4ghz", "mouse", "don't"]
+    assert builder.query_terms("the and of") == []
 
 
 def test_a_signal_without_input_or_with_weight_0_is_not_queried() -> None:
@@ -81,7 +91,7 @@ def test_exclusions_are_applied_outside_the_k_nn_search() -> None:
     assert text["must_not"] == exclusions and "must_not" not in str(text["must"])
     only_exclusions = builder.signal_queries(Query(text_vector=[1.0, 0.0, 0.0], weights={"text": 1.0}, filters=Filters(exclude_ids=("sku-1",))))
     assert only_exclusions["text"]["query"] == {
-        "bool": {"must": [{"knn": {"text_vector": {"vector": [1.0, 0.0, 0.0], "k": 100}}}], "must_not": [{"ids": {"values": ["sku-1"]}}]}
+        "bool": {"must": [{"knn": {"text_vector": {"vector": [1.0, 0.0, 0.0], "k": 100, "method_parameters": {"ef_search": 256}}}}], "must_not": [{"ids": {"values": ["sku-1"]}}]}
     }
 
 

@@ -77,3 +77,16 @@ def test_the_bridge_votes_only_as_far_as_the_words_name_what_the_image_model_kno
 
     assert [h.product_id for h in silent] == ["a", "b"] and "text_image" not in silent[0].signals
     assert [h.product_id for h in trusted] == ["b", "a"]
+
+
+def test_a_signal_alone_ranks_by_its_own_scores_whatever_its_confidence() -> None:
+    ranked = {"text_image": hits(("b", 0.9), ("a", 0.1)), "keywords": []}
+
+    alone = fuse(ranked, {"text_image": 1.0, "keywords": 1.0}, confidence={"text_image": 0.0})
+
+    assert [h.product_id for h in alone] == ["b", "a"]
+
+
+def test_the_bridge_bounds_must_be_in_order() -> None:
+    with pytest.raises(ValueError, match="bridge_floor must be below bridge_full"):
+        FusionParams(bridge_floor=0.7, bridge_full=0.6)
