@@ -13,12 +13,14 @@ from pathlib import Path
 import click
 from opensearchpy import OpenSearch
 
+import mappings
 from cli.common import done_line, load_config, progress_bar, reports_errors
 from engine.errors import PortInUse
 from engine.local_node import LocalNode
 from plugin.config import Config
 from plugin.errors import ModelMismatch
 from plugin.opensearch import cluster_health, connect, indices_behind
+from plugin.opensearch.indices import index_model
 
 #: Where the demo keeps the admin key it made for this machine, under the data directory.
 ADMIN_KEY_FILE = "demo-admin-key"
@@ -48,9 +50,14 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     health = cluster_health(client)
     click.echo(f"OpenSearch {node.status().version} at {url}: cluster {health['cluster_name']} is {health['status']}.")
     click.echo(f"Ingesting the demo catalogue {catalogue} in this process (--eager) ...")
+    previous = indices_behind(client, config.index_alias)
+    # An index from an older mapping lacks what newer searches rely on (category words, synonyms): the demo rebuilds it.
+    stale = bool(previous) and index_model(client, previous[0]).get("mapping_version", 0) < mappings.CURRENT_PRODUCT_VERSION
+    if stale:
+        click.echo(f"{previous[0]} was made from an older mapping; re-ingesting into a new index ...")
     try:
         with progress_bar(hint_stalls=False) as show:
-            summary = run_catalogue(client, config, catalogue, eager=True, progress=show)
+            summary = run_catalogue(client, config, catalogue, eager=True, progress=show, new_index=stale)
     except ModelMismatch as exc:
         # An index left by an earlier version of the model: the demo re-embeds into a new one.
         click.echo(f"{exc}\nRe-embedding the demo catalogue into a new index ...")

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from opensearchpy import OpenSearch
 
+import mappings
 from cli.demo import ADMIN_KEY_FILE, _demo_photo_lookup, demo_admin_key
 from engine.local_node import LocalNode
 from plugin.config import Config
+from plugin.models.registry import spec_for_model
 from plugin.opensearch import connect, indices
 from sample_data.vendure import prepare_vendure
 from tests.support.cli import run_cli
@@ -20,11 +22,17 @@ from tests.support.cli import run_cli
 def test_demo_leaves_a_live_product_index_and_reports_health(
     running_local_node: LocalNode, client: OpenSearch, config: Config, cli_env: dict[str, str]
 ) -> None:
+    # An index an earlier release made, from mapping version 1: the demo rebuilds it on the current mapping.
+    old = indices.create_product_index(client, config, spec_for_model(config.model), version=1)
+    indices.swap_alias(client, config.index_alias, old)
+
     result = run_cli("demo", "--no-serve", env=cli_env)
 
     assert result.returncode == 0, result.stderr
+    assert f"{old} was made from an older mapping; re-ingesting into a new index" in result.stdout
     live = indices.indices_behind(client, config.index_alias)
-    assert len(live) == 1
+    assert len(live) == 1 and live[0] != old
+    assert indices.index_model(client, live[0])["mapping_version"] == mappings.CURRENT_PRODUCT_VERSION
     assert f"Alias {config.index_alias} -> {live[0]}" in result.stdout
     assert "OpenSearch 2.19.1" in result.stdout and "cluster lookalike is green" in result.stdout
 
