@@ -12,8 +12,10 @@ from evaluation.searchers import EvaluationFailed
 from ingest import runner
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
+from plugin.opensearch.client import connect
 from plugin.opensearch.documents import same_model
 from plugin.opensearch.indices import index_model, indices_behind
+from sample_data.distractors import prepare_distractors
 
 
 def eval_config(config: Config, alias: str, image_roots: tuple[Path, ...]) -> Config:
@@ -56,3 +58,12 @@ def ingest_for_evaluation(
         )
     client.indices.refresh(index=config.index_alias)
     return expected
+
+
+def index_among_distractors(config: Config, alias: str, shop: Path, backend: EmbeddingBackend, *, rebuild: bool = True) -> tuple[Config, int]:
+    """*shop*'s catalogue joined with the distractor photos, indexed under *alias*: the evaluation's
+    configuration (allowed to read both sets of image files) and the number of products indexed."""
+    distractors = prepare_distractors(config.data_dir)
+    catalogue = join_catalogues(config.data_dir / "eval" / f"{alias}-and-distractors.jsonl", shop, distractors)
+    config = eval_config(config, alias, (shop.parent / "images", distractors.parent))
+    return config, ingest_for_evaluation(connect(config), config, catalogue, backend, rebuild=rebuild)

@@ -18,15 +18,13 @@ from typing import Any
 
 from PIL import Image
 
-from evaluation.catalogues import eval_config, ingest_for_evaluation, join_catalogues
+from evaluation.catalogues import index_among_distractors
 from evaluation.degradations import DEGRADATIONS, as_query_photo
 from evaluation.searchers import ServedSearch, photo_bytes
 from evaluation.signals import HYBRID_CONFIGS, TEXT_CONFIGS, JudgedText, measure
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import load_backend
-from plugin.opensearch.client import connect
-from sample_data.distractors import prepare_distractors
 from sample_data.heldout import prepare_heldout
 
 ALIAS = "eval-heldout"
@@ -39,11 +37,8 @@ def evaluate_heldout(
 ) -> dict[str, Any]:
     backend = backend or load_backend(config.model, config.torch_threads)
     shop = prepare_heldout(config.data_dir)
-    distractors = prepare_distractors(config.data_dir)
-    catalogue = join_catalogues(config.data_dir / "eval" / "heldout-and-distractors.jsonl", shop, distractors)
-    config = eval_config(config, ALIAS, (shop.parent / "images", distractors.parent))
     started = time.perf_counter()
-    indexed = ingest_for_evaluation(connect(config), config, catalogue, backend, rebuild=False)
+    config, indexed = index_among_distractors(config, ALIAS, shop, backend, rebuild=False)
     progress(f"{indexed} products ready in {time.perf_counter() - started:.1f} s")
     served = ServedSearch(config, backend)
     products = [json.loads(line) for line in shop.read_text(encoding="utf-8").splitlines() if line.strip()]

