@@ -23,7 +23,7 @@ from plugin.config import Config
 from plugin.errors import ModelMismatch
 from plugin.images.fetch import FetchPolicy
 from plugin.models.base import EmbeddingBackend, EmbeddingSpec
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import cluster_health, connect
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import index_model, indices_behind
@@ -96,7 +96,7 @@ class SearchService:
     @classmethod
     def build(cls, config: Config, backend: EmbeddingBackend | None = None, warm: bool = True) -> SearchService:
         """The service for *config*, with *backend* or the configured model; *warm* runs the model once now."""
-        embedder = QueryEmbedder(backend or load_backend(config.model, config.torch_threads), views=config.query_views)
+        embedder = QueryEmbedder(backend or backend_for(config), views=config.query_views)
         if warm:
             embedder.backend.embed_texts_for_images(["warm up"])
         return cls(config, connect(config), embedder)

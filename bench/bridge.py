@@ -15,13 +15,13 @@ from PIL import Image
 
 from evaluation.report import write_json
 from plugin.config import Config
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from sample_data.vendure import prepare_vendure
 
 
 def run(config: Config, report: Path) -> dict[str, Any]:
     products = [json.loads(line) for line in prepare_vendure(config.data_dir).read_text(encoding="utf-8").splitlines()]
-    backend = load_backend(config.model, config.torch_threads)
+    backend = backend_for(config)
     photos = backend.embed_images([Image.open(p["images"][0]).convert("RGB") for p in products])
     queries = backend.embed_texts_for_images([p["title"] for p in products])
     similarity = queries @ photos.T

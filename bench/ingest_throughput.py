@@ -27,7 +27,7 @@ from ingest.pipeline import text_for_embedding
 from plugin.catalogue.reader import CatalogueRow, read_catalogue
 from plugin.config import Config
 from plugin.images.decode import decode_image
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from sample_data.fashion_mnist import write_catalogue
 
@@ -46,7 +46,7 @@ def run(config: Config, images: int, report: Path, repeats: int = 3) -> dict[str
     result = {
         "benchmark": "ingest",
         "images": len(products),
-        "model": load_backend(config.model, config.torch_threads).spec.name,
+        "model": backend_for(config).spec.name,
         "batch_size": config.ingest.batch_size,
         "pipeline_seconds": round(pipeline["seconds"], 2),
         "pipeline_images_per_s": round(len(products) / pipeline["seconds"], 1),
@@ -66,7 +66,7 @@ def run(config: Config, images: int, report: Path, repeats: int = 3) -> dict[str
 
 def _forward_pass(config: Config, paths: list[str], repeats: int) -> float:
     """Median seconds for decode + the model's forward pass over all images, in worker-sized batches."""
-    backend = load_backend(config.model, config.torch_threads)
+    backend = backend_for(config)
     size = config.ingest.batch_size
     timings = []
     for _ in range(repeats):
@@ -79,7 +79,7 @@ def _forward_pass(config: Config, paths: list[str], repeats: int) -> float:
 
 def _text_pass(config: Config, texts: list[str], repeats: int) -> float:
     """Median seconds for the text model over the products' texts, in worker-sized batches."""
-    backend = load_backend(config.model, config.torch_threads)
+    backend = backend_for(config)
     size = config.ingest.batch_size
     timings = []
     for _ in range(repeats):

@@ -34,7 +34,7 @@ from evaluation.report import write_json
 from evaluation.searchers import ExactSearch
 from ingest import run_catalogue
 from plugin.config import Config
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from plugin.opensearch.indices import indices_behind
 from plugin.search.request import WINDOW, Filters, Query
@@ -49,7 +49,7 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
     bench_config = dataclasses.replace(config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=(root,)))
     client = connect(bench_config)
     _ingest_once(client, bench_config, catalogue, products)
-    backend = load_backend(bench_config.model, bench_config.torch_threads)
+    backend = backend_for(bench_config)
 
     test_images, _ = load_split("t10k")
     rng = np.random.default_rng(1)

@@ -83,3 +83,23 @@ def bench_bridge(report: Path | None) -> None:
         f"{result['queries']} title queries: recall@1 {result['recall_at_1']}, recall@5 {result['recall_at_5']} "
         f"(chance {result['chance_recall_at_5']}). Written to {report}."
     )
+
+
+@bench.command("embed")
+@_report_option("bench-embed.json")
+@reports_errors
+def bench_embed(report: Path | None) -> None:
+    """The model on ONNX Runtime beside PyTorch: a photo and a text at batch 1, batches of 16, preprocessing, and their vectors' agreement."""
+    ensure_fast_malloc()
+    from bench import embed
+
+    config = load_config()
+    report = report or config.reports_dir / "bench-embed.json"
+    result = embed.run(config, report)
+    photo, text, batch = result["photo_ms_p50"], result["text_ms_p50"], result["batch16_images_per_s"]
+    click.echo(
+        f"photo {photo['onnx']} ms on ONNX Runtime vs {photo['torch']} ms on PyTorch ({result['onnx_to_torch']['photo']}x, "
+        f"preprocessing {result['preprocess_ms_p50']} ms of it); text {text['onnx']} vs {text['torch']} ms; "
+        f"batches of 16: {batch['onnx']} vs {batch['torch']} images/s; min cosine image {result['min_cosine']['image']}, "
+        f"text {result['min_cosine']['text']}. Written to {report}."
+    )

@@ -138,7 +138,7 @@ def _demo_photo_lookup(client: OpenSearch, config: Config, catalogue: Path) -> N
     from PIL import ImageEnhance, ImageFilter
 
     from plugin.images.decode import decode_image
-    from plugin.models.registry import load_backend
+    from plugin.models.registry import backend_for
     from plugin.search import Query, QueryEmbedder, search
 
     first = json.loads(catalogue.read_text(encoding="utf-8").splitlines()[7])
@@ -146,7 +146,7 @@ def _demo_photo_lookup(client: OpenSearch, config: Config, catalogue: Path) -> N
     width, height = photo.size
     degraded = photo.crop((width // 10, height // 10, width * 9 // 10, height * 9 // 10)).filter(ImageFilter.GaussianBlur(3))
     degraded = ImageEnhance.Brightness(degraded).enhance(0.6)
-    embedder = QueryEmbedder(load_backend(config.model, config.torch_threads), views=config.query_views)
+    embedder = QueryEmbedder(backend_for(config), views=config.query_views)
     query = Query(image_vector=embedder.image(degraded), weights={"image": 1.0}, size=3, explain=True)
     result = search(client, config.index_alias, query)
     click.echo(f"A blurred, cropped, darkened photo of {first['title']!r} finds:")

@@ -29,7 +29,7 @@ def tune(judged_file: Path, metric: str, held_out_share: float, seed: int, dry_r
     ensure_fast_malloc()
     from evaluation.tuning import describe
     from evaluation.tuning import tune as fit
-    from plugin.models.registry import load_backend
+    from plugin.models.registry import backend_for
     from plugin.opensearch.client import connect
     from plugin.opensearch.ranking_store import live_ranking, save_ranking
     from plugin.search.query_vectors import QueryEmbedder
@@ -38,7 +38,7 @@ def tune(judged_file: Path, metric: str, held_out_share: float, seed: int, dry_r
     config = load_config()
     client = connect(config)
     live = live_ranking(client, config)
-    embedder = QueryEmbedder(load_backend(config.model, config.torch_threads), views=config.query_views)
+    embedder = QueryEmbedder(backend_for(config), views=config.query_views)
     result = fit(
         client, config, embedder, judged_file, live.settings if live else DEFAULT_RANKING,
         metric=metric, held_out_share=held_out_share, seed=seed, progress=lambda line: click.echo(line, err=True),

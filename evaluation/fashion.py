@@ -23,7 +23,7 @@ from evaluation.searchers import ExactSearch, ServedSearch
 from evaluation.signals import TEXT_CONFIGS, JudgedText, measure
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
 
@@ -41,7 +41,7 @@ def evaluate_fashion(
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """Run the evaluation and return its figures; an index of this catalogue and model is reused unless *rebuild*."""
-    backend = backend or load_backend(config.model, config.torch_threads)
+    backend = backend or backend_for(config)
     catalogue = write_catalogue(config.data_dir / "fashion-mnist", catalogue_size, seed=seed)
     config = eval_config(config, f"eval-fashion-{catalogue_size}-seed{seed}", (catalogue.parent,))
     client = connect(config)

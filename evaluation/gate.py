@@ -20,7 +20,7 @@ from evaluation.signals import SLACK, shortfalls
 from evaluation.vendure import evaluate_vendure
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 
 #: The gate's Fashion-MNIST catalogue and query counts: small, so the gate stays under two minutes.
 GATE_FASHION = {"catalogue_size": 1_000, "queries": 100}
@@ -52,7 +52,7 @@ class Drop:
 
 def run_gate(config: Config, backend: EmbeddingBackend | None = None, progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """The gate's figures, measured now."""
-    backend = backend or load_backend(config.model, config.torch_threads)
+    backend = backend or backend_for(config)
     vendure = evaluate_vendure(config, backend, progress=progress)
     fashion = evaluate_fashion(config, backend, rebuild=True, progress=progress, **GATE_FASHION)
     return {"vendure": vendure, "fashion": fashion}

@@ -24,7 +24,7 @@ from evaluation.searchers import ServedSearch, photo_bytes
 from evaluation.signals import HYBRID_CONFIGS, TEXT_CONFIGS, JudgedText, measure
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from sample_data.heldout import prepare_heldout
 
 ALIAS = "eval-heldout"
@@ -35,7 +35,7 @@ PHOTO_DEGRADATIONS = ("gaussian_blur", "rotate_45", "occlude_40", "brightness_1.
 def evaluate_heldout(
     config: Config, backend: EmbeddingBackend | None = None, *, progress: Callable[[str], None] = lambda line: None
 ) -> dict[str, Any]:
-    backend = backend or load_backend(config.model, config.torch_threads)
+    backend = backend or backend_for(config)
     shop = prepare_heldout(config.data_dir)
     started = time.perf_counter()
     config, indexed = index_among_distractors(config, ALIAS, shop, backend, rebuild=False)

@@ -34,7 +34,7 @@ from evaluation.signals import ONLY, query_metrics
 from plugin.config import Config
 from plugin.images.fetch import fetch_image
 from plugin.models.base import EmbeddingBackend
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 
 DEPTH = 100
@@ -79,7 +79,7 @@ def evaluate_judged(
 ) -> dict[str, Any]:
     """Evaluate the judged queries of *path* against ``config.index_alias`` and return the figures."""
     queries = read_judged(path)
-    backend = backend or load_backend(config.model, config.torch_threads)
+    backend = backend or backend_for(config)
     served = ServedSearch(config, backend)
     exact = ExactSearch.load(connect(config), config.index_alias)
     figures: dict[str, dict[str, list[float]]] = {"served": {}, "exact": {}}

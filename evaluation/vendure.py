@@ -28,7 +28,7 @@ from evaluation.signals import HYBRID_CONFIGS, TEXT_CONFIGS, JudgedText, measure
 from plugin.config import Config
 from plugin.images.decode import decode_image
 from plugin.models.base import EmbeddingBackend
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from plugin.search.query_vectors import embed_views
 from sample_data.vendure import prepare_vendure
@@ -59,7 +59,7 @@ def evaluate_vendure(
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """Run the evaluation and return the report's figures (see ``reports/eval-vendure.md`` for their meaning)."""
-    backend = backend or load_backend(config.model, config.torch_threads)
+    backend = backend or backend_for(config)
     shop = prepare_vendure(config.data_dir)
     started = time.perf_counter()
     config, indexed = index_among_distractors(config, ALIAS, shop, backend)

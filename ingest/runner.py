@@ -26,7 +26,7 @@ from plugin.catalogue.reader import (
 )
 from plugin.config import Config
 from plugin.errors import IncompleteIndex, IngestTimeout, ModelMismatch
-from plugin.models.registry import load_backend, spec_for_model
+from plugin.models.registry import backend_for, spec_for_model
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import (
     create_product_index,
@@ -172,7 +172,7 @@ def _run(
         (tasks.ingest_products, (run_id, catalogue, products[start : start + size], 1, target)) for start in range(0, len(products), size)
     ]
     if eager:
-        context = tasks.IngestContext(config, client, load_backend(config.model, config.torch_threads), tracker)
+        context = tasks.IngestContext(config, client, backend_for(config), tracker)
         _apply_here(context, work, run_id)
     else:
         _send(work, config.ingest.broker_url, queue)

@@ -44,7 +44,7 @@ from plugin.errors import (
     QuarantineWriteFailed,
 )
 from plugin.models.base import EmbeddingBackend
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import index_model
@@ -78,7 +78,7 @@ class IngestContext:
     def from_env(cls) -> IngestContext:
         """A worker's context, from the environment it was started in."""
         config = Config.from_env()
-        backend = load_backend(config.model, config.torch_threads)
+        backend = backend_for(config)
         return cls(config, connect(config), backend, RedisRunTracker(config.ingest.broker_url))
 
 

@@ -85,7 +85,9 @@ class Config:
     #: The embedding model: ``offline`` (the packaged default) or ``clip:<checkpoint id or directory>``.
     model: str = "offline"
     #: Threads for model inference; 0 means one per core available to this process.
-    torch_threads: int = 0
+    inference_threads: int = 0
+    #: What runs the model: ``onnx`` (ONNX Runtime, exported once from the PyTorch weights) or ``torch``.
+    runtime: str = "onnx"
     #: The views of a query photo whose vectors are averaged (test-time augmentation); see plugin/images/views.py.
     query_views: tuple[str, ...] = ("original",)
     #: Where prepared data sets (the demo catalogue, evaluation sets) are kept.
@@ -103,6 +105,11 @@ class Config:
     #: Candidates an HNSW search keeps while walking the graph (never fewer than the window):
     #: recall against k-NN latency (see ``plugin.search.request.EF_SEARCH``).
     knn_ef_search: int = 256
+
+    @property
+    def models_dir(self) -> Path:
+        """Models exported for ONNX Runtime, each under a hash of its weights and the export code."""
+        return self.data_dir / "models"
 
     @property
     def quarantine_index(self) -> str:
@@ -169,7 +176,9 @@ class Config:
                 visibility_timeout=max(1, _int(env, "LOOKALIKE_BROKER_VISIBILITY_TIMEOUT", 3600)),
             ),
             model=env.get("LOOKALIKE_MODEL", "offline"),
-            torch_threads=_int(env, "LOOKALIKE_TORCH_THREADS", 0),
+            # LOOKALIKE_TORCH_THREADS is the older name, from before ONNX Runtime ran the model.
+            inference_threads=_int(env, "LOOKALIKE_INFERENCE_THREADS", _int(env, "LOOKALIKE_TORCH_THREADS", 0)),
+            runtime=_choice(env, "LOOKALIKE_RUNTIME", ("onnx", "torch"), "onnx"),
             query_views=_views(env, "LOOKALIKE_QUERY_VIEWS", "original"),
             data_dir=Path(env.get("LOOKALIKE_DATA_DIR", str(REPO_ROOT / ".lookalike" / "data"))).expanduser().resolve(),
             admin_key=env.get("LOOKALIKE_ADMIN_KEY") or None,
@@ -190,6 +199,13 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
         raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
     if value < 0:
         raise ConfigError(f"{key} must not be negative, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(key) or default
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}; got {value!r}")
     return value
 
 

@@ -10,6 +10,7 @@ _EXPORTS = {
     "EmbeddingBackend": "plugin.models.base",
     "EmbeddingSpec": "plugin.models.base",
     "OFFLINE_DEFAULT": "plugin.models.base",
+    "backend_for": "plugin.models.registry",
     "load_backend": "plugin.models.registry",
     "normalise": "plugin.models.base",
     "spec_for_model": "plugin.models.registry",

@@ -14,7 +14,6 @@ Two choices here decide how robust photo search is (``lookalike eval vendure`` m
 from __future__ import annotations
 
 import numpy as np
-import torch
 from PIL import Image
 
 #: The pixel value that normalises to zero: the letterbox's padding.
@@ -26,16 +25,18 @@ def letterbox(image: Image.Image, side: int) -> tuple[np.ndarray, tuple[float, f
 
     Also returns the share of the width and height the photo covers, to pool over only that part.
     """
-    image = image.convert("RGB")
-    scale = side / max(image.size)
-    width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
-    canvas = Image.new("RGB", (side, side), (PAD_VALUE,) * 3)
-    canvas.paste(image.resize((width, height), Image.BILINEAR), ((side - width) // 2, (side - height) // 2))
-    pixels = (np.asarray(canvas, dtype=np.float32) - PAD_VALUE) / 128.0
-    return pixels.transpose(2, 0, 1), (width / side, height / side)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    scale = side / max(rgb.size)
+    width, height = max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))
+    # The padding normalises to zero, so the photo is written into zeros; no canvas to paste on.
+    pixels = np.zeros((3, side, side), np.float32)
+    left, top = (side - width) // 2, (side - height) // 2
+    photo = np.asarray(rgb.resize((width, height), Image.BILINEAR), dtype=np.float32)
+    pixels[:, top : top + height, left : left + width] = ((photo - PAD_VALUE) / 128.0).transpose(2, 0, 1)
+    return pixels, (width / side, height / side)
 
 
-def photo_region(feature_map: torch.Tensor, covered: tuple[float, float]) -> torch.Tensor:
+def photo_region(feature_map: np.ndarray, covered: tuple[float, float]) -> np.ndarray:
     """The cells of a ``(C, H, W)`` feature map that lie over the photo rather than its padding."""
     _, height, width = feature_map.shape
     cells_x, cells_y = max(1, round(width * covered[0])), max(1, round(height * covered[1]))
@@ -43,6 +44,6 @@ def photo_region(feature_map: torch.Tensor, covered: tuple[float, float]) -> tor
     return feature_map[:, top : top + cells_y, left : left + cells_x]
 
 
-def gem(region: torch.Tensor, p: float = 3.0) -> torch.Tensor:
+def gem(region: np.ndarray, p: float = 3.0) -> np.ndarray:
     """Generalised-mean pooling of a ``(C, H, W)`` map: ``mean(x ** p) ** (1 / p)`` per channel."""
-    return region.clamp(min=1e-6).pow(p).mean((1, 2)).pow(1 / p)
+    return (np.maximum(region, np.float32(1e-6)) ** np.float32(p)).mean(axis=(1, 2)) ** np.float32(1 / p)

@@ -1,4 +1,5 @@
-"""The configured model by name: ``offline`` (the packaged default) or ``clip:<checkpoint>``.
+"""The configured model by name: ``offline`` (the packaged default) or ``clip:<checkpoint>``,
+run by ONNX Runtime (the default) or PyTorch.
 
 The backends are imported only when one is loaded: torch and transformers take seconds to
 import, and creating an index or serving a search page needs neither.
@@ -8,36 +9,61 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from plugin.errors import ConfigError
 from plugin.models.base import OFFLINE_DEFAULT, EmbeddingBackend, EmbeddingSpec
+from plugin.models.runtime import RUNTIMES, Runtime
+
+if TYPE_CHECKING:
+    from plugin.config import Config
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), not the machine's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def configure_threads(requested: int) -> int:
     """Set torch's intra-op threads: *requested*, or one per core this process may use."""
     import torch
 
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = requested or available
+    threads = requested or usable_cores()
     torch.set_num_threads(threads)
     return threads
 
 
-_loaded: dict[str, EmbeddingBackend] = {}
+_loaded: dict[tuple[str, str], EmbeddingBackend] = {}
 _load_lock = threading.Lock()
 
 
-def load_backend(model: str, threads: int = 0) -> EmbeddingBackend:
-    """Return the backend that *model* names, loading it once per process.
+def backend_for(config: Config) -> EmbeddingBackend:
+    """The backend *config* names, with its runtime, threads and export cache."""
+    return load_backend(config.model, config.inference_threads, config.runtime, config.models_dir)  # type: ignore[arg-type]
 
-    *threads* is torch's intra-op thread count; 0 means one per available core.
+
+def load_backend(model: str, threads: int = 0, runtime: Runtime = "onnx", cache_dir: Path | None = None) -> EmbeddingBackend:
+    """Return the backend that *model* names on *runtime*, loading it once per process.
+
+    *threads* is the intra-op thread count; 0 means one per available core. The ONNX
+    runtime exports the PyTorch weights into *cache_dir* the first time.
     """
     with _load_lock:
-        if model not in _loaded:
-            parse_model(model)  # refuse a bad name before touching torch's threads
-            configure_threads(threads)
-            _loaded[model] = _load(model)
-        return _loaded[model]
+        if (model, runtime) not in _loaded:
+            parse_model(model)  # refuse a bad name before touching any thread settings
+            if runtime not in RUNTIMES:
+                raise ConfigError(f"LOOKALIKE_RUNTIME must be one of {', '.join(RUNTIMES)}; got {runtime!r}")
+            threads = threads or usable_cores()
+            if runtime == "torch":
+                configure_threads(threads)
+            _loaded[(model, runtime)] = _load(model, runtime, threads, cache_dir or _configured_cache())
+        return _loaded[(model, runtime)]
+
+
+def _configured_cache() -> Path:
+    from plugin.config import Config
+
+    return Config.from_env().models_dir
 
 
 def parse_model(model: str) -> tuple[str, str]:
@@ -49,15 +75,15 @@ def parse_model(model: str) -> tuple[str, str]:
     raise ConfigError(f"LOOKALIKE_MODEL must be 'offline' or 'clip:<checkpoint id or directory>', got {model!r}")
 
 
-def _load(model: str) -> EmbeddingBackend:
+def _load(model: str, runtime: Runtime, threads: int, cache_dir: Path) -> EmbeddingBackend:
     kind, checkpoint = parse_model(model)
     if kind == "offline":
         from plugin.models.offline import OfflineBackend
 
-        return OfflineBackend()
+        return OfflineBackend(runtime=runtime, threads=threads, cache_dir=cache_dir)
     from plugin.models.clip import ClipBackend
 
-    return ClipBackend(checkpoint)
+    return ClipBackend(checkpoint, runtime=runtime, threads=threads, cache_dir=cache_dir)
 
 
 def spec_for_model(model: str) -> EmbeddingSpec:

@@ -41,7 +41,7 @@ def worker_env(base_config: Config, redis_server: LocalRedis, tmp_path_factory: 
         LOOKALIKE_INGEST_RETRY_BACKOFF="0.2",
         LOOKALIKE_INGEST_BATCH_SIZE="4",
         LOOKALIKE_BROKER_VISIBILITY_TIMEOUT="5",
-        LOOKALIKE_TORCH_THREADS="1",
+        LOOKALIKE_INFERENCE_THREADS="1",
     )
     return env
 

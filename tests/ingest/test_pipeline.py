@@ -19,7 +19,7 @@ from plugin.catalogue.reader import Product
 from plugin.config import Config
 from plugin.errors import EngineBusy
 from plugin.images.thumbnails import load_thumbnail
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from tests.support.catalogues import write_catalogue
 from tests.support.images import product_photo
@@ -64,7 +64,7 @@ def test_a_product_with_several_images_is_one_document_found_by_each_image(
     others = [product_photo(image_dir / f"o{i}.jpg", seed=10 + i) for i in range(3)]
     rows = [row("jacket", front, back)] + [row(f"o{i}", p) for i, p in enumerate(others)]
     ingest_here(client, ingest_config, write_catalogue(image_dir / "c.jsonl", rows))
-    backend = load_backend(ingest_config.model, ingest_config.torch_threads)
+    backend = backend_for(ingest_config)
 
     for photo in (front, back):
         vector = backend.embed_images([Image.open(photo).convert("RGB")])[0].tolist()
@@ -111,7 +111,7 @@ def test_a_batch_sorts_its_products_into_indexed_retried_and_quarantined(
         Product.model_validate(row("text", notes)),
         Product.model_validate(row("away", "https://no-such-host.invalid/a.jpg")),
     ]
-    backend = load_backend(ingest_config.model, ingest_config.torch_threads)
+    backend = backend_for(ingest_config)
 
     first = pipeline.process_products(client, ingest_config, backend, products, catalogue="c", target=target)
 
@@ -132,7 +132,7 @@ def test_text_for_embedding_joins_what_a_shopper_might_type() -> None:
 
 def test_a_busy_cluster_raises_engine_busy_for_the_tasks_to_retry(client: OpenSearch, ingest_config: Config, image_dir: Path) -> None:
     target = runner.prepare_indices(client, ingest_config)
-    backend = load_backend(ingest_config.model, ingest_config.torch_threads)
+    backend = backend_for(ingest_config)
     product = Product.model_validate(row("b", product_photo(image_dir / "b.jpg", seed=8)))
 
     with BusyEngine(ingest_config.opensearch_url, "/_mget") as busy:

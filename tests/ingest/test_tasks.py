@@ -33,7 +33,7 @@ from ingest.tasks import (
 from plugin.config import Config
 from plugin.errors import EngineBusy, EngineUnavailable, QuarantineWriteFailed
 from plugin.models.base import EmbeddingSpec
-from plugin.models.registry import load_backend
+from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from plugin.opensearch.indices import create_product_index
 from plugin.opensearch.quarantine import list_records
@@ -49,7 +49,7 @@ BACKOFF = [2, 4, 8, 16, 32, 64, 128, 256]
 def context_for(config: Config, url: str | None = None) -> IngestContext:
     """A context for tasks applied here, talking to the cluster at *url* (the configured one by default)."""
     client = connect(dataclasses.replace(config, opensearch_url=url or config.opensearch_url))
-    return IngestContext(config, client, load_backend(config.model, config.torch_threads), MemoryRunTracker())
+    return IngestContext(config, client, backend_for(config), MemoryRunTracker())
 
 
 def apply(context: IngestContext, task: Task, *args: Any) -> dict[str, int]:

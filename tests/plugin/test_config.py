@@ -61,12 +61,22 @@ def test_a_real_cluster_gets_credentials_and_tls_settings() -> None:
         ("LOOKALIKE_ENGINE_PORT", "70000", "LOOKALIKE_ENGINE_PORT must be a port between 1 and 65535, got 70000"),
         ("LOOKALIKE_INDEX_ALIAS", "Products", "LOOKALIKE_INDEX_ALIAS is not a valid OpenSearch index name: 'Products'"),
         ("LOOKALIKE_ENGINE_SETTINGS", "knn.cache", "LOOKALIKE_ENGINE_SETTINGS: expected key=value pairs, got 'knn.cache'"),
+        ("LOOKALIKE_RUNTIME", "tensorrt", "LOOKALIKE_RUNTIME must be one of onnx, torch; got 'tensorrt'"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError) as excinfo:
         Config.from_env({variable: value})
     assert str(excinfo.value) == message
+
+
+def test_the_model_runs_on_onnx_runtime_unless_torch_is_asked_for() -> None:
+    default = Config.from_env({"LOOKALIKE_DATA_DIR": "/srv/lookalike"})
+    assert (default.runtime, default.inference_threads) == ("onnx", 0)
+    assert default.models_dir == Path("/srv/lookalike/models")
+    assert Config.from_env({"LOOKALIKE_RUNTIME": "torch"}).runtime == "torch"
+    assert Config.from_env({"LOOKALIKE_INFERENCE_THREADS": "2"}).inference_threads == 2
+    assert Config.from_env({"LOOKALIKE_TORCH_THREADS": "3"}).inference_threads == 3  # the older name still works
 
 
 def test_image_fetching_is_safe_unless_configured_otherwise() -> None:

@@ -79,7 +79,7 @@ def server_env(config: Config, **extra: str) -> dict[str, str]:
         OPENSEARCH_URL=config.opensearch_url,
         LOOKALIKE_INDEX_ALIAS=config.index_alias,
         LOOKALIKE_ADMIN_KEY=ADMIN_KEY,
-        LOOKALIKE_TORCH_THREADS="1",
+        LOOKALIKE_INFERENCE_THREADS="1",
         **extra,
     )
     return env

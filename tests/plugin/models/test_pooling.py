@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from plugin.models.pooling import PAD_VALUE, gem, letterbox, photo_region
@@ -37,18 +36,18 @@ def test_a_sliver_keeps_at_least_one_pixel() -> None:
 
 
 def test_the_photo_region_is_the_centred_cells_over_the_photo() -> None:
-    feature_map = torch.arange(2 * 8 * 8, dtype=torch.float32).reshape(2, 8, 8)
+    feature_map = np.arange(2 * 8 * 8, dtype=np.float32).reshape(2, 8, 8)
 
     region = photo_region(feature_map, (1.0, 0.5))
 
     assert region.shape == (2, 4, 8)
-    assert torch.equal(region, feature_map[:, 2:6, :])
+    assert np.array_equal(region, feature_map[:, 2:6, :])
     assert photo_region(feature_map, (0.25, 1.0)).shape == (2, 8, 2)
     assert photo_region(feature_map, (0.01, 0.01)).shape == (2, 1, 1)  # never empty
 
 
 def test_gem_is_the_generalised_mean_per_channel() -> None:
-    region = torch.tensor([[[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [0.0, 8.0]]])
+    region = np.array([[[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [0.0, 8.0]]], dtype=np.float32)
 
     pooled = gem(region)
 
@@ -56,10 +55,10 @@ def test_gem_is_the_generalised_mean_per_channel() -> None:
     assert pooled[0].item() == pytest.approx(((1 + 8 + 27 + 64) / 4) ** (1 / 3), rel=1e-5)
     assert pooled[1].item() == pytest.approx((512 / 4) ** (1 / 3), rel=1e-4)
     assert gem(region, p=1.0)[0].item() == pytest.approx(2.5, rel=1e-6)  # p = 1 is the average
-    assert gem(region, p=50.0)[0].item() == pytest.approx(4.0, rel=0.05)  # a large p tends to the maximum
+    assert gem(region[:1], p=50.0)[0].item() == pytest.approx(4.0, rel=0.05)  # a large p tends to the maximum
 
 
 def test_gem_ignores_negative_activations() -> None:
-    region = torch.tensor([[[-5.0, 2.0]]])
+    region = np.array([[[-5.0, 2.0]]], dtype=np.float32)
 
     assert gem(region, p=1.0).item() == pytest.approx((1e-6 + 2.0) / 2, rel=1e-5)

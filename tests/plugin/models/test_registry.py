@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from plugin.config import Config
 from plugin.errors import ConfigError
 from plugin.models.base import OFFLINE_DEFAULT
 from plugin.models.registry import (
+    backend_for,
     configure_threads,
     load_backend,
     parse_model,
@@ -55,7 +57,7 @@ def test_a_clip_spec_is_read_from_the_checkpoints_configuration(tiny_clip: Path)
     assert (spec.image_dims, spec.text_dims, spec.shared_space) == (16, 16, True)
 
 
-def test_a_backend_is_loaded_once_per_model(tiny_clip: Path) -> None:
+def test_a_backend_is_loaded_once_per_model_and_runtime(tiny_clip: Path) -> None:
     clip = load_backend(f"clip:{tiny_clip}")
     offline = load_backend("offline")
 
@@ -63,6 +65,19 @@ def test_a_backend_is_loaded_once_per_model(tiny_clip: Path) -> None:
     assert load_backend("offline", threads=1) is offline  # already loaded: the thread count is not applied again
     assert clip is not offline
     assert clip.spec == spec_for_model(f"clip:{tiny_clip}") and offline.spec == OFFLINE_DEFAULT
+    assert load_backend("offline", runtime="torch") is not offline
+
+
+def test_the_configured_runtime_is_the_one_loaded() -> None:
+    config = Config.from_env({"LOOKALIKE_RUNTIME": "torch"})
+
+    assert backend_for(config) is load_backend("offline", runtime="torch")
+    assert backend_for(Config.from_env({})).runtime == "onnx"  # type: ignore[attr-defined]
+
+
+def test_an_unknown_runtime_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigError, match="LOOKALIKE_RUNTIME must be one of onnx, torch; got 'tvm'"):
+        load_backend("offline", runtime="tvm")  # type: ignore[arg-type]
 
 
 def test_threads_are_as_requested_or_one_per_usable_core(torch_threads: None) -> None:
