@@ -19,6 +19,7 @@ from api.service import SearchService
 from plugin.errors import SourceError
 from plugin.images.decode import decode_image
 from plugin.images.fetch import fetch_image
+from plugin.timing import stage
 
 #: Largest query photo accepted, in bytes (uploads and base64 alike).
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -38,9 +39,12 @@ def photo_vector(body: SearchBody, upload: FileStorage | None, service: SearchSe
     if body.image_base64 is not None:
         return embed_photo(service, from_base64(body.image_base64), "image_base64", body.crop), ()
     if body.image_url is not None:
-        return embed_photo(service, from_url(body.image_url, service), "image_url", body.crop), ()
+        with stage("fetch"):
+            data = from_url(body.image_url, service)
+        return embed_photo(service, data, "image_url", body.crop), ()
     if body.product_id is not None:
-        images = service.product(body.product_id, ["images.vector"]).get("images", [])
+        with stage("product"):
+            images = service.product(body.product_id, ["images.vector"]).get("images", [])
         if not images:
             raise ApiError(422, "no_image", f"product {body.product_id} has no indexed image", "product_id")
         return images[0]["vector"], (body.product_id,)
@@ -49,7 +53,10 @@ def photo_vector(body: SearchBody, upload: FileStorage | None, service: SearchSe
 
 def embed_photo(service: SearchService, data: bytes, field: str, crop: list[float] | None) -> Vector:
     """The query vector of the photo in *data* (cut to *crop*), from the embedder's cache when it was seen before."""
-    return service.embedder.image(crop_region(decode_photo(data, service, field), crop))
+    with stage("decode"):
+        image = crop_region(decode_photo(data, service, field), crop)
+    with stage("embed"):
+        return service.embedder.image(image)
 
 
 def from_base64(text: str) -> bytes:

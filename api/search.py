@@ -18,6 +18,7 @@ from api.service import SearchService, current_service
 from plugin.images.thumbnails import load_thumbnail
 from plugin.opensearch.documents import SOURCE_FIELDS
 from plugin.search.request import Query
+from plugin.timing import stage
 
 bp = Blueprint("search", __name__)
 
@@ -41,9 +42,12 @@ def health() -> Response:
 def search_products() -> Response:
     """Search by photo, by text, or both, with filters, sorting, facets and pages."""
     service = current_service()
-    body = read_search(request)
+    with stage("parse"):
+        body = read_search(request)
     query = build_query(body, request.files.get("image"), service)
-    return jsonify(result_json(service.search(query, ranking_version=body.ranking_version), body))
+    result = service.search(query, ranking_version=body.ranking_version)
+    with stage("serialise"):
+        return jsonify(result_json(result, body))
 
 
 @bp.get("/products/<product_id>")
@@ -60,7 +64,9 @@ def similar(product_id: str) -> Response:
     service = current_service()
     body = SearchBody(product_id=product_id, size=int(size))
     # The product's stored vectors against the same index's: comparable whatever the model.
-    return jsonify(result_json(service.search(build_query(body, None, service), check_model=False), body))
+    result = service.search(build_query(body, None, service), check_model=False)
+    with stage("serialise"):
+        return jsonify(result_json(result, body))
 
 
 @bp.get("/thumbnails/<fingerprint>")
@@ -80,14 +86,21 @@ def build_query(body: SearchBody, upload: FileStorage | None, service: SearchSer
     """The core's query for *body*: its options, the photo's vector, and the words' vectors."""
     image_vector, exclude = photo_vector(body, upload, service)
     text = body.text.strip() if body.text and body.text.strip() else None
+    text_vector = text_image_vector = None
+    text_image_similarity = None
+    if text:
+        with stage("embed_text"):
+            text_vector = service.embedder.text(text)
+            text_image_vector = service.embedder.text_for_images(text)
+            text_image_similarity = service.embedder.text_image_similarity(text)
     filters = body.filters.model_copy(update={"exclude_ids": (*body.filters.exclude_ids, *exclude)})
     return Query(
         **(body.options() | {"filters": filters}),
         image_vector=image_vector,
         text=text,
-        text_vector=service.embedder.text(text) if text else None,
-        text_image_vector=service.embedder.text_for_images(text) if text else None,
-        text_image_similarity=service.embedder.text_image_similarity(text) if text else None,
+        text_vector=text_vector,
+        text_image_vector=text_image_vector,
+        text_image_similarity=text_image_similarity,
         weights=body.weights.given() if body.weights else {},
         ef_search=service.config.knn_ef_search,
     )

@@ -3,7 +3,9 @@
 On a catalogue of Fashion-MNIST products (60,000 by default), in one run:
 
 * p50/p95/p99 latency of photo, text and hybrid queries through the HTTP API (waitress),
-  each query distinct so the query-embedding cache does not flatter the figures;
+  each query distinct so the query-embedding cache does not flatter the figures, and the
+  median of each stage of them (decode, embed, signals, page, ...) as the API's
+  ``Server-Timing`` header reports it;
 * the model's own time to embed a query photo;
 * the vector search alone: OpenSearch k-NN beside exact brute-force search over the same
   vectors in numpy (:class:`evaluation.searchers.ExactSearch`, the evaluation's own);
@@ -39,7 +41,11 @@ from plugin.opensearch.client import connect
 from plugin.opensearch.indices import indices_behind
 from plugin.search.request import WINDOW, Filters, Query
 from plugin.search.service import search
+from plugin.timing import parse_header
 from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
+
+#: One request through the API: milliseconds on the client's clock, and the server's stages.
+Timed = tuple[float, dict[str, float]]
 
 
 def run(config: Config, products: int, queries: int, report: Path) -> dict[str, Any]:
@@ -48,15 +54,15 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
     alias = f"bench-search-{products}"
     bench_config = dataclasses.replace(config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=(root,)))
     client = connect(bench_config)
-    _ingest_once(client, bench_config, catalogue, products)
+    ingest_once(client, bench_config, catalogue, products)
     backend = backend_for(bench_config)
 
     test_images, _ = load_split("t10k")
     rng = np.random.default_rng(1)
     picks = rng.choice(len(test_images), size=queries, replace=False)
     photos = [Image.fromarray(test_images[i]).convert("RGB") for i in picks]
-    uploads = [_png(photo) for photo in photos]
-    texts = [f"{CLASSES[i % 10].lower()} {word}" for i, word in enumerate(_words(queries))]
+    uploads = [png(photo) for photo in photos]
+    texts = [f"{CLASSES[i % 10].lower()} {word}" for i, word in enumerate(words(queries))]
 
     embed_ms = []
     vectors = []
@@ -94,12 +100,13 @@ def run(config: Config, products: int, queries: int, report: Path) -> dict[str, 
         recall[selectivity] = round(float(np.mean(found)), 4)
 
     breadth = _graph_breadth(client, alias, exact, vectors, config.knn_ef_search)
-    latency = _http_latencies(bench_config, uploads, texts)
+    latency, stages = _http_latencies(bench_config, uploads, texts)
     result = {
         "benchmark": "search",
         "catalogue_size": len(exact.product_ids),
         "queries": queries,
         "latency_ms": latency,
+        "stages_ms_p50": stages,
         "embed_photo_ms_p50": round(float(np.median(embed_ms)), 2),
         "exact_search_ms_p50": round(float(np.median(exact_ms)), 2),
         "knn_search_ms_p50": round(float(np.median(knn_ms)), 2),
@@ -132,7 +139,7 @@ def _graph_breadth(client: OpenSearch, alias: str, exact: ExactSearch, vectors: 
     return out
 
 
-def _ingest_once(client: OpenSearch, config: Config, catalogue: Path, products: int) -> None:
+def ingest_once(client: OpenSearch, config: Config, catalogue: Path, products: int) -> None:
     """The benchmark catalogue is ingested once and kept under its own alias for later runs."""
     live = indices_behind(client, config.index_alias)
     if live and client.count(index=config.index_alias)["count"] >= products:
@@ -150,7 +157,8 @@ def _filter_fields(client: OpenSearch, alias: str, product_ids: list[str]) -> tu
     return np.asarray(categories), np.asarray(tags)
 
 
-def _http_latencies(config: Config, uploads: list[bytes], texts: list[str]) -> dict[str, dict[str, float]]:
+def _http_latencies(config: Config, uploads: list[bytes], texts: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """p50/p95/p99 of each kind of query through the API, and the median of each of its stages (``Server-Timing``)."""
     from waitress.server import create_server
 
     from api.app import create_app
@@ -161,19 +169,33 @@ def _http_latencies(config: Config, uploads: list[bytes], texts: list[str]) -> d
     base = f"http://127.0.0.1:{server.effective_port}"
     try:
         for i in range(5):  # warm up the server, not the cache: these photos are not measured
-            _post_multipart(base, _png(Image.new("RGB", (28, 28), (i * 40, 0, 0))), f"warm up {i}")
-        timings: dict[str, list[float]] = {"photo": [], "text": [], "hybrid": []}
+            _post_multipart(base, png(Image.new("RGB", (28, 28), (i * 40, 0, 0))), f"warm up {i}")
+        timings: dict[str, list[Timed]] = {"photo": [], "text": [], "hybrid": []}
         for i, (photo, text) in enumerate(zip(uploads, texts)):
             timings["photo"].append(_post_multipart(base, photo, None))
             timings["text"].append(_post_json(base, {"text": text, "size": 10}))
-            hybrid_photo = _png(Image.open(io.BytesIO(photo)).transpose(Image.FLIP_LEFT_RIGHT))  # a new photo, not cached
+            hybrid_photo = png(Image.open(io.BytesIO(photo)).transpose(Image.FLIP_LEFT_RIGHT))  # a new photo, not cached
             timings["hybrid"].append(_post_multipart(base, hybrid_photo, f"{text} {i}"))
     finally:
         server.close()
-    return {name: {p: round(float(np.percentile(values, int(p[1:]))), 2) for p in ("p50", "p95", "p99")} for name, values in timings.items()}
+    latency = {
+        name: {p: round(float(np.percentile([ms for ms, _ in timed], int(p[1:]))), 2) for p in ("p50", "p95", "p99")}
+        for name, timed in timings.items()
+    }
+    return latency, {name: stage_medians([stages for _, stages in timed]) for name, timed in timings.items()}
 
 
-def _post_multipart(base: str, photo: bytes, text: str | None) -> float:
+def stage_medians(requests: list[dict[str, float]]) -> dict[str, float]:
+    """The median of each stage over *requests*, in the order the stages ran.
+
+    A stage a request did not run (a page found without a fetch, a cached photo) counts as
+    0 ms for it, so the medians describe the typical request.
+    """
+    names = list(dict.fromkeys(name for stages in requests for name in stages))
+    return {name: round(float(np.median([stages.get(name, 0.0) for stages in requests])), 2) for name in names}
+
+
+def _post_multipart(base: str, photo: bytes, text: str | None) -> Timed:
     boundary = uuid.uuid4().hex
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="q.png"\r\nContent-Type: image/png\r\n\r\n'.encode() + photo + b"\r\n"]
     parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="size"\r\n\r\n10\r\n'.encode())
@@ -184,26 +206,27 @@ def _post_multipart(base: str, photo: bytes, text: str | None) -> float:
     return _timed(request)
 
 
-def _post_json(base: str, payload: dict[str, Any]) -> float:
+def _post_json(base: str, payload: dict[str, Any]) -> Timed:
     request = urllib.request.Request(f"{base}/search", data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
     return _timed(request)
 
 
-def _timed(request: urllib.request.Request) -> float:
+def _timed(request: urllib.request.Request) -> Timed:
+    """The request's round trip in milliseconds, and its stages as the API's ``Server-Timing`` header gives them."""
     started = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (our own local server)
         response.read()
         if response.status != 200:
             raise RuntimeError(f"search answered {response.status}")
-    return (time.perf_counter() - started) * 1000
+    return (time.perf_counter() - started) * 1000, parse_header(response.headers.get("Server-Timing", ""))
 
 
-def _png(image: Image.Image) -> bytes:
+def png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _words(count: int) -> list[str]:
+def words(count: int) -> list[str]:
     vocabulary = ["black", "white", "red", "blue", "cotton", "leather", "casual", "summer", "winter", "classic", "slim", "loose"]
     return [f"{vocabulary[i % len(vocabulary)]} {vocabulary[(i * 7 + 3) % len(vocabulary)]} {i}" for i in range(count)]

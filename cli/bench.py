@@ -67,6 +67,9 @@ def bench_search(products: int, queries: int, report: Path | None) -> None:
         f"text p50 {latency['text']['p50']} ms, hybrid p50 {latency['hybrid']['p50']} ms; k-NN {result['knn_search_ms_p50']} ms "
         f"vs exact {result['exact_search_ms_p50']} ms; recall@10 {result['recall_at_10']}. Written to {report}."
     )
+    # The server's own account of each kind of query (Server-Timing), stage by stage.
+    for kind, stages in result["stages_ms_p50"].items():
+        click.echo(f"  {kind} p50 by stage: " + ", ".join(f"{name} {ms} ms" for name, ms in stages.items()))
 
 
 @bench.command("bridge")
@@ -103,3 +106,42 @@ def bench_embed(report: Path | None) -> None:
         f"batches of 16: {batch['onnx']} vs {batch['torch']} images/s; min cosine image {result['min_cosine']['image']}, "
         f"text {result['min_cosine']['text']}. Written to {report}."
     )
+
+
+def _levels(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+    from bench.load import parse_levels
+
+    try:
+        return parse_levels(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@bench.command("load")
+@click.option("--products", default=5_000, show_default=True, type=click.IntRange(min=10, max=60_000), help="catalogue size (the search benchmark's, ingested once)")
+@click.option("--levels", default="1,2,4,8,16", show_default=True, callback=_levels, help="concurrencies, comma-separated (1 is always run: it gives the CPU bound)")
+@click.option("--seconds", default=20.0, show_default=True, type=click.FloatRange(min=1), help="measured seconds per level, after a ramp")
+@click.option("--warmup", default=10.0, show_default=True, type=click.FloatRange(min=0), help="seconds at the highest level before measuring")
+@click.option("--threads", default=None, type=click.IntRange(1, 64), help="lookalike serve --threads  [default: serve's, two per core]")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 16), help="lookalike serve processes, each on its own port, requests spread in turn")
+@click.option("--inference-threads", default=None, type=click.IntRange(min=0), help="LOOKALIKE_INFERENCE_THREADS for the server  [default: the environment's]")
+@_report_option("bench-load.json")
+@reports_errors
+def bench_load(
+    products: int, levels: list[int], seconds: float, warmup: float, threads: int | None, processes: int, inference_threads: int | None, report: Path | None
+) -> None:
+    """Throughput and p50/p95/p99 of lookalike serve under 1-16 concurrent clients, beside the CPU bound."""
+    ensure_fast_malloc()
+    from bench import load
+
+    config = load_config()
+    report = report or config.reports_dir / "bench-load.json"
+    cluster_health(connect(config))
+    layout = load.Layout(processes=processes, inference_threads=inference_threads, **({"threads": threads} if threads else {}))
+    result = load.run(config, products, levels, seconds, layout, report, warmup=warmup)
+    for level, figures in result["levels"].items():
+        click.echo(
+            f"concurrency {level:>2}: {figures['qps']:6.2f} queries/s, p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
+            f"p99 {figures['p99_ms']} ms, errors {figures['errors']}"
+        )
+    click.echo(f"CPU bound {result['cpu_bound_qps']} queries/s ({result['cpu_bound']['basis']}). Written to {report}.")

@@ -82,10 +82,10 @@ def _serve(config: Config, host: str, port: int, key_line: str) -> None:
     """The search page and the admin views on *host*:*port*, until Ctrl-C."""
     from waitress import create_server
 
-    from api.app import create_app
+    from api.app import create_app, request_threads
 
     try:
-        server = create_server(create_app(config), host=host, port=port, threads=8)
+        server = create_server(create_app(config), host=host, port=port, threads=request_threads())
     except OSError as exc:
         raise _port_in_use(host, port) if exc.errno == errno.EADDRINUSE else exc
     base = f"http://{host}:{port}"

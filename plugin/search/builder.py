@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from plugin.opensearch.documents import SOURCE_FIELDS
+from plugin.opensearch.documents import HIT_IDS, SOURCE_FIELDS
 from plugin.search.fusion import FusedHit
 from plugin.search.request import Query
 
@@ -37,6 +37,8 @@ FUZZY = {"fuzziness": "AUTO:4,8", "prefix_length": 1}
 FUZZY_BOOST = 0.25
 #: Query words that say whether a product matched (the keyword signal's confidence); more are ignored.
 MAX_TERMS = 10
+#: The most hits a ``top_hits`` aggregation may bring (OpenSearch's ``index.max_inner_result_window``).
+MAX_TOP_HITS = 100
 #: Lucene's English stop words, which the analysers drop: they can never match, so they do not count.
 STOP_WORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these they "
@@ -61,13 +63,13 @@ def signal_queries(query: Query) -> dict[str, dict[str, Any]]:
         return {"bool": {"must": [found], "must_not": exclusions}} if exclusions else found
 
     if query.image_vector is not None and query.weights.get("image", 0) > 0:
-        out["image"] = {"size": k, "_source": False, "query": knn("images.vector", query.image_vector)}
+        out["image"] = {"size": k, **HIT_IDS, "query": knn("images.vector", query.image_vector)}
     if query.text_image_vector is not None and query.weights.get("text_image", 0) > 0:
-        out["text_image"] = {"size": k, "_source": False, "query": knn("images.vector", query.text_image_vector)}
+        out["text_image"] = {"size": k, **HIT_IDS, "query": knn("images.vector", query.text_image_vector)}
     if query.text_vector is not None and query.weights.get("text", 0) > 0:
-        out["text"] = {"size": k, "_source": False, "query": knn("text_vector", query.text_vector)}
+        out["text"] = {"size": k, **HIT_IDS, "query": knn("text_vector", query.text_vector)}
     if query.text and query.weights.get("keywords", 0) > 0:
-        out["keywords"] = {"size": k, "_source": False, "query": keyword_query(query.text, flt)}
+        out["keywords"] = {"size": k, **HIT_IDS, "query": keyword_query(query.text, flt)}
     return out
 
 
@@ -133,6 +135,37 @@ def sorted_page_body(query: Query, ids: list[str]) -> dict[str, Any]:
     if query.facets:
         body["aggs"] = aggregations()
     return body
+
+
+def with_page_sources(body: dict[str, Any], start: int, size: int) -> dict[str, Any]:
+    """A signal's *body* that also brings the sources of its own hits *start* to *start* + *size*.
+
+    The hits stay ids and scores for the whole window; only the page's sources are read,
+    in the same request (reading a product's source parses its vectors too, so reading the
+    whole window's would cost more than a second request).
+    """
+    return body | {"aggs": {"page": {"top_hits": {"from": start, "size": size, "_source": SOURCE_FIELDS}}}}
+
+
+def page_sources(response: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The sources a :func:`with_page_sources` body brought, by product id."""
+    hits = response.get("aggregations", {}).get("page", {}).get("hits", {}).get("hits", [])
+    return {hit["_id"]: hit["_source"] for hit in hits}
+
+
+def ids_body(ids: list[str]) -> dict[str, Any]:
+    """The sources of the products *ids*, in no particular order."""
+    return {"size": len(ids), "_source": SOURCE_FIELDS, "query": {"ids": {"values": ids}}}
+
+
+def dup_groups_body(ids: list[str]) -> dict[str, Any]:
+    """The near-duplicate group of each of the products *ids*, from doc values (no source read)."""
+    return {"size": len(ids), "stored_fields": "_none_", "docvalue_fields": ["product_id", "dup_group"], "query": {"ids": {"values": ids}}}
+
+
+def facets_body(ids: list[str]) -> dict[str, Any]:
+    """The facets of the result set *ids*, without its hits."""
+    return {"size": 0, "query": {"ids": {"values": ids}}, "aggs": aggregations()}
 
 
 def aggregations() -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
+from plugin.opensearch.documents import HIT_IDS, hit_id
+
 SCRIPT_PREFIX = "lookalike-profile-"
 
 
@@ -78,7 +80,8 @@ def rescore(
         index=index,
         body={
             "size": len(fused),
-            "_source": False,
+            # Ids from doc values: reading _id would decompress each candidate's stored source, vectors and all.
+            **HIT_IDS,
             "query": {
                 "script_score": {
                     "query": {"ids": {"values": list(fused)}},
@@ -87,5 +90,5 @@ def rescore(
             },
         },
     )
-    scored = [(hit["_id"], float(hit["_score"])) for hit in response["hits"]["hits"]]
+    scored = [(hit_id(hit), float(hit["_score"])) for hit in response["hits"]["hits"]]
     return sorted(scored, key=lambda pair: (-pair[1], pair[0]))

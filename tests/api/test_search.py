@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from plugin.config import Config
 from plugin.opensearch.client import connect
 from plugin.opensearch.ranking_store import save_ranking
 from plugin.search.ranking import KindWeights, RankingSettings
+from plugin.timing import parse_header
 from tests.support.api import titles, upload
 from tests.support.images import degraded
 
@@ -152,6 +154,39 @@ def test_a_ranking_profile_is_chosen_per_request(api: FlaskClient) -> None:
     bad = api.post("/search", json={**body, "profile_params": {"margin": 2}})
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "profile_params"
     assert api.post("/search", json={**body, "profile": "cheapest"}).get_json()["error"]["field"] == "profile"
+
+
+def stages(response: Any) -> list[str]:
+    """The stages a response's ``Server-Timing`` header names, in order."""
+    return list(parse_header(response.headers["Server-Timing"]))
+
+
+def test_each_search_says_how_long_each_stage_took_in_a_server_timing_header(api: FlaskClient, products: dict[str, dict[str, Any]]) -> None:
+    photo = upload(api, degraded(products["Laptop"]["images"][0]), size="3")
+    words = api.post("/search", json={"text": "laptop", "size": 3})
+    both = upload(api, degraded(products["Tripod"]["images"][0]), text="tripod", size="3")
+    similar = api.get("/products/laptop/similar?size=3")
+
+    assert stages(photo) == ["parse", "decode", "embed", "signals", "fusion", "page", "serialise", "total"]
+    assert stages(words) == ["parse", "embed_text", "signals", "fusion", "page", "serialise", "total"]
+    assert stages(both) == ["parse", "decode", "embed", "embed_text", "signals", "fusion", "page", "serialise", "total"]
+    assert stages(similar) == ["product", "signals", "fusion", "page", "serialise", "total"]
+    for response in (photo, words, both, similar):
+        # The W3C form, which browsers' developer tools read: name;dur=milliseconds, comma-separated.
+        assert all(re.fullmatch(r"[a-z_]+;dur=\d+\.\d{2}", entry) for entry in response.headers["Server-Timing"].split(", "))
+        timings = parse_header(response.headers["Server-Timing"])
+        assert sum(ms for name, ms in timings.items() if name != "total") <= timings["total"]
+
+
+def test_facets_profiles_and_sorts_are_timed_only_when_asked_and_failures_are_timed_too(api: FlaskClient) -> None:
+    plain = api.post("/search", json={"text": "shoe", "size": 3})
+    asked = api.post("/search", json={"text": "shoe", "size": 3, "facets": True, "profile": "popular", "collapse_duplicates": True})
+    refused = api.post("/search", json={"sort": "cheapest"})
+
+    assert not {"facets", "profile", "collapse"} & set(stages(plain))
+    assert stages(asked)[stages(asked).index("fusion") :] == ["fusion", "profile", "collapse", "page", "facets", "serialise", "total"]
+    assert refused.status_code == 400 and stages(refused) == ["parse", "total"]
+    assert "Server-Timing" not in api.get("/health").headers  # nothing was timed
 
 
 def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> None:

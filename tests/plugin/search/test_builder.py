@@ -25,7 +25,9 @@ def test_each_signal_with_input_and_weight_gets_its_own_query_over_the_window() 
     bodies = builder.signal_queries(Query(**ALL_SIGNALS, window=40))
 
     assert list(bodies) == ["image", "text_image", "text", "keywords"]
-    assert all(body["size"] == 40 and body["_source"] is False for body in bodies.values())
+    # Ids from doc values and no stored field: reading one would decompress the product's vectors.
+    assert all(body["size"] == 40 and body["stored_fields"] == "_none_" and "_source" not in body for body in bodies.values())
+    assert all(body["docvalue_fields"] == ["product_id"] for body in bodies.values())
     assert bodies["image"]["query"] == {
         "nested": {"path": "images", "score_mode": "max", "query": {"knn": {"images.vector": {"vector": [1.0, 0.0, 0.0, 0.0], "k": 40, "method_parameters": {"ef_search": 256}}}}}
     }

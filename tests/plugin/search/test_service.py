@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from opensearchpy import OpenSearch
+from opensearchpy import OpenSearch, helpers
 
+from plugin.search.profiles import store_profiles
 from plugin.search.request import Filters, Query
 from plugin.search.service import search
+from tests.support.models import hand_made_document
 
 
 def ids(result: Any) -> list[str]:
@@ -118,3 +120,62 @@ def test_a_product_matching_more_of_the_words_ranks_first(client: OpenSearch, sh
     coverage = {hit["product_id"]: hit["explain"]["signals"]["keywords"]["coverage"] for hit in result.hits}
     assert ids(result)[0] == "red-sneaker"
     assert coverage == {"red-sneaker": 1.0, "red-bag": 0.5, "blue-sneaker": 0.5}
+
+
+def searches_and_gets(client: OpenSearch, index: str) -> tuple[int, int]:
+    """How many searches and document reads the node has run on *index* so far (its own statistics)."""
+    stats = client.indices.stats(index=index, metric="search,get")["_all"]["total"]
+    return stats["search"]["query_total"], stats["get"]["total"]
+
+
+def cost(client: OpenSearch, index: str, query: Query) -> tuple[int, int]:
+    """The searches and document reads *query* made the node run."""
+    searches, gets = searches_and_gets(client, index)
+    search(client, index, query)
+    after = searches_and_gets(client, index)
+    return after[0] - searches, after[1] - gets
+
+
+def test_a_photo_query_is_one_search_and_facets_profiles_and_sorts_cost_only_when_asked(client: OpenSearch, shop: str) -> None:
+    store_profiles(client)
+    photo = {"image_vector": [1, 0, 0, 0], "weights": {"image": 1.0}, "size": 3}
+
+    assert cost(client, shop, Query(**photo)) == (1, 0)  # type: ignore[arg-type]  # the page came with the signal
+    assert cost(client, shop, Query(**photo, page=2)) == (1, 0)  # type: ignore[arg-type]
+    assert cost(client, shop, Query(**photo, facets=True)) == (2, 0)  # type: ignore[arg-type]
+    assert cost(client, shop, Query(**photo, sort="price_asc", facets=True)) == (2, 0)  # type: ignore[arg-type]  # page and facets in one
+    assert cost(client, shop, Query(**photo, profile="popular")) == (3, 0)  # type: ignore[arg-type]
+    # Words alone: three signals in one _msearch, then the fused page by id (never an mget).
+    assert cost(client, shop, Query(text="red sneaker", text_vector=[1, 0, 0], text_image_vector=[1, 0, 0, 0])) == (4, 0)
+
+
+@pytest.mark.parametrize("fusion", ["adaptive", "rrf", "weighted"])
+def test_products_that_tie_are_paged_in_product_id_order_as_fusion_breaks_ties(client: OpenSearch, shop: str, fusion: str) -> None:
+    # Three products with the same photo, indexed in reverse: OpenSearch lists tied hits in index
+    # order (tie-c first), fusion by product id (tie-a first), so a page taken from the signal's
+    # own order would be wrong and the fused page must be fetched.
+    twins = [
+        {"_index": shop, "_id": pid, "_source": hand_made_document({"id": pid, "title": f"Twin {pid}", "price": 5}, [([0, 0, 0.6, 0.8], pid)], [0, 0, 1])}
+        for pid in ("tie-c", "tie-b", "tie-a")
+    ]
+    helpers.bulk(client, twins, refresh=True)
+    query = {"image_vector": [0, 0, 0.6, 0.8], "weights": {"image": 1.0}, "fusion": fusion, "explain": True}
+
+    whole = search(client, shop, Query(**query, size=9))  # type: ignore[arg-type]
+    pages = [search(client, shop, Query(**query, page=n, size=1)) for n in (1, 2, 3, 4)]  # type: ignore[arg-type]
+
+    # Reciprocal rank fusion scores the signal's ranks, so its ties keep OpenSearch's order.
+    assert ids(whole)[:3] == (["tie-c", "tie-b", "tie-a"] if fusion == "rrf" else ["tie-a", "tie-b", "tie-c"])
+    assert [hit for page in pages for hit in page.hits] == whole.hits[:4]
+    assert {page.total for page in pages} == {whole.total}
+
+
+def test_keyword_pages_follow_the_fused_order_where_bm25_ties(client: OpenSearch, shop: str) -> None:
+    # The three red products match "red" alike: OpenSearch lists them in index order, fusion by id.
+    query = {"text": "red wool", "weights": {"keywords": 1.0}, "explain": True}
+
+    whole = search(client, shop, Query(**query, size=6))  # type: ignore[arg-type]
+    pages = [hit for n in range(1, 6) for hit in search(client, shop, Query(**query, page=n, size=1)).hits]  # type: ignore[arg-type]
+
+    assert ids(whole)[2:] == ["red-bag", "red-boot", "red-sneaker"]
+    assert pages == whole.hits
