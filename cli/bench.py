@@ -32,7 +32,8 @@ def bench() -> None:
 @_report_option("bench-ingest.json")
 @reports_errors
 def bench_ingest(images: int, report: Path | None) -> None:
-    """Ingest throughput (files to searchable documents, via broker and worker) beside the bare forward pass."""
+    """Ingest throughput (files to searchable documents, via broker and worker) beside the bare forward pass,
+    on ONNX Runtime and, as the baseline, on PyTorch."""
     ensure_fast_malloc()
     from bench import ingest_throughput
 
@@ -42,8 +43,10 @@ def bench_ingest(images: int, report: Path | None) -> None:
     result = ingest_throughput.run(config, images, report)
     click.echo(
         f"{result['images']} images: pipeline {result['pipeline_images_per_s']} images/s, "
-        f"forward pass {result['forward_images_per_s']} images/s, ratio {result['pipeline_to_forward_ratio']}. "
-        f"Written to {report}."
+        f"forward pass {result['forward_images_per_s']} images/s, ratio {result['pipeline_to_forward_ratio']}; "
+        f"PyTorch pipeline {result['baseline_torch_images_per_s']} images/s "
+        f"(forward pass {result['baseline_torch_forward_images_per_s']}), "
+        f"ONNX pipeline {result['pipeline_to_baseline_torch_ratio']}x faster. Written to {report}."
     )
 
 

@@ -19,7 +19,9 @@ def make_app(config: Config) -> Celery:
         accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,  # a batch is seconds of CPU: don't hoard tasks
+        # A task is seconds of CPU, so a reserved task would wait idle while other workers
+        # could run it; the model's next batch is prepared inside the task (ingest.pipeline).
+        worker_prefetch_multiplier=1,
         task_ignore_result=True,  # outcomes go to the run tracker, per product
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": config.ingest.visibility_timeout},

@@ -1,7 +1,12 @@
-"""One batch of products in four steps: collect images, embed what changed, build documents, write.
+"""Products in batches, each in four steps: collect images, embed what changed, build documents, write.
 
 This module holds the ingest logic and knows nothing of Celery, so the worker tasks and the
 in-process ``--eager`` mode run exactly the same code.
+
+The steps of consecutive batches overlap, so that the model is seldom idle: while one batch
+is embedded, the next one's images are fetched, decoded, hashed and thumbnailed, and the
+previous one's documents are written. ONNX Runtime, PyTorch, Pillow, hashing and socket I/O
+all release the GIL, so these threads share the cores rather than queue for the interpreter.
 
 Change awareness: each image's bytes and the product's embedded text are fingerprinted
 (SHA-256). A product whose image fingerprints, text fingerprint and model match what is
@@ -16,8 +21,8 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 import imagehash
@@ -66,6 +71,8 @@ class _Image:
     position: int
     fingerprint: str = ""
     decoded: Image.Image | None = None
+    #: The decoded picture's width and height, which its document keeps after the pixels are gone.
+    size: tuple[int, int] = (0, 0)
     #: The indexed entry for the same bytes and model, whose vector can be reused.
     reused: dict[str, Any] | None = None
     error: SourceError | None = None
@@ -127,24 +134,42 @@ def process_products(
     catalogue: str,
     attempt: int = 1,
     target: str | None = None,
+    on_written: Callable[[BatchResult], None] | None = None,
 ) -> BatchResult:
     """Ingest *products* into *target* (the alias by default, or an index being built for a new
-    model); return each product's outcome and what to retry."""
-    target = target or config.index_alias
-    with busy_as_engine_busy():
-        batch = _Batch(
-            catalogue=catalogue,
-            attempt=attempt,
-            last_attempt=attempt >= config.ingest.max_attempts,
-            target=target,
-            existing=_existing_documents(client, target, [p.id for p in products]),
-        )
-        batch.images = collect_images(products, batch.existing, backend.spec, config)
-        _sort_out(batch, products)
-        vectors = embed(backend, batch)
-        actions = build_documents(batch, vectors, backend.spec, config.thumbnail_index)
-        write(client, config, batch, actions)
-    return batch.result
+    model) in batches of ``config.ingest.batch_size``; return each product's outcome and what to retry.
+
+    *on_written* is called with each batch's result as soon as its documents are written (from
+    another thread), so that progress shows before the last batch is done. When a step fails,
+    the batches already written stay written and the error is raised once every step in flight
+    has finished: nothing of this call goes on behind its caller's back.
+    """
+    if not products:
+        return BatchResult()
+    size = config.ingest.batch_size
+    chunks = [products[start : start + size] for start in range(0, len(products), size)]
+    steps = _Steps(client, config, backend, catalogue, attempt, target or config.index_alias, on_written)
+    results: list[BatchResult] = []
+    # Shut down in reverse: the writer and the preparer finish before the fetchers they use.
+    with (
+        ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="ingest-fetch") as fetchers,
+        ThreadPoolExecutor(1, thread_name_prefix="ingest-prepare") as preparer,
+        ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer,
+    ):
+        prepared = preparer.submit(steps.prepare, chunks[0], fetchers)
+        written: Future[BatchResult] | None = None
+        for following in [*chunks[1:], None]:
+            batch = prepared.result()
+            if following is not None:  # one batch ahead: memory stays bounded whatever the task's size
+                prepared = preparer.submit(steps.prepare, following, fetchers)
+            vectors = embed(backend, batch)
+            if written is not None:
+                # One write in flight: a slow cluster holds the model back rather than piling up batches.
+                results.append(written.result())
+            written = writer.submit(steps.finish, batch, vectors)
+        assert written is not None
+        results.append(written.result())
+    return _merged(results)
 
 
 def delete_products(client: OpenSearch, config: Config, product_ids: list[str], target: str | None = None) -> dict[str, str]:
@@ -159,10 +184,50 @@ def delete_products(client: OpenSearch, config: Config, product_ids: list[str], 
 # -- the steps -------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class _Steps:
+    """The steps of one :func:`process_products` call around the model: before it and after it."""
+
+    client: OpenSearch
+    config: Config
+    backend: EmbeddingBackend
+    catalogue: str
+    attempt: int
+    target: str
+    on_written: Callable[[BatchResult], None] | None
+
+    def prepare(self, products: list[Product], fetchers: Executor) -> _Batch:
+        """What is indexed of *products*, their images collected, and each product's way on."""
+        with busy_as_engine_busy():
+            batch = _Batch(
+                catalogue=self.catalogue,
+                attempt=self.attempt,
+                last_attempt=self.attempt >= self.config.ingest.max_attempts,
+                target=self.target,
+                existing=_existing_documents(self.client, self.target, [p.id for p in products]),
+            )
+        batch.images = collect_images(products, batch.existing, self.backend.spec, self.config, fetchers)
+        _sort_out(batch, products)
+        return batch
+
+    def finish(self, batch: _Batch, vectors: _Vectors) -> BatchResult:
+        with busy_as_engine_busy():
+            actions = build_documents(batch, vectors, self.backend.spec, self.config.thumbnail_index)
+            write(self.client, self.config, batch, actions)
+        if self.on_written is not None:
+            self.on_written(batch.result)
+        return batch.result
+
+
 def collect_images(
-    products: list[Product], existing: dict[str, dict[str, Any]], spec: EmbeddingSpec, config: Config
+    products: list[Product],
+    existing: dict[str, dict[str, Any]],
+    spec: EmbeddingSpec,
+    config: Config,
+    pool: Executor | None = None,
 ) -> dict[str, list[_Image]]:
-    """Fetch and check every image of the batch in parallel, decoding only those not already embedded."""
+    """Fetch and check every image of the batch in parallel (in *pool*, or in threads of its own),
+    decoding only those not already embedded."""
     reusable: dict[str, dict[str, dict[str, Any]]] = {}
     for product in products:
         previous = existing.get(product.id)
@@ -178,6 +243,7 @@ def collect_images(
             img.reused = reusable.get(product_id, {}).get(img.fingerprint)
             if img.reused is None:
                 img.decoded = decode_image(fetched.data, config.decode, source=img.source)
+                img.size = img.decoded.size
                 img.phash = str(imagehash.phash(img.decoded))
                 img.thumbnail = make_thumbnail(img.decoded)
         except SourceError as exc:
@@ -187,8 +253,11 @@ def collect_images(
             img.decoded = None
 
     jobs = [(pid, img) for pid, entries in images.items() for img in entries]
-    with ThreadPoolExecutor(max_workers=max(1, min(FETCH_THREADS, len(jobs)))) as pool:
+    if pool is not None:
         list(pool.map(work, jobs))
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, min(FETCH_THREADS, len(jobs)))) as own:
+            list(own.map(work, jobs))
     return images
 
 
@@ -197,6 +266,10 @@ def embed(backend: EmbeddingBackend, batch: _Batch) -> _Vectors:
     spec = backend.spec
     to_embed = [img for p in batch.ready for img in batch.images[p.id] if img.error is None and img.reused is None]
     vectors, labels = backend.embed_and_label([img.decoded for img in to_embed]) if to_embed else ([], [])  # type: ignore[misc]
+    for img in to_embed:
+        # Hashed and thumbnailed already: let the pixels go while the batch waits for its write,
+        # so that three batches in flight hold the pixels of two.
+        img.decoded = None
     batch.result.images_embedded = len(to_embed)
 
     texts = {p.id: text_for_embedding(p) for p in batch.ready}
@@ -249,6 +322,16 @@ def write(client: OpenSearch, config: Config, batch: _Batch, actions: list[dict[
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _merged(results: list[BatchResult]) -> BatchResult:
+    merged = BatchResult()
+    for result in results:
+        merged.outcomes.update(result.outcomes)
+        merged.retry.extend(result.retry)
+        merged.images_embedded += result.images_embedded
+        merged.texts_embedded += result.texts_embedded
+    return merged
 
 
 def _existing_documents(client: OpenSearch, index: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -313,8 +396,7 @@ def _entries(images: list[_Image], fresh: dict[int, tuple[Any, list[str]]]) -> l
             entries.append(dict(img.reused, url=img.source, position=img.position))
             continue
         vector, labels = fresh[id(img)]
-        assert img.decoded is not None
-        entries.append(image_entry(img.source, img.position, img.fingerprint, img.phash, img.decoded.size, labels, vector))
+        entries.append(image_entry(img.source, img.position, img.fingerprint, img.phash, img.size, labels, vector))
     return entries
 
 

@@ -1,16 +1,21 @@
 """Hand a catalogue to the workers and follow it until every row has an outcome.
 
 ``run_catalogue`` validates the catalogue here (malformed rows go straight to the
-quarantine), sends the valid products to the workers in batches, and reports progress
-until each product is indexed, updated, unchanged, deleted or quarantined. With
-``eager=True`` the same tasks are applied in this process, without a broker, and the shared
-Celery app is left as it was.
+quarantine), sends the valid products to the workers in tasks of several embedding batches,
+and reports progress until each product is indexed, updated, unchanged, deleted or
+quarantined. With ``eager=True`` the same tasks are applied in this process, without a
+broker, and the shared Celery app is left as it was.
+
+A large run relaxes the target index's refresh interval while it lasts and puts the
+previous one back when it ends, however it ends; the index is refreshed once at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +52,10 @@ if TYPE_CHECKING:
 
     from ingest.tasks import IngestContext
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[dict[str, int]], None]
+
 
 
 def prepare_indices(client: OpenSearch, config: Config, *, new_index: bool = False) -> str:
@@ -153,6 +161,8 @@ def _run(
     # the API and the command line need only once they hand work to it.
     from ingest import tasks
 
+    size = task_size(config)
+    relaxed = config.ingest.large_run_refresh if is_large_run(config, len(products) + len(deletes)) else None
     run_id = new_run_id()
     tracker: RunTracker = MemoryRunTracker() if eager else RedisRunTracker(config.ingest.broker_url)
     tracker.start(run_id, len(products) + len(deletes) + len(rejected), catalogue=catalogue, alias=config.index_alias)
@@ -167,18 +177,64 @@ def _run(
     )
     tracker.record(run_id, {f"row:{row.line}": "quarantined" for row in rejected})
     work: list[tuple[Task, tuple[Any, ...]]] = [(tasks.delete_products, (run_id, deletes, target))] if deletes else []
-    size = config.ingest.batch_size
     work += [
         (tasks.ingest_products, (run_id, catalogue, products[start : start + size], 1, target)) for start in range(0, len(products), size)
     ]
-    if eager:
-        context = tasks.IngestContext(config, client, backend_for(config), tracker)
-        _apply_here(context, work, run_id)
-    else:
-        _send(work, config.ingest.broker_url, queue)
-    summary = _wait(tracker, run_id, progress, timeout)
+    with relaxed_refresh(client, target, relaxed) if relaxed is not None else contextlib.nullcontext():
+        if eager:
+            context = tasks.IngestContext(config, client, backend_for(config), tracker)
+            _apply_here(context, work, run_id)
+        else:
+            _send(work, config.ingest.broker_url, queue)
+        summary = _wait(tracker, run_id, progress, timeout)
     client.indices.refresh(index=target)  # searchable as soon as the run reports done
     return summary
+
+
+def task_size(config: Config) -> int:
+    """Products per task: several embedding batches, which the pipeline overlaps."""
+    return config.ingest.batch_size * config.ingest.batches_per_task
+
+
+def is_large_run(config: Config, products: int) -> bool:
+    """Whether a run of *products* relaxes the refresh interval of the index it fills."""
+    return products >= config.ingest.large_run
+
+
+@contextlib.contextmanager
+def relaxed_refresh(client: OpenSearch, index: str, interval: str) -> Iterator[None]:
+    """Refresh *index* every *interval* (``-1``: not at all) while the block runs, then as before,
+    also when the block fails.
+
+    An index already refreshed every *interval* is left as it is, during the block and after:
+    another run relaxed it and puts it back when that run ends, or the shop chose it.
+    """
+    previous = _refresh_interval(client, index)
+    if previous == interval:
+        yield
+        return
+    _set_refresh_interval(client, index, interval)
+    try:
+        yield
+    except BaseException:
+        try:
+            _set_refresh_interval(client, index, previous)
+        except Exception:  # noqa: BLE001 - the run's own error is the one to report
+            log.exception("could not put back the refresh interval of %s (%s)", index, previous or "the default")
+        raise
+    _set_refresh_interval(client, index, previous)
+
+
+def _refresh_interval(client: OpenSearch, index: str) -> str | None:
+    """*index*'s own refresh interval, or None when it has the cluster's default."""
+    response = client.indices.get_settings(index=index, name="index.refresh_interval", flat_settings=True)
+    settings = next(iter(response.values()), {}).get("settings", {})
+    return settings.get("index.refresh_interval")
+
+
+def _set_refresh_interval(client: OpenSearch, index: str, interval: str | None) -> None:
+    # None (JSON null) takes the setting away, which brings the default back.
+    client.indices.put_settings(index=index, body={"index": {"refresh_interval": interval}})
 
 
 def _send(work: list[tuple[Task, tuple[Any, ...]]], broker_url: str, queue: str | None) -> None:

@@ -7,9 +7,13 @@ Every product of a batch ends with an outcome, whatever happens:
 * transient faults of single images re-enqueue only the affected products, with their
   attempt count, until ``max_attempts`` sends them to the quarantine;
 * anything else (an index built for another model, an unexpected error, retries exhausted)
-  quarantines the batch's products with the reason in :meth:`IngestTask.on_failure`, so the
-  run finishes and says why instead of waiting forever; a product that no longer validates
-  is quarantined on its own and the rest of its batch goes on.
+  quarantines the task's products that were not written yet with the reason in
+  :meth:`IngestTask.on_failure`, so the run finishes and says why instead of waiting forever;
+  a product that no longer validates is quarantined on its own and the rest of its task goes on.
+
+A task carries several embedding batches (see :mod:`ingest.runner`), so that the pipeline can
+prepare the next batch and write the last one while the model embeds this one; each batch's
+outcomes are recorded as soon as it is written.
 """
 
 from __future__ import annotations
@@ -127,11 +131,14 @@ class IngestTask(Task):
             return IngestTask._process_context
 
     def on_failure(self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: Any) -> None:
-        """Quarantine every product of the batch with the reason, so that the run still finishes."""
+        """Quarantine every product of the task not written yet with the reason, so that the run still finishes."""
         arguments = inspect.signature(self.run).bind(*args, **kwargs).arguments
         reason = ModelMismatch.reason if isinstance(exc, ModelMismatch) else "internal_error"
         if "products" in arguments:
-            valid = [p for p in arguments["products"] if _valid(p)]  # the others are quarantined already
+            # Celery calls this with the failed request still current, so what it recorded is at hand.
+            written: set[str] = getattr(self.request, "written", set())
+            # The invalid ones are quarantined already, the written ones have their outcome.
+            valid = [p for p in arguments["products"] if (pid := _valid_id(p)) is not None and pid not in written]
             give_up(self.context, arguments["run_id"], arguments["catalogue"], valid, reason, _describe(exc))
         else:  # a delete: there is no product to ingest again, so --retry-failed passes its records by
             ids = [{"id": pid} for pid in arguments["product_ids"]]
@@ -154,11 +161,17 @@ def ingest_products(
     context = self.context
     parsed = [product for raw in products if (product := _parse(context, run_id, catalogue, raw)) is not None]
     _check_model(context, target)
+    written: set[str] = set()
+    self.request.written = written  # for on_failure: these products have their outcome
+
+    def record(batch: pipeline.BatchResult) -> None:
+        context.tracker.record(run_id, {f"product:{pid}": outcome for pid, outcome in batch.outcomes.items()})
+        context.tracker.count(run_id, images_embedded=batch.images_embedded, texts_embedded=batch.texts_embedded)
+        written.update(batch.outcomes)
+
     result = pipeline.process_products(
-        context.client, context.config, context.backend, parsed, catalogue=catalogue, attempt=attempt, target=target
+        context.client, context.config, context.backend, parsed, catalogue=catalogue, attempt=attempt, target=target, on_written=record
     )
-    context.tracker.record(run_id, {f"product:{pid}": outcome for pid, outcome in result.outcomes.items()})
-    context.tracker.count(run_id, images_embedded=result.images_embedded, texts_embedded=result.texts_embedded)
     if result.retry:
         delay = context.config.ingest.retry_backoff * 2 ** (attempt - 1)
         self.send_again((run_id, catalogue, result.retry, attempt + 1, target), countdown=delay)
@@ -208,12 +221,12 @@ def _parse(context: IngestContext, run_id: str, catalogue: str, raw: dict[str, A
         return None
 
 
-def _valid(raw: dict[str, Any]) -> bool:
+def _valid_id(raw: dict[str, Any]) -> str | None:
+    """The id of the product *raw* describes, or None when it does not validate."""
     try:
-        Product.model_validate(raw)
+        return Product.model_validate(raw).id
     except ValidationError:
-        return False
-    return True
+        return None
 
 
 def _check_model(context: IngestContext, target: str | None) -> None:

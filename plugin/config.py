@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,8 +50,17 @@ class IngestConfig:
     #: Where ``lookalike broker start`` keeps the local Redis's files, and its port.
     redis_home: Path = REPO_ROOT / ".lookalike" / "redis"
     redis_port: int = 6379
-    #: Products per task: one embedding batch and one bulk request.
+    #: Products per embedding batch and bulk request.
     batch_size: int = 16
+    #: Embedding batches per task: the pipeline overlaps a task's batches, so a longer task
+    #: idles the model less often, but is more to do again when a worker dies.
+    batches_per_task: int = 8
+    #: Products from which a run relaxes the refresh interval of the index it fills.
+    large_run: int = 1000
+    #: That index's refresh interval during a large run, put back afterwards. Each refresh makes
+    #: a segment, and merging segments rebuilds their HNSW graphs. Not ``-1`` (none): should
+    #: the runner be killed outright, the index still refreshes.
+    large_run_refresh: str = "30s"
     #: Attempts for a product whose image fetch fails transiently, before it is quarantined.
     max_attempts: int = 4
     #: First retry delay in seconds; doubles with each attempt.
@@ -171,6 +181,9 @@ class Config:
                 redis_home=Path(env.get("LOOKALIKE_REDIS_HOME", str(REPO_ROOT / ".lookalike" / "redis"))).expanduser().resolve(),
                 redis_port=redis_port,
                 batch_size=max(1, _int(env, "LOOKALIKE_INGEST_BATCH_SIZE", 16)),
+                batches_per_task=max(1, _int(env, "LOOKALIKE_INGEST_BATCHES_PER_TASK", 8)),
+                large_run=max(1, _int(env, "LOOKALIKE_INGEST_LARGE_RUN", 1000)),
+                large_run_refresh=_refresh_interval(env, "LOOKALIKE_INGEST_LARGE_RUN_REFRESH", "30s"),
                 max_attempts=max(1, _int(env, "LOOKALIKE_INGEST_MAX_ATTEMPTS", 4)),
                 retry_backoff=_float(env, "LOOKALIKE_INGEST_RETRY_BACKOFF", 2.0),
                 visibility_timeout=max(1, _int(env, "LOOKALIKE_BROKER_VISIBILITY_TIMEOUT", 3600)),
@@ -206,6 +219,13 @@ def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...], default:
     value = env.get(key) or default
     if value not in choices:
         raise ConfigError(f"{key} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _refresh_interval(env: Mapping[str, str], key: str, default: str) -> str:
+    value = env.get(key, "").strip() or default
+    if not re.fullmatch(r"-1|\d+(ms|s|m|h)", value):
+        raise ConfigError(f"{key} must be a time such as 30s or 2m, or -1; got {value!r}")
     return value
 
 

@@ -40,6 +40,10 @@ class OnnxNetwork:
         # which ONNX Runtime allows on one session.
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle pool threads sleep rather than spin: the node, the other requests and the
+        # worker's own image handling share these cores, and spinning took their time
+        # (a worker's CPU per image 31 -> 23 ms, its images/s 56 -> 70, on 2 cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.input_names = {node.name for node in self.session.get_inputs()}
 

@@ -62,6 +62,7 @@ def test_a_real_cluster_gets_credentials_and_tls_settings() -> None:
         ("LOOKALIKE_INDEX_ALIAS", "Products", "LOOKALIKE_INDEX_ALIAS is not a valid OpenSearch index name: 'Products'"),
         ("LOOKALIKE_ENGINE_SETTINGS", "knn.cache", "LOOKALIKE_ENGINE_SETTINGS: expected key=value pairs, got 'knn.cache'"),
         ("LOOKALIKE_RUNTIME", "tensorrt", "LOOKALIKE_RUNTIME must be one of onnx, torch; got 'tensorrt'"),
+        ("LOOKALIKE_INGEST_LARGE_RUN_REFRESH", "soon", "LOOKALIKE_INGEST_LARGE_RUN_REFRESH must be a time such as 30s or 2m, or -1; got 'soon'"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(variable: str, value: str, message: str) -> None:
