@@ -122,7 +122,7 @@ def run(
             left = max(cores - level["busy_cores"]["others"], 0.1) / cores
             level["qps_to_cpu_bound_left_by_others"] = round(level["qps"] / (bound * left), 3)
     goal = figures.get(str(GOAL_CONCURRENCY))
-    inference = layout.inference_threads if layout.inference_threads is not None else _configured_inference_threads(config)
+    inference = layout.inference_threads if layout.inference_threads is not None else config.inference_threads
     result = {
         "benchmark": "load",
         "levels": figures,
@@ -194,10 +194,6 @@ def _goals(level: dict[str, Any]) -> dict[str, Any]:
         "p99_to_p50": level["p99_to_p50"],
         "p99_at_most_1.5_p50": level["p99_to_p50"] is not None and level["p99_to_p50"] <= 1.5,
     }
-
-
-def _configured_inference_threads(config: Config) -> int:
-    return config.inference_threads
 
 
 def _command(products: int, levels: Sequence[int], seconds: float, warmup: float, layout: Layout) -> str:

@@ -25,7 +25,10 @@ WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "config.json")
 
 def clip_spec(checkpoint: str) -> EmbeddingSpec:
     """The spec of a CLIP checkpoint, read from its configuration alone."""
-    config = CLIPConfig.from_pretrained(checkpoint)
+    return _spec(checkpoint, CLIPConfig.from_pretrained(checkpoint))
+
+
+def _spec(checkpoint: str, config: CLIPConfig) -> EmbeddingSpec:
     dims = int(config.projection_dim)
     return EmbeddingSpec(
         name=f"clip:{checkpoint}",
@@ -50,9 +53,10 @@ class ClipBackend:
         self.runtime = runtime
         self.processor = CLIPProcessor.from_pretrained(checkpoint)
         self.batch_size = batch_size
-        self.spec = clip_spec(checkpoint)
+        config = CLIPConfig.from_pretrained(checkpoint)
+        self.spec = _spec(checkpoint, config)
         #: The text tower's positions: longer texts are cut there, whatever the tokenizer's own limit says.
-        self.max_tokens = int(CLIPConfig.from_pretrained(checkpoint).text_config.max_position_embeddings)
+        self.max_tokens = int(config.text_config.max_position_embeddings)
         if runtime == "torch":
             self.image_network, self.text_network = _torch_networks(checkpoint)
         else:

@@ -7,8 +7,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from celery import Task, signals
+from celery.exceptions import Retry
 from opensearchpy import OpenSearch
 
 from engine.local_redis import LocalRedis
@@ -66,3 +69,16 @@ def worker_client(worker_config: Config) -> Iterator[OpenSearch]:
     client = connect(worker_config)
     yield client
     client.indices.delete(index=f"{worker_config.index_alias}*", ignore_unavailable=True, expand_wildcards="all")
+
+
+@pytest.fixture
+def countdowns() -> Iterator[list[float]]:
+    """The countdown of every retry the tasks ask for, as Celery reports them."""
+    seen: list[float] = []
+
+    def retried(sender: Task, reason: Retry, **_: Any) -> None:
+        seen.append(reason.when)  # type: ignore[arg-type]
+
+    signals.task_retry.connect(retried, weak=False)
+    yield seen
+    signals.task_retry.disconnect(retried)

@@ -9,13 +9,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import Task, signals
-from celery.exceptions import Retry
 from opensearchpy import OpenSearch
 
 from engine.local_redis import LocalRedis
@@ -57,18 +55,6 @@ class BusyOnce(BusyEngine):
 def small_batches(ingest_config: Config) -> Config:
     """Embedding batches of two products, so that a handful of products make several batches."""
     return dataclasses.replace(ingest_config, ingest=dataclasses.replace(ingest_config.ingest, batch_size=2))
-
-
-@pytest.fixture
-def countdowns() -> Iterator[list[float]]:
-    seen: list[float] = []
-
-    def retried(sender: Task, reason: Retry, **_: Any) -> None:
-        seen.append(reason.when)  # type: ignore[arg-type]
-
-    signals.task_retry.connect(retried, weak=False)
-    yield seen
-    signals.task_retry.disconnect(retried)
 
 
 def apply_through(busy: BusyEngine, config: Config, rows: list[dict[str, Any]], target: str) -> dict[str, int]:

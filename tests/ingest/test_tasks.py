@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from celery import Task, signals
-from celery.exceptions import Retry
+from celery import Task
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout
@@ -58,19 +56,6 @@ def apply(context: IngestContext, task: Task, *args: Any) -> dict[str, int]:
     with running_here(context):
         task.apply(args, throw=False)
     return context.tracker.summary(run_id)
-
-
-@pytest.fixture
-def countdowns() -> Iterator[list[float]]:
-    """The countdown of every retry the tasks ask for, as Celery reports them."""
-    seen: list[float] = []
-
-    def retried(sender: Task, reason: Retry, **_: Any) -> None:
-        seen.append(reason.when)  # type: ignore[arg-type]
-
-    signals.task_retry.connect(retried, weak=False)
-    yield seen
-    signals.task_retry.disconnect(retried)
 
 
 def started(context: IngestContext, total: int) -> str:
