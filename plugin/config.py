@@ -65,8 +65,45 @@ class IngestConfig:
     max_attempts: int = 4
     #: First retry delay in seconds; doubles with each attempt.
     retry_backoff: float = 2.0
-    #: Seconds after which a task taken by a worker that died is handed to another.
-    visibility_timeout: int = 3600
+    #: Seconds after which a task taken by a worker that died is handed to another. Tasks are
+    #: short batches, so a lost one should come back in minutes, not an hour.
+    visibility_timeout: int = 300
+    #: Deliveries of one task (each a worker that died running it) before its products are
+    #: quarantined as poison instead of handed out again.
+    max_deliveries: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeConfig:
+    """How ``lookalike serve`` holds up against slow, greedy and hostile clients."""
+
+    #: Open connections the server accepts in all.
+    connection_limit: int = 1000
+    #: Open connections from one client address; more are closed at once.
+    client_connections: int = 32
+    #: Seconds a client has to send a whole request (headers and body) once it starts one.
+    read_timeout: float = 15.0
+    #: Seconds an idle keep-alive connection stays open.
+    idle_timeout: float = 30.0
+    #: Seconds a query's ``image_url`` may take to fetch, all of it.
+    query_fetch_timeout: float = 5.0
+    #: Query-time ``image_url`` fetches in flight at once; 0: half the request threads.
+    query_fetches: int = 0
+    #: Reverse proxies in front of the API whose ``X-Forwarded-For`` is trusted (0: none).
+    trusted_proxies: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class LimitsConfig:
+    """Per-client rate limits (``limits`` notation, ``;``-separated); empty turns one off."""
+
+    #: Where the counters live: a ``redis://`` URL (the broker's by default) or ``memory://``.
+    storage_url: str | None = None
+    search: str = "1200/minute"
+    #: Searches that fetch a photo from ``image_url`` (on top of ``search``).
+    url_fetch: str = "60/minute"
+    #: Failed admin keys (form or header) per client before it is locked out until the window passes.
+    admin_failures: str = "10/minute"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +129,8 @@ class Config:
     #: How image bytes are decoded.
     decode: DecodePolicy = DecodePolicy()
     ingest: IngestConfig = IngestConfig()
+    serve: ServeConfig = ServeConfig()
+    limits: LimitsConfig = LimitsConfig()
     #: The embedding model: ``offline`` (the packaged default) or ``clip:<checkpoint id or directory>``.
     model: str = "offline"
     #: Threads for model inference; 0 means one per core available to this process.
@@ -186,7 +225,23 @@ class Config:
                 large_run_refresh=_refresh_interval(env, "LOOKALIKE_INGEST_LARGE_RUN_REFRESH", "30s"),
                 max_attempts=max(1, _int(env, "LOOKALIKE_INGEST_MAX_ATTEMPTS", 4)),
                 retry_backoff=_float(env, "LOOKALIKE_INGEST_RETRY_BACKOFF", 2.0),
-                visibility_timeout=max(1, _int(env, "LOOKALIKE_BROKER_VISIBILITY_TIMEOUT", 3600)),
+                visibility_timeout=max(1, _int(env, "LOOKALIKE_BROKER_VISIBILITY_TIMEOUT", 300)),
+                max_deliveries=max(1, _int(env, "LOOKALIKE_INGEST_MAX_DELIVERIES", 3)),
+            ),
+            serve=ServeConfig(
+                connection_limit=max(1, _int(env, "LOOKALIKE_SERVE_CONNECTION_LIMIT", 1000)),
+                client_connections=max(1, _int(env, "LOOKALIKE_SERVE_CLIENT_CONNECTIONS", 32)),
+                read_timeout=_float(env, "LOOKALIKE_SERVE_READ_TIMEOUT", 15.0),
+                idle_timeout=_float(env, "LOOKALIKE_SERVE_IDLE_TIMEOUT", 30.0),
+                query_fetch_timeout=_float(env, "LOOKALIKE_QUERY_FETCH_TIMEOUT", 5.0),
+                query_fetches=_int(env, "LOOKALIKE_QUERY_FETCHES", 0),
+                trusted_proxies=_int(env, "LOOKALIKE_TRUSTED_PROXIES", 0),
+            ),
+            limits=LimitsConfig(
+                storage_url=env.get("LOOKALIKE_RATE_LIMIT_STORAGE") or None,
+                search=env.get("LOOKALIKE_RATE_LIMIT_SEARCH", "1200/minute").strip(),
+                url_fetch=env.get("LOOKALIKE_RATE_LIMIT_URL_FETCH", "60/minute").strip(),
+                admin_failures=env.get("LOOKALIKE_RATE_LIMIT_ADMIN_FAILURES", "10/minute").strip(),
             ),
             model=env.get("LOOKALIKE_MODEL", "offline"),
             # LOOKALIKE_TORCH_THREADS is the older name, from before ONNX Runtime ran the model.
