@@ -6,17 +6,14 @@ the widget) and :mod:`api.admin`; they find their services in ``app.extensions``
 
 from __future__ import annotations
 
-import dataclasses
-
 from flask import Flask, Response, g
 
-from api import admin, cors, errors, pages, search
+from api import admin, cors, errors, limits, logs, metrics, pages, search
 from api.photos import MAX_PHOTO_BYTES
 from api.service import SearchService
 from plugin import timing
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
-from plugin.models.registry import usable_cores
 
 
 def create_app(config: Config | None = None, backend: EmbeddingBackend | None = None, warm: bool = True) -> Flask:
@@ -32,10 +29,13 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     app.extensions["lookalike"] = service
     app.extensions["lookalike.ingest"] = admin.IngestMonitor(service.client, config)
     errors.init_app(app)
+    logs.init_app(app)  # an X-Request-Id on every response and log line; one line per failed request
     cors.init_app(app, config.cors_origins)
     _server_timing(app)
+    metrics.init_app(app, service)  # /metrics, and every request counted and timed
     for blueprint in (search.bp, pages.bp, admin.bp):
         app.register_blueprint(blueprint)
+    limits.init_app(app, config)  # per-client rate limits; after the blueprints, whose routes it wraps
     return app
 
 
@@ -64,30 +64,4 @@ def _server_timing(app: Flask) -> None:
             timing.finish(token)
 
 
-def request_threads() -> int:
-    """Waitress threads by default: two per core (``lookalike bench load`` chose it; README, Performance).
-
-    Enough requests in flight to keep the API and the OpenSearch node beside it busy, few
-    enough that each finishes soon: more threads share the cores among more requests and
-    stretch the slowest ones (p99 1.8 x p50 with 8 or 16 threads on 2 cores, 1.5 with 4).
-    """
-    return 2 * usable_cores()
-
-
-def serve(config: Config, host: str, port: int, threads: int | None = None) -> None:
-    """Serve the API with waitress, a production WSGI server.
-
-    Requests run in parallel, so each runs the model on one thread unless
-    ``LOOKALIKE_INFERENCE_THREADS`` says otherwise, and numpy's BLAS on one thread: idle
-    threads of a wider pool spin between the small products a query needs, which cost the
-    API 95 ms of CPU per query instead of 16 (``lookalike bench load``).
-    """
-    from threadpoolctl import threadpool_limits
-    from waitress import serve as waitress_serve
-
-    threadpool_limits(1, user_api="blas")
-    config = dataclasses.replace(config, inference_threads=config.inference_threads or 1)
-    waitress_serve(create_app(config), host=host, port=port, threads=threads or request_threads())
-
-
-__all__ = ["create_app", "request_threads", "serve"]
+__all__ = ["create_app"]

@@ -39,7 +39,8 @@ def add_cors_headers(response: Response) -> Response:
     # The shop's page may read where a search's time went, as its own page would: in the
     # browser's resource timings (Timing-Allow-Origin) and from fetch() (the exposed header).
     response.headers["Timing-Allow-Origin"] = response.headers["Access-Control-Allow-Origin"]
-    response.headers["Access-Control-Expose-Headers"] = "Server-Timing"
+    # Retry-After tells the page when a 429 or 503 may pass; X-Request-Id is what a shop quotes to us.
+    response.headers["Access-Control-Expose-Headers"] = "Server-Timing, Retry-After, X-Request-Id"
     if request.method == "OPTIONS":  # a preflight: Flask answers OPTIONS for every route itself
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"

@@ -10,17 +10,24 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from flask import Flask, Response, current_app, jsonify
-from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
-from opensearchpy.exceptions import ConnectionTimeout
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from opensearchpy.exceptions import TransportError
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+)
 
-from api.auth import AdminKeyRequired, AdminOff
+from api import logs
+from api.auth import AdminKeyRequired, AdminOff, CsrfRefused
 from plugin.errors import (
     BrokerUnavailable,
     CorruptImage,
+    EngineBusy,
     EngineUnavailable,
+    FetchTimedOut,
     ImageTooLarge,
     ImageTooSmall,
+    IndexMissing,
     LookalikeError,
     ModelMismatch,
     NotAnImage,
@@ -28,9 +35,11 @@ from plugin.errors import (
     RetryAlreadyRunning,
     SearchFailed,
     SourceError,
+    TooManyFetches,
     UnsafeURL,
     UnsupportedSource,
 )
+from plugin.opensearch.client import engine_error
 
 #: Seconds a client is asked to wait before retrying a 503 that may pass.
 RETRY_AFTER_SECONDS = 5
@@ -53,14 +62,19 @@ STATUS: dict[type[LookalikeError], Answer] = {
     UnsafeURL: Answer(400),
     UnsupportedSource: Answer(400),
     PathNotAllowed: Answer(400),
+    FetchTimedOut: Answer(422),  # the photo's server was too slow: the request cannot be served as given
+    TooManyFetches: Answer(429),
     SourceError: Answer(422),  # the URL's server failed or refused: the request cannot be served as given
-    EngineUnavailable: Answer(503, "The search cluster cannot be reached; try again shortly."),
+    EngineUnavailable: Answer(503, "The search cluster is not available; try again shortly."),
+    EngineBusy: Answer(503, "The search cluster is overloaded; try again shortly."),
+    IndexMissing: Answer(503, "No catalogue is indexed yet."),
     ModelMismatch: Answer(503),
     BrokerUnavailable: Answer(503),
     RetryAlreadyRunning: Answer(409),
-    SearchFailed: Answer(502),
+    SearchFailed: Answer(502, "The search cluster could not run the search."),
     AdminKeyRequired: Answer(401),
     AdminOff: Answer(403),
+    CsrfRefused: Answer(403),
 }
 
 
@@ -102,8 +116,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     for error_class in STATUS:
         app.register_error_handler(error_class, _product_error)
-    app.register_error_handler(OpenSearchConnectionError, _cluster_lost)
-    app.register_error_handler(ConnectionTimeout, _cluster_lost)
+    app.register_error_handler(TransportError, _engine_error)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http)
 
@@ -114,14 +127,21 @@ def _api_error(exc: ApiError) -> Response:
 
 def _product_error(exc: LookalikeError) -> Response:
     answer = answer_for(exc)
+    if answer.message:  # the client reads a fixed sentence; the log keeps what happened
+        logs.note_cause(f"{type(exc).__name__}: {exc}")
     response = error_response(answer.status, exc.reason, answer.message or str(exc))
-    if answer.status == 503 and exc.retryable:
+    if answer.status in (429, 503) and exc.retryable:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
-def _cluster_lost(exc: Exception) -> Response:
-    return _product_error(EngineUnavailable(str(exc)))
+def _engine_error(exc: TransportError) -> Response:
+    """A failed call to the cluster: an engine state (down, starting, overloaded) as its product error, else a 500."""
+    product_error = engine_error(exc)
+    if product_error is None:  # a request the cluster refused: a fault of ours, worth a traceback
+        current_app.log_exception((type(exc), exc, exc.__traceback__))
+        return _http(InternalServerError())
+    return _product_error(product_error)
 
 
 def _too_large(exc: RequestEntityTooLarge) -> Response:

@@ -1,18 +1,53 @@
-"""The OpenAPI document of the API, built from the same pydantic models that validate requests."""
+"""The OpenAPI document of the public API, built from the same pydantic models that validate requests.
+
+It is complete enough to test the API from: every route, parameter, body and answer, errors
+included, is described, and ``tests/api/test_fuzz.py`` generates requests from it
+(schemathesis) and checks that none gets a 5xx or an answer the document does not list.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from api.schemas import SearchBody
+from api.logs import HEADER as REQUEST_ID
+from api.logs import MAX_REQUEST_ID
+from api.schemas import MAX_ID_BYTES, SearchBody
 
-_ERROR = {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
-def openapi_document() -> dict[str, Any]:
-    schema = SearchBody.model_json_schema(ref_template="#/components/schemas/{model}")
-    components = schema.pop("$defs", {})
-    components["SearchBody"] = schema
+_REQUEST_ID = {REQUEST_ID: {"description": "The request's id, as in the API's log", "schema": {"type": "string", "maxLength": MAX_REQUEST_ID}}}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 0}}}
+
+
+def _answer(description: str, schema: dict[str, Any] | None = None, media: str = "application/json", retry: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "headers": {**_REQUEST_ID, **(_RETRY_AFTER if retry else {})}}
+    if schema is not None:
+        answer["content"] = {media: {"schema": schema}}
+    return answer
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    """The error answers of a route: the JSON error body, with Retry-After where waiting may help."""
+    described = {
+        400: "A parameter or the body is invalid; ``error.field`` names it",
+        404: "No such product, thumbnail or ranking version",
+        413: "The body or the photo is too large",
+        415: "The body is neither JSON nor a form, or the photo is not an image",
+        422: "The photo cannot be used (corrupt, too small, or its URL failed)",
+        429: "Too many requests from this client",
+        502: "The search cluster could not run the search",
+        503: "The search cluster is unavailable, starting or overloaded, or holds another model's vectors",
+    }
+    return {str(status): _answer(described[status], _ref("Error"), retry=status in (429, 503)) for status in statuses}
+
+
+def _schemas() -> dict[str, Any]:
+    body = SearchBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = body.pop("$defs", {})
+    components["SearchBody"] = body
     components["Error"] = {
         "type": "object",
         "properties": {
@@ -22,7 +57,59 @@ def openapi_document() -> dict[str, Any]:
                 "required": ["code", "message"],
             }
         },
+        "required": ["error"],
     }
+    components["Image"] = {
+        "type": "object",
+        "description": "A product photo; ``url`` only for photos on the web (the thumbnail serves every photo)",
+        "properties": {"fingerprint": {"type": "string"}, "url": {"type": "string"}},
+    }
+    components["Product"] = {
+        "type": "object",
+        "properties": {
+            "product_id": {"type": "string"},
+            "title": {"type": "string"},
+            "brand": {"type": ["string", "null"]},
+            "category": {"type": ["string", "null"]},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "price": {"type": ["number", "null"]},
+            "currency": {"type": ["string", "null"]},
+            "in_stock": {"type": ["boolean", "null"]},
+            "rating": {"type": ["number", "null"]},
+            "product_url": {"type": ["string", "null"]},
+            "images": {"type": "array", "items": _ref("Image")},
+            "thumbnails": {"type": "array", "items": {"type": "string"}, "description": "``/thumbnails/<fingerprint>`` of each photo"},
+            "score": {"type": "number", "description": "The fused relevance (searches only)"},
+            "explain": {"type": "object", "description": "Each signal's part in the score, when asked"},
+        },
+        "required": ["product_id", "thumbnails"],
+    }
+    components["SearchResult"] = {
+        "type": "object",
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 1},
+            "size": {"type": "integer", "minimum": 1},
+            "hits": {"type": "array", "items": _ref("Product")},
+            "facets": {"type": "object", "description": "Counts by tag, brand, category and price range, when asked"},
+        },
+        "required": ["total", "page", "size", "hits"],
+    }
+    components["Health"] = {
+        "type": "object",
+        "properties": {
+            "status": {"enum": ["ok", "no_index", "model_mismatch"]},
+            "opensearch": {"type": "string"},
+            "index": {"type": ["string", "null"]},
+            "model": {"type": "object", "properties": {"name": {"type": "string"}, "version": {"type": ["string", "integer"]}}},
+            "problem": {"type": "string"},
+        },
+        "required": ["status", "opensearch", "index", "model"],
+    }
+    return components
+
+
+def openapi_document() -> dict[str, Any]:
     multipart = {
         "type": "object",
         "properties": {
@@ -30,7 +117,11 @@ def openapi_document() -> dict[str, Any]:
             "query": {"type": "string", "description": "a SearchBody as JSON; plain fields (text, size, ...) also work"},
         },
     }
-    product_id = {"name": "product_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    product_id = {
+        "name": "product_id", "in": "path", "required": True,
+        "description": f"at most {MAX_ID_BYTES} bytes of UTF-8",
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_BYTES},
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "lookalike search API", "version": "1"},
@@ -40,35 +131,46 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Search by photo, text, or both, with filters, facets, sorting, profiles and pages",
                     "requestBody": {
                         "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/SearchBody"}},
+                            "application/json": {"schema": _ref("SearchBody")},
                             "multipart/form-data": {"schema": multipart},
                         }
                     },
                     "responses": {
-                        "200": {"description": "A page of products, with total, facets and explain when asked"},
-                        "400": _ERROR, "404": _ERROR, "413": _ERROR, "415": _ERROR, "422": _ERROR,
-                        "503": {**_ERROR, "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+                        "200": _answer("A page of products, with total, facets and explain when asked", _ref("SearchResult")),
+                        **_errors(400, 404, 413, 415, 422, 429, 502, 503),
                     },
                 }
             },
             "/products/{product_id}": {
-                "get": {"summary": "One product", "parameters": [product_id], "responses": {"200": {"description": "The product"}, "404": _ERROR}}
+                "get": {
+                    "summary": "One product",
+                    "parameters": [product_id],
+                    "responses": {"200": _answer("The product", _ref("Product")), **_errors(400, 404, 503)},
+                }
             },
             "/products/{product_id}/similar": {
                 "get": {
                     "summary": "More like this product (by its photos), itself excluded",
-                    "parameters": [product_id, {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
-                    "responses": {"200": {"description": "A page of products"}, "400": _ERROR, "404": _ERROR},
+                    "parameters": [product_id, {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}],
+                    "responses": {"200": _answer("A page of products", _ref("SearchResult")), **_errors(400, 404, 422, 429, 502, 503)},
                 }
             },
             "/thumbnails/{fingerprint}": {
                 "get": {
                     "summary": "An image's WebP thumbnail",
                     "parameters": [{"name": "fingerprint", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
-                    "responses": {"200": {"description": "WebP", "content": {"image/webp": {}}}, "400": _ERROR, "404": _ERROR},
+                    "responses": {
+                        "200": _answer("The thumbnail", {"type": "string", "format": "binary"}, media="image/webp"),
+                        **_errors(400, 404, 503),
+                    },
                 }
             },
-            "/health": {"get": {"summary": "Cluster, index and model", "responses": {"200": {"description": "Healthy"}, "503": _ERROR}}},
+            "/health": {
+                "get": {
+                    "summary": "Cluster, index and model",
+                    "responses": {"200": _answer("The cluster's health, the live index and the model", _ref("Health")), **_errors(503)},
+                }
+            },
         },
-        "components": {"schemas": components},
+        "components": {"schemas": _schemas()},
     }

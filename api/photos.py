@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import threading
+import weakref
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -16,9 +19,10 @@ from werkzeug.datastructures import FileStorage
 from api.errors import ApiError
 from api.schemas import SearchBody
 from api.service import SearchService
-from plugin.errors import SourceError
+from plugin.errors import SourceError, TooManyFetches
 from plugin.images.decode import decode_image
-from plugin.images.fetch import fetch_image
+from plugin.images.fetch import FetchPolicy, fetch_image
+from plugin.models.registry import usable_cores
 from plugin.timing import stage
 
 #: Largest query photo accepted, in bytes (uploads and base64 alike).
@@ -68,13 +72,52 @@ def from_base64(text: str) -> bytes:
 
 
 def from_url(url: str, service: SearchService) -> bytes:
-    """The bytes at an http(s) *url*, fetched under the API's policy (public addresses, size and time limits)."""
+    """The bytes at an http(s) *url*, fetched under the API's policy (public addresses, size and time limits).
+
+    A shopper waits for the answer, so the whole fetch has ``config.serve.query_fetch_timeout``
+    seconds, and only ``config.serve.query_fetches`` run at once: slow remote servers then hold
+    at most that many request threads, and the rest stay free for everyone else. A fetch
+    that finds every slot taken is refused at once (:class:`TooManyFetches`, 429) rather
+    than queued behind them.
+    """
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise ApiError(400, "unsupported_source", "image_url must be an http(s) URL", "image_url")
+    slots = _fetch_slots(service)
+    if not slots.acquire(blocking=False):
+        raise TooManyFetches("every slot for fetching a photo by URL is in use; try again in a few seconds, or upload the photo")
     try:
-        return fetch_image(url, service.url_policy).data
+        return fetch_image(url, query_policy(service)).data
     except SourceError as exc:
         raise ApiError.about(exc, "image_url") from exc
+    finally:
+        slots.release()
+
+
+def query_policy(service: SearchService) -> FetchPolicy:
+    """The API's URL policy with the query-time deadline on the whole fetch (ingest keeps its longer one)."""
+    seconds = service.config.serve.query_fetch_timeout
+    return dataclasses.replace(service.url_policy, total_timeout=seconds, connect_timeout=min(service.url_policy.connect_timeout, seconds))
+
+
+def query_fetches(service: SearchService) -> int:
+    """Query-time fetches allowed at once: as configured, or half the default request threads (one per core).
+
+    :func:`api.server.build_server` fills in half of the threads it actually runs.
+    """
+    return max(1, service.config.serve.query_fetches or usable_cores())
+
+
+#: Each app's (each service's) fetch slots.
+_SLOTS: weakref.WeakKeyDictionary[SearchService, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
+_SLOTS_LOCK = threading.Lock()
+
+
+def _fetch_slots(service: SearchService) -> threading.BoundedSemaphore:
+    with _SLOTS_LOCK:
+        slots = _SLOTS.get(service)
+        if slots is None:
+            slots = _SLOTS[service] = threading.BoundedSemaphore(query_fetches(service))
+        return slots
 
 
 def decode_photo(data: bytes, service: SearchService, field: str) -> Image.Image:

@@ -9,16 +9,34 @@ naming the field.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Request
 from pydantic import Field, ValidationError, field_validator
+from werkzeug.datastructures import FileStorage
 
 from api.errors import ApiError
 from plugin.search.request import SearchOptions, Weights
 
 #: The smallest crop box side, as a fraction of the photo: below it, too few pixels remain to match.
 MIN_CROP = 0.05
+#: The longest product id, in UTF-8 bytes: OpenSearch refuses longer document ids.
+MAX_ID_BYTES = 512
+#: A JSON escape of half a UTF-16 surrogate pair: most often the whole of a pair, rarely half of one.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+#: The body types ``POST /search`` reads; an empty type is read as JSON.
+JSON_TYPES = ("application/json", "")
+
+
+def product_id_problem(value: str) -> str | None:
+    """Why *value* cannot be a product id, or None when it can."""
+    if not value:
+        return "must not be empty"
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        return f"must be at most {MAX_ID_BYTES} bytes long"
+    return None
 
 
 class SearchBody(SearchOptions):
@@ -27,7 +45,7 @@ class SearchBody(SearchOptions):
     text: str | None = Field(default=None, max_length=500)
     image_base64: str | None = Field(default=None, max_length=30_000_000)
     image_url: str | None = Field(default=None, max_length=2048)
-    product_id: str | None = Field(default=None, max_length=256)
+    product_id: str | None = Field(default=None, max_length=MAX_ID_BYTES)
     #: Left out, or a signal left out of it: the shop's weights for this kind of query.
     weights: Weights | None = None
     #: Rank with a saved version of the shop's ranking settings (0: the built-in defaults)
@@ -36,6 +54,37 @@ class SearchBody(SearchOptions):
     #: Search only this region of the photo: ``[left, top, right, bottom]`` as fractions (0..1)
     #: of its width and height, so the box survives the client scaling the photo down.
     crop: list[float] | None = Field(default=None, min_length=4, max_length=4)
+
+    @field_validator("page", "size", "ranking_version", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # Lax mode reads the form's "5" as 5, and would read JSON true as 1 too: a client's mistake to name.
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number, not true or false")
+        return value
+
+    @field_validator("product_id")
+    @classmethod
+    def _product_id(cls, value: str | None) -> str | None:
+        problem = product_id_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("image_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # Checked here, not only when fetching: urlsplit raises on a broken IPv6 host ("http://[::1").
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises on a port out of range or not a number)
+        except ValueError:
+            raise ValueError("must be a valid http(s) URL") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host")
+        return value
 
     @field_validator("crop", mode="before")
     @classmethod
@@ -61,13 +110,54 @@ class SearchBody(SearchOptions):
         return value
 
 
-def read_search(request: Request) -> SearchBody:
-    """The search body of *request*: JSON, or a multipart form with the photo as its ``image`` file."""
-    form = request.form.to_dict() if request.mimetype == "multipart/form-data" else None
-    json_body = request.get_json(silent=True) if form is None else None
-    if form is None and request.data and json_body is None:
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.", None)
-    return parse_search(json_body, form, "image" in request.files)
+def read_search(request: Request) -> tuple[SearchBody, FileStorage | None]:
+    """The search body of *request* and its uploaded photo: JSON, or a multipart form with the photo as its ``image`` file.
+
+    A body that cannot be read is a 400 (415 for a type that is neither), never an empty search.
+    """
+    if request.mimetype == "multipart/form-data":
+        form, files = read_form(request)
+        upload = files.get("image")
+        return parse_search(None, form, upload is not None), upload
+    data = request.get_data()
+    if request.mimetype not in JSON_TYPES and data:
+        raise ApiError(415, "unsupported_media_type", "The body must be JSON or a multipart form.", None)
+    if not data:  # no body at all: browse the catalogue
+        return parse_search(None, None, False), None
+    value = read_json(data, None)
+    if not isinstance(value, dict):  # "null" too: a body that says nothing is not the absence of one
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.", None)
+    return parse_search(value, None, False), None
+
+
+def read_form(request: Request) -> tuple[dict[str, str], dict[str, FileStorage]]:
+    """A multipart form's fields and files; a 400 when it has no boundary or does not follow it."""
+    if not request.mimetype_params.get("boundary"):
+        raise ApiError(400, "invalid_multipart", "The multipart body has no boundary in its Content-Type.", None)
+    parser = request.make_form_data_parser()  # the app's limits on size and parts
+    parser.silent = False  # werkzeug's default reads a broken form as an empty one
+    try:
+        _, form, files = parser.parse(request.stream, request.mimetype, request.content_length, request.mimetype_params)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_multipart", "The multipart body does not follow its boundary.", None) from exc
+    return form.to_dict(), files.to_dict()
+
+
+def read_json(data: bytes | str, field: str | None) -> Any:
+    """*data* parsed as JSON; a 400 naming *field* when it is not JSON or nests too deeply for the parser."""
+    try:
+        value = json.loads(data)
+        if _SURROGATE.search(data if isinstance(data, str) else data.decode("ascii", "replace")):
+            # Python reads an unpaired "\ud800" into a str that cannot be written back as UTF-8.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        raise ApiError(400, "invalid_json", f"{field or 'the body'} holds an unpaired UTF-16 surrogate escape", field) from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", f"{field or 'the body'} nests too deeply", field) from None
+    except ValueError as exc:  # JSONDecodeError, bytes not UTF-8, a number of more than 4,300 digits
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).split(":")[0]
+        raise ApiError(400, "invalid_json", f"{field or 'the body'} is not valid JSON: {detail}", field) from None
 
 
 def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) -> SearchBody:
@@ -75,10 +165,9 @@ def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) 
     if form is not None:
         data: dict[str, Any] = {}
         if "query" in form:
-            try:
-                data = json.loads(form["query"])
-            except json.JSONDecodeError as exc:
-                raise ApiError(400, "invalid_json", f"query is not valid JSON: {exc.msg}", "query") from exc
+            data = read_json(form["query"], "query")
+            if not isinstance(data, dict):
+                raise ApiError(400, "invalid_body", "query must be a JSON object.", "query")
         data.update({k: v for k, v in form.items() if k != "query"})
     else:
         data = json_body if json_body is not None else {}

@@ -6,14 +6,17 @@ they find their services with :func:`api.service.current_service`.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from api.errors import ApiError
+from api.limits import count_url_fetch
 from api.openapi import openapi_document
 from api.photos import photo_vector
-from api.results import result_json
-from api.schemas import SearchBody, read_search
+from api.results import public_product, result_json
+from api.schemas import SearchBody, product_id_problem, read_search
 from api.service import SearchService, current_service
 from plugin.images.thumbnails import load_thumbnail
 from plugin.opensearch.documents import SOURCE_FIELDS
@@ -22,8 +25,10 @@ from plugin.timing import stage
 
 bp = Blueprint("search", __name__)
 
-#: The characters of a thumbnail's name, a lower-case SHA-256 fingerprint.
-HEX = frozenset("0123456789abcdef")
+#: A thumbnail's name: a lower-case SHA-256 fingerprint.
+FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+#: ``similar?size=``: ASCII digits only (str.isdigit takes "²"), and few (int() refuses over 4,300).
+SIZE = re.compile(r"[0-9]{1,3}")
 
 
 @bp.get("/openapi.json")
@@ -43,8 +48,9 @@ def search_products() -> Response:
     """Search by photo, by text, or both, with filters, sorting, facets and pages."""
     service = current_service()
     with stage("parse"):
-        body = read_search(request)
-    query = build_query(body, request.files.get("image"), service)
+        body, upload = read_search(request)
+    count_url_fetch(body)  # a fetch by URL has a per-client limit of its own (api/limits.py)
+    query = build_query(body, upload, service)
     result = service.search(query, ranking_version=body.ranking_version)
     with stage("serialise"):
         return jsonify(result_json(result, body))
@@ -52,14 +58,16 @@ def search_products() -> Response:
 
 @bp.get("/products/<product_id>")
 def product(product_id: str) -> Response:
-    return jsonify(current_service().product(product_id, SOURCE_FIELDS))
+    check_product_id(product_id)
+    return jsonify(public_product(current_service().product(product_id, SOURCE_FIELDS)))
 
 
 @bp.get("/products/<product_id>/similar")
 def similar(product_id: str) -> Response:
     """Products that look like this one (its photos), the product itself excluded."""
+    check_product_id(product_id)
     size = request.args.get("size", "10")
-    if not size.isdigit() or not 1 <= int(size) <= 100:
+    if not SIZE.fullmatch(size) or not 1 <= int(size) <= 100:
         raise ApiError(400, "invalid_parameter", "size must be a whole number from 1 to 100", "size")
     service = current_service()
     body = SearchBody(product_id=product_id, size=int(size))
@@ -71,7 +79,7 @@ def similar(product_id: str) -> Response:
 
 @bp.get("/thumbnails/<fingerprint>")
 def thumbnail(fingerprint: str) -> Response:
-    if len(fingerprint) != 64 or not set(fingerprint) <= HEX:
+    if not FINGERPRINT.fullmatch(fingerprint):
         raise ApiError(400, "invalid_parameter", "a thumbnail is named by a 64-character image fingerprint", "fingerprint")
     service = current_service()
     webp = load_thumbnail(service.client, service.config.thumbnail_index, fingerprint)
@@ -80,6 +88,13 @@ def thumbnail(fingerprint: str) -> Response:
     response = Response(webp, mimetype="image/webp")
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # content-addressed
     return response
+
+
+def check_product_id(product_id: str) -> None:
+    """A 400 naming ``product_id`` when the path's id cannot be one (too long for OpenSearch, say)."""
+    problem = product_id_problem(product_id)
+    if problem:
+        raise ApiError(400, "invalid_parameter", f"product_id {problem}", "product_id")
 
 
 def build_query(body: SearchBody, upload: FileStorage | None, service: SearchService) -> Query:

@@ -17,6 +17,12 @@ The CPU bound is what the machine's cores could serve if nothing but the work of
 them: cores ÷ CPU-seconds per query, measured at concurrency 1. The server and the OpenSearch
 node share the cores when the node runs on this machine, so both count; the load generator's
 own CPU is reported beside it but not counted (a shop's clients run elsewhere).
+
+The servers run with their rate limits on (``api/limits.py``), a low per-client search limit
+included, behind one trusted proxy: the levels' requests come from many shoppers' addresses
+in turn (``X-Forwarded-For``), each far below its limit, so every request pays for the limiter
+and none is refused. A last, short phase sends one client's requests as fast as a few
+connections allow, past its limit, and counts what it is answered: 429s, never 5xx.
 """
 
 from __future__ import annotations
@@ -30,17 +36,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import urllib3
+from limits.storage import storage_from_string
 from opensearchpy import OpenSearch
 from PIL import Image
 
-from api.app import request_threads
+from api.limits import storage_url
+from api.server import request_threads
 from bench.search_latency import ingest_once, png, words
 from engine.local_node import LocalNode
 from engine.processes import die_with_parent
@@ -61,6 +70,15 @@ NOISE_CORES = 0.25
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: The concurrency at which the goals are checked: throughput against the CPU bound, p99 against p50.
 GOAL_CONCURRENCY = 8
+#: Addresses the levels' requests come from in turn, as one trusted proxy forwards them: at the
+#: levels' rates each sends a query every few minutes, as shoppers do, far below any per-client limit.
+SHOPPERS = 4096
+#: The per-client search limit the servers run with: low, so that one client passes it in a second.
+SEARCH_LIMIT = "30/10 seconds"
+#: The throttle phase: one client's address, its connections, and how long it sends.
+THROTTLED_CLIENT = "198.51.100.77"
+THROTTLE_CONCURRENCY = 4
+THROTTLE_SECONDS = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +128,7 @@ def run(
         idle = {name: min(value, idle_after[name]) for name, value in idle_before.items()}  # the quieter is the background
         for c in levels:
             _net_of_idle(figures[str(c)], idle)
+        throttle = _throttle(servers, queries, THROTTLE_CONCURRENCY, THROTTLE_SECONDS)  # after the measurements: it disturbs none
         health = servers.health
     client.close()
 
@@ -151,6 +170,13 @@ def run(
             ],
         },
         "goals": _goals(goal) if goal else None,
+        "limits": _limits(config, layout),
+        "throttle": throttle,
+        "limit_goals": {
+            "zero_errors_with_limits_on": warm["errors"] == 0 and all(level["errors"] == 0 for level in figures.values()),
+            "a_client_over_its_limit_gets_429": throttle["throttled"] > 0,
+            "never_5xx": throttle["server_errors"] == 0,
+        },
         "noisy_levels": [level for level, figures_ in figures.items() if "noisy" in figures_],
         "server": {
             "processes": layout.processes,
@@ -255,7 +281,10 @@ class Servers:
         return [process.pid for process in self.processes]
 
     def __enter__(self) -> Servers:
-        env = dict(os.environ, OPENSEARCH_URL=self.config.opensearch_url, LOOKALIKE_INDEX_ALIAS=self.config.index_alias)
+        env = dict(
+            os.environ, OPENSEARCH_URL=self.config.opensearch_url, LOOKALIKE_INDEX_ALIAS=self.config.index_alias,
+            LOOKALIKE_RATE_LIMIT_SEARCH=SEARCH_LIMIT, LOOKALIKE_TRUSTED_PROXIES="1",  # the shoppers' addresses, forwarded
+        )
         if self.layout.inference_threads is not None:
             threads = str(self.layout.inference_threads)
             env.update(LOOKALIKE_INFERENCE_THREADS=threads, LOOKALIKE_TORCH_THREADS=threads)
@@ -322,14 +351,18 @@ class Servers:
                 log.unlink(missing_ok=True)
 
     def send(self, serial: int, body: bytes, headers: dict[str, str]) -> str | None:
-        """POST one search to the next server in turn; None when it answered 200, else what went wrong."""
+        """POST one search from the next shopper to the next server in turn; None when it answered 200, else what went wrong."""
         try:
-            response = self.pools[serial % len(self.pools)].urlopen("POST", "/search", body=body, headers=headers)
+            response = self.post(serial, body, headers, _shopper(serial))
         except urllib3.exceptions.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if response.status != 200:
             return f"{response.status}: {response.data[:200].decode(errors='replace')}"
         return None
+
+    def post(self, serial: int, body: bytes, headers: dict[str, str], client: str) -> urllib3.BaseHTTPResponse:
+        """POST one search from the address *client* (as the trusted proxy forwards it) to the next server in turn."""
+        return self.pools[serial % len(self.pools)].urlopen("POST", "/search", body=body, headers={**headers, "X-Forwarded-For": client})
 
 
 class NodeCpu:
@@ -456,6 +489,77 @@ def _level(servers: Servers, queries: QueryMix, meter: Meter, concurrency: int, 
     if errors:
         figures["first_errors"] = sorted(set(errors))[:5]
     return figures
+
+
+def _throttle(servers: Servers, queries: QueryMix, concurrency: int, seconds: float) -> dict[str, Any]:
+    """One client over its search limit: *concurrency* connections from one address for *seconds*, and what they were answered."""
+    statuses: Counter[str] = Counter()
+    retry_after: list[int] = []
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def client() -> None:
+        while time.monotonic() < end:
+            serial, _, body, headers = queries.next()
+            try:
+                response = servers.post(serial, body, headers, THROTTLED_CLIENT)
+                status, wait = str(response.status), response.headers.get("Retry-After")
+            except urllib3.exceptions.HTTPError as exc:
+                status, wait = type(exc).__name__, None
+            with lock:
+                statuses[status] += 1
+                if status == "429" and wait is not None:
+                    retry_after.append(int(wait))
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {
+        "client": THROTTLED_CLIENT,
+        "limit": SEARCH_LIMIT,
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "requests": sum(statuses.values()),
+        "ok": statuses["200"],
+        "throttled": statuses["429"],
+        "throttled_with_retry_after": len(retry_after),
+        "retry_after_s": [min(retry_after), max(retry_after)] if retry_after else None,
+        "server_errors": sum(n for status, n in statuses.items() if status.startswith("5")),
+        "statuses": dict(sorted(statuses.items())),
+    }
+
+
+def _limits(config: Config, layout: Layout) -> dict[str, Any]:
+    """The rate limits the servers ran with, and where they counted."""
+    url = storage_url(config)
+    try:
+        reachable = storage_from_string(url, socket_connect_timeout=1).check() if url.startswith("redis") else True
+    except Exception:  # any store's client error: what matters is that the servers could not use it either
+        reachable = False
+    parts = urlsplit(url)
+    shown = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))  # never a password in a report
+    return {
+        "search": SEARCH_LIMIT,
+        "url_fetch": config.limits.url_fetch or "off",
+        "admin_failures": config.limits.admin_failures or "off",
+        "storage": shown,
+        "storage_reachable": reachable,
+        "counted": (
+            "in Redis, by all server processes together" if reachable
+            else f"in each server process's memory (the store is unreachable){'' if layout.processes == 1 else ': limits apply per process'}"
+        ),
+        "trusted_proxies": 1,
+        "shoppers": SHOPPERS,
+        "note": f"the levels' requests come from {SHOPPERS} addresses in turn (X-Forwarded-For), each far below the search limit",
+    }
+
+
+def _shopper(serial: int) -> str:
+    """The address of the shopper who sends query *serial*: one of :data:`SHOPPERS`, in turn."""
+    n = serial % SHOPPERS
+    return f"10.77.{n >> 8}.{n & 255}"
 
 
 def _net_of_idle(figures: dict[str, Any], idle: dict[str, float]) -> None:

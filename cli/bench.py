@@ -147,4 +147,9 @@ def bench_load(
             f"concurrency {level:>2}: {figures['qps']:6.2f} queries/s, p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
             f"p99 {figures['p99_ms']} ms, errors {figures['errors']}"
         )
+    throttle = result["throttle"]
+    click.echo(
+        f"one client over its limit ({throttle['limit']}): {throttle['requests']} requests, {throttle['ok']} answered, "
+        f"{throttle['throttled']} × 429, {throttle['server_errors']} × 5xx"
+    )
     click.echo(f"CPU bound {result['cpu_bound_qps']} queries/s ({result['cpu_bound']['basis']}). Written to {report}.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import os
 import secrets
@@ -14,8 +13,8 @@ import click
 from opensearchpy import OpenSearch
 
 import mappings
-from cli.common import done_line, load_config, progress_bar, reports_errors
-from engine.errors import PortInUse
+from cli.common import done_line, load_config, printable, progress_bar, reports_errors
+from cli.serve import bind_port
 from engine.local_node import LocalNode
 from plugin.config import Config
 from plugin.errors import ModelMismatch
@@ -38,8 +37,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from sample_data.vendure import prepare_vendure
 
     config = load_config()
-    if not no_serve:
-        _check_port_free(host, port)  # before minutes of set-up, not after
+    # The port is taken now, before minutes of set-up, not after; early visitors wait for the page.
+    sock = None if no_serve else bind_port(host, port, f"serve the demo on another port with `make demo DEMO_PORT={port + 1}` or `lookalike demo --port {port + 1}`")
     node = LocalNode(config.engine)
     click.echo("Starting the local OpenSearch node ...")
     url = node.start()
@@ -67,7 +66,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     live = indices_behind(client, config.index_alias)[0]
     click.echo(f"Alias {config.index_alias} -> {live}, {client.count(index=config.index_alias)['count']} products.")
     _demo_photo_lookup(client, config, catalogue)
-    if no_serve:
+    if sock is None:
         click.echo("Stop the node with: .venv/bin/lookalike engine stop")
         return
     if config.admin_key:
@@ -75,20 +74,14 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     else:
         config = dataclasses.replace(config, admin_key=demo_admin_key(config.data_dir))
         key_line = f"admin key {config.admin_key}, made for this machine and kept in {config.data_dir / ADMIN_KEY_FILE}"
-    _serve(config, host, port, key_line)
+    _serve(config, sock, f"http://{host}:{port}", key_line)
 
 
-def _serve(config: Config, host: str, port: int, key_line: str) -> None:
-    """The search page and the admin views on *host*:*port*, until Ctrl-C."""
-    from waitress import create_server
+def _serve(config: Config, sock: socket.socket, base: str, key_line: str) -> None:
+    """The search page and the admin views on *sock*, until Ctrl-C, with the limits ``lookalike serve`` has."""
+    from api.server import build_server
 
-    from api.app import create_app, request_threads
-
-    try:
-        server = create_server(create_app(config), host=host, port=port, threads=request_threads())
-    except OSError as exc:
-        raise _port_in_use(host, port) if exc.errno == errno.EADDRINUSE else exc
-    base = f"http://{host}:{port}"
+    server = build_server(config, sock)
     click.echo(f"\nThe search page is live: {base}/")
     click.echo(f"Admin views: {base}/admin/  ({key_line})")
     click.echo(f"The API: {base}/search, documented at {base}/openapi.json")
@@ -115,24 +108,6 @@ def demo_admin_key(data_dir: Path) -> str:
     return key
 
 
-def _check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds: a closed socket's TIME_WAIT is no obstacle
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise _port_in_use(host, port) from None
-            raise
-
-
-def _port_in_use(host: str, port: int) -> PortInUse:
-    return PortInUse(
-        f"Port {port} on {host} is already in use (another `make demo` or `lookalike serve`?); "
-        f"serve the demo on another port with `make demo DEMO_PORT={port + 1}` or `lookalike demo --port {port + 1}`."
-    )
-
-
 def _demo_photo_lookup(client: OpenSearch, config: Config, catalogue: Path) -> None:
     """Blur, crop and darken one catalogue photo, and look it up as the API would, by the photo alone."""
     from PIL import ImageEnhance, ImageFilter
@@ -152,4 +127,4 @@ def _demo_photo_lookup(client: OpenSearch, config: Config, catalogue: Path) -> N
     click.echo(f"A blurred, cropped, darkened photo of {first['title']!r} finds:")
     for rank, hit in enumerate(result.hits, start=1):
         # The k-NN similarity, not the fused rank score: it says how close the photo came.
-        click.echo(f"  {rank}. {hit['title']}  (score {hit['explain']['signals']['image']['score']:.3f})")
+        click.echo(f"  {rank}. {printable(hit['title'], one_line=True)}  (score {hit['explain']['signals']['image']['score']:.3f})")

@@ -10,8 +10,8 @@ from plugin.opensearch import (
     cluster_health,
     connect,
     create_product_index,
+    go_live,
     indices_behind,
-    swap_alias,
 )
 
 
@@ -28,10 +28,11 @@ def index_create(activate: bool) -> None:
     config = load_config()
     client = connect(config)
     cluster_health(client)
-    name = create_product_index(client, config, spec_for_model(config.model))
+    spec = spec_for_model(config.model)
+    name = create_product_index(client, config, spec)
     click.echo(f"Created {name}.")
     if activate:
-        swap_alias(client, config.index_alias, name)
+        go_live(client, config, name, spec)
         click.echo(f"Alias {config.index_alias} now points at {name}.")
 
 
@@ -55,9 +56,9 @@ def index_list() -> None:
 @click.argument("name")
 @reports_errors
 def index_swap(name: str) -> None:
-    """Point the alias at index NAME, atomically."""
+    """Point the alias at index NAME, atomically: one of its product indices, of the configured model."""
     config = load_config()
     client = connect(config)
     cluster_health(client)
-    previous = swap_alias(client, config.index_alias, name)
+    previous = go_live(client, config, name, spec_for_model(config.model))
     click.echo(f"Alias {config.index_alias} now points at {name} (before: {', '.join(previous) or 'nothing'}).")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from opensearchpy import OpenSearch
 
-from cli.common import done_line, load_config, progress_bar, reports_errors
+from cli.common import done_line, load_config, printable, progress_bar, reports_errors
 from plugin.config import Config
 from plugin.opensearch import cluster_health, connect
 
@@ -39,7 +39,7 @@ def ingest(catalogue: Path | None, eager: bool, failures: bool, retry_failed: bo
         raise click.UsageError("give a CATALOGUE, or --retry-failed, or --failures")
     if new_index and catalogue is None:
         raise click.UsageError("--new-index needs the full CATALOGUE")
-    with progress_bar(hint_stalls=not eager) as show:
+    with progress_bar(hint_stalls=not eager, broker=config.ingest.broker_url) as show:
         if catalogue is None:
             summary = retry_quarantined(client, config, eager=eager, progress=show, timeout=timeout)
         else:
@@ -60,7 +60,8 @@ def _print_failures(client: OpenSearch, config: Config) -> None:
         click.echo("The quarantine is empty.")
         return
     for record in records:
-        where = f"line {record['line']}" if record.get("kind") == "row" else f"product {record.get('product_id')}"
-        source = f" {record['source']}" if record.get("source") else ""
-        click.echo(f"{record['kind']:<8} {record['reason']:<16} {where}{source}: {record['message']}")
+        # Ids, URLs and messages come from the catalogue and remote servers: shown, never obeyed.
+        where = f"line {record['line']}" if record.get("kind") == "row" else f"product {printable(record.get('product_id'), one_line=True)}"
+        source = f" {printable(record['source'], one_line=True)}" if record.get("source") else ""
+        click.echo(f"{record['kind']:<8} {record['reason']:<16} {where}{source}: {printable(record['message'], one_line=True)}")
     click.echo(f"{len(records)} quarantined; retry products with: lookalike ingest --retry-failed")

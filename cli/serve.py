@@ -1,10 +1,14 @@
-"""``lookalike serve``: the search API under waitress."""
+"""``lookalike serve``: the search API under waitress, with the limits of :mod:`api.server`."""
 
 from __future__ import annotations
+
+import errno
+import socket
 
 import click
 
 from cli.common import load_config, reports_errors
+from engine.errors import PortInUse
 
 
 @click.command()
@@ -14,10 +18,22 @@ from cli.common import load_config, reports_errors
 @reports_errors
 def serve(host: str, port: int, threads: int | None) -> None:
     """Serve the search API (POST /search, GET /products/<id>[/similar], /thumbnails/<fp>, /health)."""
-    from api.app import (
-        serve as serve_api,  # Flask and the model load only for this command
-    )
+    from api.server import serve as serve_api  # Flask loads only for this command
 
     config = load_config()
+    sock = bind_port(host, port, f"serve on another port with `lookalike serve --port {port + 1}`")  # before the model loads
     click.echo(f"lookalike API on http://{host}:{port} (OpenSearch {config.opensearch_url}, alias {config.index_alias})")
-    serve_api(config, host, port, threads)
+    serve_api(config, sock, threads)
+
+
+def bind_port(host: str, port: int, instead: str) -> socket.socket:
+    """The API's socket on *host*:*port*, bound now: a port in use ends the command at once with
+    one sentence (:class:`PortInUse`), ending in *instead*, before anything slow starts."""
+    from api.server import listening_socket
+
+    try:
+        return listening_socket(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(f"Port {port} on {host} is already in use (another `make demo` or `lookalike serve`?); {instead}.") from None
+        raise click.ClickException(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None

@@ -14,8 +14,10 @@ from cli.common import ensure_fast_malloc
 def worker(concurrency: int, loglevel: str, queue: str | None) -> None:
     """Start a Celery ingest worker (scale out by running more, on any machine that reaches the broker)."""
     ensure_fast_malloc()
-    from ingest.celery_app import app
+    from ingest.celery_app import app, quiet_broker_loss
     from ingest.tasks import IngestTask
+
+    quiet_broker_loss()
 
     if concurrency == 1:
         IngestTask.process_context()  # load the model before announcing "ready", not on the first task

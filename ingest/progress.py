@@ -27,6 +27,7 @@ class RunTracker(Protocol):
     def record(self, run_id: str, outcomes: dict[str, str]) -> None: ...
     def count(self, run_id: str, **counters: int) -> None: ...
     def summary(self, run_id: str) -> dict[str, int]: ...
+    def delivered(self, run_id: str, delivery: str) -> int: ...
 
 
 def new_run_id() -> str:
@@ -35,7 +36,8 @@ def new_run_id() -> str:
 
 class RedisRunTracker:
     def __init__(self, url: str) -> None:
-        self.redis = redis.Redis.from_url(url, socket_connect_timeout=5)
+        # A read timeout too: a broker that stops answering must not hang a task or the waiting command.
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
         try:
             self.redis.ping()
         except redis.RedisError as exc:
@@ -81,6 +83,21 @@ class RedisRunTracker:
         total = int(self.redis.hget(f"lookalike:run:{run_id}:meta", "total") or 0)
         return {"total": total, "done": sum(outcomes.values()), **outcomes, **counters}
 
+    def delivered(self, run_id: str, delivery: str) -> int:
+        """Count one more delivery of a task (*delivery*: its id and retry number) and return how many it has had.
+
+        Kept in Redis, beside the broker's own copy of the task: a worker that dies with the
+        task takes nothing with it that the next delivery would need. The run counts every
+        delivery too, so whoever waits knows that the workers have started its tasks.
+        """
+        key = f"lookalike:delivery:{delivery}"
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, RUN_TTL_SECONDS)
+        pipe.hincrby(f"lookalike:run:{run_id}:counters", "deliveries", 1)
+        pipe.expire(f"lookalike:run:{run_id}:counters", RUN_TTL_SECONDS)
+        return int(pipe.execute()[0])
+
     def recent_runs(self, alias: str, limit: int = 10) -> list[dict[str, Any]]:
         """The latest runs into *alias*, newest first: catalogue, start time, counts and pace."""
         runs = []
@@ -119,6 +136,7 @@ class MemoryRunTracker:
         self._totals: dict[str, int] = {}
         self._outcomes: dict[str, dict[str, str]] = {}
         self._counters: dict[str, Counter[str]] = {}
+        self._deliveries: Counter[str] = Counter()
 
     def start(self, run_id: str, total: int, catalogue: str = "", alias: str = "") -> None:
         with self._lock:
@@ -131,6 +149,12 @@ class MemoryRunTracker:
     def count(self, run_id: str, **counters: int) -> None:
         with self._lock:
             self._counters.setdefault(run_id, Counter()).update(counters)
+
+    def delivered(self, run_id: str, delivery: str) -> int:
+        with self._lock:
+            self._counters.setdefault(run_id, Counter()).update(deliveries=1)
+            self._deliveries[delivery] += 1
+            return self._deliveries[delivery]
 
     def summary(self, run_id: str) -> dict[str, int]:
         with self._lock:

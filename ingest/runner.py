@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import redis
 from opensearchpy import OpenSearch
 
 from ingest.progress import MemoryRunTracker, RedisRunTracker, RunTracker, new_run_id
@@ -30,15 +31,20 @@ from plugin.catalogue.reader import (
     read_catalogue,
 )
 from plugin.config import Config
-from plugin.errors import IncompleteIndex, IngestTimeout, ModelMismatch
+from plugin.errors import (
+    BrokerUnavailable,
+    IncompleteIndex,
+    IngestTimeout,
+    ModelMismatch,
+)
 from plugin.models.registry import backend_for, spec_for_model
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import (
     create_product_index,
     ensure_index,
     ensure_product_index,
+    go_live,
     index_model,
-    swap_alias,
 )
 from plugin.opensearch.quarantine import (
     QuarantineRecord,
@@ -129,7 +135,7 @@ def _swap_if_complete(client: OpenSearch, config: Config, index: str, summary: d
             f"The new index {index} holds {found} products where {expected} were ingested; "
             f"the alias {config.index_alias} was left where it was."
         )
-    swap_alias(client, config.index_alias, index)
+    go_live(client, config, index, spec_for_model(config.model))
 
 
 def retry_failed(
@@ -165,17 +171,19 @@ def _run(
     relaxed = config.ingest.large_run_refresh if is_large_run(config, len(products) + len(deletes)) else None
     run_id = new_run_id()
     tracker: RunTracker = MemoryRunTracker() if eager else RedisRunTracker(config.ingest.broker_url)
-    tracker.start(run_id, len(products) + len(deletes) + len(rejected), catalogue=catalogue, alias=config.index_alias)
+    with _broker_lost_is_one_sentence(config.ingest.broker_url):
+        tracker.start(run_id, len(products) + len(deletes) + len(rejected), catalogue=catalogue, alias=config.index_alias)
 
     write_records(
         client,
         config,
         [
-            QuarantineRecord(kind="row", reason="invalid_row", message=row.reason, catalogue=catalogue, line=row.line, raw=row.raw)
+            QuarantineRecord(kind="row", reason=row.code, message=row.reason, catalogue=catalogue, line=row.line, raw=row.raw)
             for row in rejected
         ],
     )
-    tracker.record(run_id, {f"row:{row.line}": "quarantined" for row in rejected})
+    with _broker_lost_is_one_sentence(config.ingest.broker_url):
+        tracker.record(run_id, {f"row:{row.line}": "quarantined" for row in rejected})
     work: list[tuple[Task, tuple[Any, ...]]] = [(tasks.delete_products, (run_id, deletes, target))] if deletes else []
     work += [
         (tasks.ingest_products, (run_id, catalogue, products[start : start + size], 1, target)) for start in range(0, len(products), size)
@@ -185,8 +193,9 @@ def _run(
             context = tasks.IngestContext(config, client, backend_for(config), tracker)
             _apply_here(context, work, run_id)
         else:
-            _send(work, config.ingest.broker_url, queue)
-        summary = _wait(tracker, run_id, progress, timeout)
+            with _broker_lost_is_one_sentence(config.ingest.broker_url):
+                _send(work, config.ingest.broker_url, queue)
+        summary = _wait(tracker, run_id, progress, timeout, redelivery=config.ingest.visibility_timeout + REDELIVERY_GRACE_SECONDS)
     client.indices.refresh(index=target)  # searchable as soon as the run reports done
     return summary
 
@@ -237,6 +246,17 @@ def _set_refresh_interval(client: OpenSearch, index: str, interval: str | None) 
     client.indices.put_settings(index=index, body={"index": {"refresh_interval": interval}})
 
 
+@contextlib.contextmanager
+def _broker_lost_is_one_sentence(url: str) -> Iterator[None]:
+    """Report a broker lost while the run is handed out as :class:`BrokerUnavailable`, not as a traceback."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        yield
+    except (redis.RedisError, OperationalError) as exc:
+        raise BrokerUnavailable(f"Lost the broker at {url} while starting the run ({exc}); start the ingest again once it is back.") from exc
+
+
 def _send(work: list[tuple[Task, tuple[Any, ...]]], broker_url: str, queue: str | None) -> None:
     """Hand the tasks to the workers through *broker_url*, the broker the run is tracked on."""
     from ingest.celery_app import app
@@ -266,26 +286,52 @@ def _apply_here(context: IngestContext, work: list[tuple[Task, tuple[Any, ...]]]
 #: Seconds without any product finishing before the wait says that workers may be missing.
 STALL_HINT_SECONDS = 20.0
 
+#: Seconds, past the broker's visibility timeout, for a worker to take back a task whose worker
+#: died: kombu's Redis transport looks for such tasks when a worker starts and every 100 s
+#: (every tenth of its 10-second ticks), and the worker then needs a moment to start it.
+REDELIVERY_GRACE_SECONDS = 120.0
 
-def _wait(tracker: RunTracker, run_id: str, progress: Progress | None, timeout: float | None) -> dict[str, int]:
+#: Seconds between two looks at a broker that could not be reached.
+BROKER_RETRY_SECONDS = 1.0
+
+
+def _wait(
+    tracker: RunTracker, run_id: str, progress: Progress | None, timeout: float | None, redelivery: float = 0.0
+) -> dict[str, int]:
+    """Follow the run until every product has an outcome, reporting each look to *progress*.
+
+    A *timeout* gives up waiting, but not while a task the workers have started may still
+    come back from the broker (for *redelivery* seconds after a product last finished or a
+    worker last took a task), since a task whose worker died is handed out again only after
+    the visibility timeout. A
+    broker that cannot be reached is looked at again every second; *progress* sees
+    ``broker_lost`` meanwhile.
+    """
     started = last_change = time.monotonic()
-    last_done = -1
+    last_seen: tuple[int, int] = (-1, -1)
+    summary: dict[str, int] = {"total": 0, "done": 0}
     while True:
-        summary = tracker.summary(run_id)
-        if summary["done"] != last_done:
-            last_done, last_change = summary["done"], time.monotonic()
-        summary["stalled_seconds"] = int(time.monotonic() - last_change)
+        try:
+            summary = tracker.summary(run_id)
+        except redis.RedisError:
+            summary = {**summary, "broker_lost": 1}
+        seen = (summary["done"], summary.get("deliveries", 0))  # a product finished, or a worker took a task
+        if seen != last_seen:
+            last_seen, last_change = seen, time.monotonic()
+        summary["stalled_seconds"] = stalled = int(time.monotonic() - last_change)
         if progress is not None:
             progress(summary)
-        if summary["done"] >= summary["total"]:
+        if summary["done"] >= summary["total"] and not summary.get("broker_lost"):
             del summary["stalled_seconds"]
             return summary
-        if timeout is not None and time.monotonic() - started > timeout:
+        awaited = summary.get("deliveries", 0) > 0 and stalled <= redelivery  # a task may come back
+        if timeout is not None and time.monotonic() - started > timeout and not awaited:
+            lost = " The broker cannot be reached." if summary.get("broker_lost") else ""
             raise IngestTimeout(
-                f"{summary['done']} of {summary['total']} products were done after {timeout:.0f} s; "
-                "are workers running (lookalike worker)? The run goes on in the background."
+                f"{summary['done']} of {summary['total']} products were done after {time.monotonic() - started:.0f} s; "
+                f"are workers running (lookalike worker)?{lost} The run goes on in the background."
             )
-        time.sleep(0.25)
+        time.sleep(BROKER_RETRY_SECONDS if summary.get("broker_lost") else 0.25)
 
 
 def _clear_row_records(client: OpenSearch, config: Config, catalogue: str) -> None:

@@ -9,7 +9,11 @@ Every product of a batch ends with an outcome, whatever happens:
 * anything else (an index built for another model, an unexpected error, retries exhausted)
   quarantines the task's products that were not written yet with the reason in
   :meth:`IngestTask.on_failure`, so the run finishes and says why instead of waiting forever;
-  a product that no longer validates is quarantined on its own and the rest of its task goes on.
+  a product that no longer validates is quarantined on its own and the rest of its task goes on;
+* a task whose worker dies (killed, out of memory) comes back from the broker after its
+  visibility timeout, as ``acks_late`` intends; one that has killed its worker
+  ``max_deliveries`` times is poison: the next delivery quarantines its products
+  (:meth:`IngestTask.before_start`) instead of running it again.
 
 A task carries several embedding batches (see :mod:`ingest.runner`), so that the pipeline can
 prepare the next batch and write the last one while the model embeds this one; each batch's
@@ -44,7 +48,9 @@ from plugin.config import Config
 from plugin.errors import (
     EngineBusy,
     EngineUnavailable,
+    LookalikeError,
     ModelMismatch,
+    PoisonTask,
     QuarantineWriteFailed,
 )
 from plugin.models.base import EmbeddingBackend
@@ -108,8 +114,8 @@ class IngestTask(Task):
     retry_backoff_max = 300
     retry_jitter = False
     max_retries = 8
-    #: An index of another model is a refusal to report, not a fault of the worker.
-    throws = (ModelMismatch,)
+    #: Refusals to report, not faults of the worker: logged in one line, without a traceback.
+    throws = (ModelMismatch, PoisonTask)
 
     # Celery makes one instance per task and process; the context (the model above all) is
     # built once per process for every task, so it lives on this class, not on an instance.
@@ -130,10 +136,30 @@ class IngestTask(Task):
                 IngestTask._process_context = IngestContext.from_env()
             return IngestTask._process_context
 
+    def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Count this delivery of the task, before any work; refuse it as poison past ``max_deliveries``.
+
+        A delivery is counted per task id and retry (a retry is a new message under the same
+        id), so only deliveries that ended without an outcome add up: the worker died, or
+        the task outlived the broker's visibility timeout. Raising here fails the task, which
+        Celery acknowledges, and :meth:`on_failure` quarantines its products.
+        """
+        if self.request.is_eager:
+            return  # run in this process: nothing hands it out again
+        run_id = inspect.signature(self.run).bind(*args, **kwargs).arguments["run_id"]
+        try:
+            deliveries = self.context.tracker.delivered(run_id, f"{task_id}:{self.request.retries}")
+        except redis.RedisError as exc:  # the broker that just delivered it is gone again: run it uncounted
+            log.warning("could not count the delivery of task %s (%s)", task_id, exc)
+            return
+        limit = self.context.config.ingest.max_deliveries
+        if deliveries > limit:
+            raise PoisonTask(f"its task killed the worker {deliveries - 1} times, so it is not run again (at most {limit} deliveries)")
+
     def on_failure(self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: Any) -> None:
         """Quarantine every product of the task not written yet with the reason, so that the run still finishes."""
         arguments = inspect.signature(self.run).bind(*args, **kwargs).arguments
-        reason = ModelMismatch.reason if isinstance(exc, ModelMismatch) else "internal_error"
+        reason = exc.reason if isinstance(exc, self.throws) and isinstance(exc, LookalikeError) else "internal_error"
         if "products" in arguments:
             # Celery calls this with the failed request still current, so what it recorded is at hand.
             written: set[str] = getattr(self.request, "written", set())
@@ -244,7 +270,7 @@ def _check_model(context: IngestContext, target: str | None) -> None:
 
 def _describe(exc: BaseException) -> str:
     """The quarantine's message for *exc*: the model mismatch as it reads, anything else with its class."""
-    if isinstance(exc, ModelMismatch):
+    if isinstance(exc, (ModelMismatch, PoisonTask)):
         return str(exc)
     if isinstance(exc, UnpickleableExceptionWrapper):  # what Celery hands on for an exception it cannot pickle
         return f"{exc.exc_cls_name}: {exc.exc_msg}"

@@ -17,6 +17,11 @@ from typing import Any
 #: The product template version that new indices are created from.
 CURRENT_PRODUCT_VERSION = 2
 
+#: Product mapping versions an index may have to go live behind the alias. Version 1 stores
+#: the same fields but lacks the sub-fields and analyzers the keyword signal searches
+#: (``category.text``, ``tags.text``, stems, synonyms): live, it would answer without them.
+LIVE_PRODUCT_VERSIONS = frozenset({CURRENT_PRODUCT_VERSION})
+
 _PLACEHOLDER = re.compile(r"^\$\{([a-z_]+)\}$")
 
 

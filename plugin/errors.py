@@ -57,6 +57,12 @@ class SearchFailed(LookalikeError):
     reason = "search_failed"
 
 
+class IndexMissing(LookalikeError):
+    """The index (or the alias) a search names does not exist: no catalogue has been ingested yet."""
+
+    reason = "no_index"
+
+
 class CatalogueError(LookalikeError):
     """The catalogue as a whole cannot be read (missing file, unknown format)."""
 
@@ -87,6 +93,12 @@ class IncompleteIndex(LookalikeError):
     """A new index holds fewer products than were ingested, so the alias stayed where it was."""
 
     reason = "incomplete_index"
+
+
+class PoisonTask(LookalikeError):
+    """An ingest task was handed out more times than allowed, each time without finishing (its worker died)."""
+
+    reason = "poison_task"
 
 
 class RankingNotSaved(LookalikeError):
@@ -148,6 +160,19 @@ class FetchFailed(SourceError):
     """The network or the remote server failed; worth retrying later."""
 
     reason = "fetch_failed"
+    retryable = True
+
+
+class FetchTimedOut(FetchFailed):
+    """The image did not arrive whole within the fetch's deadline (a slow or trickling server)."""
+
+    reason = "fetch_timeout"
+
+
+class TooManyFetches(LookalikeError):
+    """Every slot for fetching a query photo by URL is in use; trying again in a moment may succeed."""
+
+    reason = "too_many_fetches"
     retryable = True
 
 

@@ -12,6 +12,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from api.results import with_thumbnails
+from plugin.catalogue.reader import MAX_ID_BYTES
 from plugin.config import Config
 from plugin.opensearch.documents import DETAIL_FIELDS, SOURCE_FIELDS
 from plugin.opensearch.indices import index_model, indices_behind
@@ -62,6 +63,8 @@ def product_detail(client: OpenSearch, alias: str, product_id: str, neighbours: 
     or take resizing and compression); the nearest neighbours by image vector follow, with
     their similarity, so a merchandiser sees the look-alikes a hash does not catch.
     """
+    if len(product_id.encode()) > MAX_ID_BYTES:
+        return None  # OpenSearch refuses longer ids, so no product has one
     try:
         source = client.get(index=alias, id=product_id, _source_includes=DETAIL_FIELDS)["_source"]
     except NotFoundError:

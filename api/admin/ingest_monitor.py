@@ -1,18 +1,17 @@
 """Ingest as the admin views see it: recent runs with live progress, and retrying the quarantine.
 
 Progress comes from the per-run counters the workers keep in Redis (:class:`ingest.RedisRunTracker`),
-pushed to the page as server-sent events. A retry started from the page runs the same code
+sent to the page as server-sent events. A retry started from the page runs the same code
 as ``lookalike ingest --retry-failed`` (:func:`ingest.retry_failed`), in a thread of the API
 process, handing the products to the workers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -23,11 +22,8 @@ from plugin.errors import BrokerUnavailable, RetryAlreadyRunning
 
 log = logging.getLogger(__name__)
 
-#: How often the event stream looks for changes, and how long one stream lasts before the
-#: browser reconnects (EventSource does that by itself), so a server thread is never held forever.
-POLL_SECONDS = 0.5
-STREAM_SECONDS = 300.0
-HEARTBEAT_SECONDS = 15.0
+#: Milliseconds the browser waits before asking for the state again (EventSource reconnects by itself).
+RECONNECT_MILLISECONDS = 1000
 #: Longest a retry started from the page waits for the workers.
 RETRY_TIMEOUT_SECONDS = 3600.0
 
@@ -86,17 +82,17 @@ class IngestMonitor:
             log.exception("retry of the quarantine failed")
             self.last_retry_error = str(exc)
 
-    def events(self, stream_seconds: float = STREAM_SECONDS) -> Iterator[str]:
-        """Server-sent events: the state whenever it changes, a comment now and then to keep proxies open."""
-        yield "retry: 1000\n\n"
-        last, last_sent = "", time.monotonic()
-        deadline = time.monotonic() + stream_seconds
-        while time.monotonic() < deadline:
-            payload = json.dumps(self.state(), sort_keys=True)
-            if payload != last:
-                last, last_sent = payload, time.monotonic()
-                yield f"event: ingest\ndata: {payload}\n\n"
-            elif time.monotonic() - last_sent > HEARTBEAT_SECONDS:
-                last_sent = time.monotonic()
-                yield ": keep-alive\n\n"
-            time.sleep(POLL_SECONDS)
+    def events(self, last_event_id: str | None = None) -> str:
+        """Server-sent events for one short response: the state, unless the browser already has it.
+
+        Each response ends at once, and its ``retry:`` tells the browser's EventSource to ask
+        again a second later, sending the ``id`` of the state it holds as ``Last-Event-ID``.
+        An open stream would hold a request thread for as long as the page stays open, and a
+        few admin pages would starve the search API.
+        """
+        payload = json.dumps(self.state(), sort_keys=True)
+        event_id = hashlib.sha256(payload.encode()).hexdigest()[:16]
+        reconnect = f"retry: {RECONNECT_MILLISECONDS}\n\n"
+        if event_id == last_event_id:
+            return reconnect
+        return f"{reconnect}id: {event_id}\nevent: ingest\ndata: {payload}\n\n"

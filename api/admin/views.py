@@ -1,7 +1,9 @@
 """The admin views under ``/admin``: the index, ingest, the catalogue, a search playground, reports.
 
 Every route here needs the admin key (:mod:`api.auth`); pages answer a missing key with the
-login form, ``/admin/api`` and ``/admin/events`` with JSON. Nothing under ``/admin`` gets CORS
+login form, ``/admin/api`` and ``/admin/events`` with JSON. A change made on the login cookie
+must come from these pages, with their anti-forgery token; a client that guessed wrong keys too
+often is refused every key for a while (:mod:`api.limits`). Nothing under ``/admin`` gets CORS
 headers, and responses are never cached. Routes find the cluster and the configuration on the
 app's :class:`~api.service.SearchService`, and the ingest runs on its :class:`IngestMonitor`.
 """
@@ -9,6 +11,7 @@ app's :class:`~api.service.SearchService`, and the ingest runs on its :class:`In
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,12 +19,14 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_limiter.errors import RateLimitExceeded
 
 from api.admin.data import catalogue_page, index_overview, product_detail
 from api.admin.ingest_monitor import IngestMonitor
@@ -29,22 +34,39 @@ from api.admin.reports import list_reports, report_image
 from api.auth import (
     ADMIN_OFF,
     COOKIE,
+    LOGIN_COOKIE,
+    SAFE_METHODS,
     SESSION_SECONDS,
     AdminRefused,
+    CsrfRefused,
+    check_same_site,
+    cookie_session,
+    csrf_token,
     key_matches,
+    login_binding,
+    new_login_binding,
+    new_session,
+    record_failure,
     require_admin,
-    session_token,
 )
 from api.errors import ApiError, answer_for, error_response
+from api.limits import retry_after, too_many_requests
 from api.pages import CSP
 from api.service import current_service
 from plugin.opensearch.quarantine import list_records
 from plugin.opensearch.ranking_store import ranking_history
+from plugin.opensearch.sessions import end_session, session_open, start_session
 from plugin.search.profiles import PROFILES
 from plugin.search.ranking import DEFAULT_RANKING
 
-#: Products per page of the catalogue browser.
+#: Products per page of the catalogue browser, and the pages it goes to.
 CATALOGUE_PAGE = 24
+MAX_PAGE = 1000
+#: The longest catalogue search: as long as a shopper's words may be (api/schemas.py).
+MAX_QUERY = 500
+#: The longest path a login may go on to afterwards.
+MAX_NEXT = 2000
+_PAGE = re.compile(r"[0-9]{1,4}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -57,16 +79,40 @@ def current_monitor() -> IngestMonitor:
 
 @bp.before_request
 def _guard() -> Response | None:
+    """Let in the admin key or an open session; a change riding on the cookie must come from our own page."""
     if request.endpoint in ("admin.login", "admin.login_form"):
         return None
+    service = current_service()
+    admin_key = service.config.admin_key
     try:
-        require_admin(current_service().config.admin_key)
+        session_id = require_admin(admin_key, lambda sid: session_open(service.client, service.config, sid))
+        if session_id is not None:
+            g.csrf_token = csrf_token(admin_key or "", session_id)
+            if request.method not in SAFE_METHODS:
+                check_same_site(admin_key or "", session_id)
     except AdminRefused as exc:
         status = answer_for(exc).status
-        if _wants_json():
+        if _wants_json() or isinstance(exc, CsrfRefused):
             return error_response(status, exc.reason, str(exc))
         return _login_page(status, str(exc))
     return None
+
+
+@bp.context_processor
+def _csrf() -> dict[str, str]:
+    # Pages opened with the key in a header have no session, and need no token.
+    return {"csrf_token": g.get("csrf_token", "")}
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _throttled(exc: RateLimitExceeded) -> Response:
+    """A locked-out client: the login form says why and for how long; the API answers JSON."""
+    if _wants_json():
+        return too_many_requests(exc)
+    seconds = retry_after(exc)
+    response = _login_page(429, f"Too many wrong admin keys from this address: try again in {seconds} s.")
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.after_request
@@ -85,22 +131,37 @@ def login_form() -> Response:
 
 @bp.post("/login")
 def login() -> Response:
-    """Check the key from the form; on success set the session cookie and go where the user was going."""
-    admin_key = current_service().config.admin_key
+    """Check the key from the form; on success open a session and go where the user was going.
+
+    The form must come from our own login page (its token is bound to the login cookie), so
+    another site cannot log a browser in under a session of its choosing.
+    """
+    service = current_service()
+    admin_key = service.config.admin_key
     if not admin_key:
         return _login_page(403, ADMIN_OFF)
+    try:
+        check_same_site(admin_key, login_binding(request.cookies.get(LOGIN_COOKIE)))
+    except CsrfRefused:
+        return _login_page(403, "The login form had expired or came from another site: please log in again.")
     if not key_matches(admin_key, request.form.get("key", "")):
+        record_failure()
         return _login_page(401, "That is not the admin key.")
+    session_id, cookie = new_session(admin_key)
+    start_session(service.client, service.config, session_id, SESSION_SECONDS)
     response = redirect(_safe_next(request.form.get("next")), code=303)
-    response.set_cookie(
-        COOKIE, session_token(admin_key), max_age=SESSION_SECONDS, path="/admin",
-        httponly=True, samesite="Strict", secure=request.is_secure,
-    )
+    response.set_cookie(COOKIE, cookie, max_age=SESSION_SECONDS, path="/admin", httponly=True, samesite="Strict", secure=request.is_secure)
+    response.delete_cookie(LOGIN_COOKIE, path="/admin")
     return response
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    """End the session on the server, so a copy of the cookie no longer opens anything."""
+    service = current_service()
+    session_id = cookie_session(service.config.admin_key or "", request.cookies.get(COOKIE))
+    if session_id is not None:
+        end_session(service.client, service.config, session_id)
     response = redirect(url_for("admin.login_form"), code=303)
     response.delete_cookie(COOKIE, path="/admin")
     return response
@@ -126,6 +187,8 @@ def catalogue() -> str:
     service = current_service()
     page = _page_number(request.args.get("page", "1"))
     text = (request.args.get("q") or "").strip() or None
+    if text is not None and len(text) > MAX_QUERY:
+        raise ApiError(400, "invalid_parameter", f"q is at most {MAX_QUERY} characters", "q")
     listing = catalogue_page(service.client, service.config.index_alias, page, CATALOGUE_PAGE, text)
     return render_template("admin/catalogue.html", listing=listing, q=text or "", section="catalogue")
 
@@ -151,7 +214,8 @@ def reports() -> str:
 
 @bp.get("/reports/<name>")
 def report_file(name: str) -> Response:
-    found = report_image(current_service().config.reports_dir, name)
+    # No file system names a file longer than 255 bytes: answered as missing, not by the OS's error.
+    found = report_image(current_service().config.reports_dir, name) if len(name.encode()) <= 255 else None
     if found is None:
         raise ApiError(404, "not_found", f"no plot {name}", "name")
     data, mimetype = found
@@ -211,8 +275,8 @@ def api_product(product_id: str) -> Response:
 
 @bp.get("/events")
 def events() -> Response:
-    """Ingest progress as server-sent events, pushed whenever a run moves."""
-    response = Response(current_monitor().events(), mimetype="text/event-stream")
+    """Ingest progress as server-sent events: one short response, which the browser asks again a second later."""
+    response = Response(current_monitor().events(request.headers.get("Last-Event-ID")), mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
     return response
 
@@ -227,24 +291,34 @@ def _wants_json() -> bool:
 
 
 def _login_page(status: int, message: str | None) -> Response:
+    """The login form, bound to a login cookie (kept, or set now) by its anti-forgery token."""
+    admin_key = current_service().config.admin_key
     if request.method == "POST":
         next_path = _safe_next(request.form.get("next"))  # a wrong key: keep where the user was going
     elif request.endpoint == "admin.login_form":
         next_path = "/admin/"
     else:
-        next_path = request.full_path.rstrip("?")
-    page = render_template("admin/login.html", message=message, next_path=next_path, off=status == 403)
-    return Response(page, status=status)
+        next_path = _safe_next(request.full_path.rstrip("?"))
+    binding = login_binding(request.cookies.get(LOGIN_COOKIE)) or new_login_binding()
+    token = csrf_token(admin_key, binding) if admin_key else ""
+    page = render_template("admin/login.html", message=message, next_path=next_path, off=not admin_key, csrf_token=token)
+    response = Response(page, status=status)
+    if admin_key:
+        response.set_cookie(LOGIN_COOKIE, binding, max_age=SESSION_SECONDS, path="/admin", httponly=True, samesite="Strict", secure=request.is_secure)
+    return response
 
 
 def _safe_next(target: Any) -> str:
-    # Only a path under /admin: never an open redirect to another site.
-    if isinstance(target, str) and target.startswith("/admin") and not urlsplit(target).netloc and "\\" not in target:
+    # Only a path under /admin: never an open redirect to another site, nor a header broken by a line break.
+    if (
+        isinstance(target, str) and target.startswith("/admin") and len(target) <= MAX_NEXT and target.isprintable()
+        and "\\" not in target and not urlsplit(target).netloc
+    ):
         return target
     return "/admin/"
 
 
 def _page_number(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise ApiError(400, "invalid_parameter", "page must be a whole number from 1 to 1000", "page")
+    if not _PAGE.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
+        raise ApiError(400, "invalid_parameter", f"page must be a whole number from 1 to {MAX_PAGE}", "page")
     return int(raw)

@@ -1,4 +1,6 @@
-/* The ingest page: runs and the quarantine, kept current by server-sent events; the retry button. */
+/* The ingest page: runs and the quarantine, kept current by server-sent events; the retry button.
+   Each event response is short and the EventSource asks again a second later (the server's retry:),
+   so reconnecting is the normal rhythm, not a fault: only a connection lost for a while is shown. */
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -55,9 +57,18 @@
     }
   }
 
-  function onState(state) {
+  let lastState = null;
+  let lostTimer = null;
+  const LOST_AFTER_MS = 5000;
+
+  function showBroker(state) {
     $("broker").textContent = state.broker === "ok" ? "Live: updates arrive as workers finish products." : state.broker;
     $("broker").className = state.broker === "ok" ? "ok" : "error";
+  }
+
+  function onState(state) {
+    lastState = state;
+    showBroker(state);
     renderRuns(state.runs);
     $("quarantine-count").textContent = state.quarantined;
     $("retry").disabled = state.retry_running;
@@ -72,12 +83,26 @@
 
   const events = new EventSource("/admin/events");
   events.addEventListener("ingest", (e) => onState(JSON.parse(e.data)));
-  events.addEventListener("error", () => { $("broker").textContent = "Reconnecting to the server…"; });
+  events.addEventListener("open", () => {
+    clearTimeout(lostTimer);
+    lostTimer = null;
+    if (lastState) showBroker(lastState);
+  });
+  events.addEventListener("error", () => {
+    if (lostTimer !== null) return;
+    lostTimer = setTimeout(() => {
+      $("broker").className = "error";
+      $("broker").textContent = events.readyState === EventSource.CLOSED
+        ? "The connection to the server was lost; reload the page."
+        : "Reconnecting to the server…";
+    }, LOST_AFTER_MS);
+  });
 
   $("retry").addEventListener("click", async () => {
     $("retry").disabled = true;
     $("retry-status").textContent = "Starting…";
-    const response = await fetch("/admin/api/quarantine/retry", { method: "POST" });
+    const token = document.querySelector('meta[name="csrf-token"]').content;  // the session's anti-forgery token (api/auth.py)
+    const response = await fetch("/admin/api/quarantine/retry", { method: "POST", headers: { "X-CSRF-Token": token } });
     const answer = await response.json().catch(() => ({}));
     $("retry-status").textContent = response.ok ? "A retry is running." : (answer.error ? answer.error.message : "The retry could not start.");
     if (!response.ok) $("retry").disabled = false;

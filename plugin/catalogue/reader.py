@@ -1,9 +1,20 @@
 """Read a shop's catalogue (JSONL or CSV) into validated products, row by row.
 
-A malformed row never stops the catalogue: it comes out as a :class:`RejectedRow` with its
-line number and a reason that names the field, for the ingest quarantine, and the rows after
-it go on. Column names follow what shops export (``id`` or ``product_id``, ``image_url`` or
-``images``, ...); list fields in CSV are separated by ``|``.
+A malformed row never stops the catalogue and never takes other rows with it: it comes out
+as a :class:`RejectedRow` with its own line number and a reason that names the field, for the
+ingest quarantine, and the rows after it go on. Every row of the file therefore ends as a
+product, a delete or a rejection. Column names follow what shops export (``id`` or
+``product_id``, ``image_url`` or ``images``, ...); list fields in CSV are separated by ``|``.
+
+CSV quoting is the one way a single bad row could swallow the next ones: a quote that is
+never closed makes the ``csv`` module read the following lines into one field. A record that
+runs over several lines is kept only if it reads as strict CSV (its quotes closed, nothing
+after a closing quote) and has the header's number of columns, which a real multi-line field
+always does; otherwise its first line is rejected as an unclosed quote and the lines after
+it are read again on their own.
+
+Every field is bounded (the ``MAX_*`` constants): a row that exceeds a bound is rejected
+with the field and the limit, instead of becoming an outsized document.
 """
 
 from __future__ import annotations
@@ -17,22 +28,53 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, BinaryIO
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from plugin.errors import CatalogueError
 
 #: Separator of list values (tags, images, category levels) inside one CSV cell.
 LIST_SEPARATOR = "|"
 CATEGORY_SEPARATOR = ">"
+
+# Bounds of a row. Each is far above what a real shop exports and far below what would
+# make a document expensive to store, index or show; a row over one is rejected, not cut.
+#: Bytes of one JSONL line (a CSV field is bounded by the csv module's 128 kB): the fields'
+#: bounds below add up to well under this, even with every character JSON-escaped.
+MAX_ROW_BYTES = 1024 * 1024
+#: The id is the document's ``_id``, which OpenSearch caps at 512 bytes (UTF-8).
+MAX_ID_LENGTH = 256
+MAX_ID_BYTES = 512
+#: A title is shown in one line of a result card; 1,000 is several times a long one.
+MAX_TITLE_LENGTH = 1000
+#: Descriptions are embedded and indexed as text; 20,000 characters is a long product page.
+MAX_DESCRIPTION_LENGTH = 20_000
+MAX_BRAND_LENGTH = 200
+#: Category levels: each ancestor path is stored (``category_path``), so a document grows
+#: with the square of the depth; Google's product taxonomy is at most 7 levels deep.
+MAX_CATEGORY_DEPTH = 10
+#: One category level or one tag is a keyword (indexed whole, shown as a facet).
+MAX_CATEGORY_LEVEL_LENGTH = 200
+MAX_TAGS = 100
+MAX_TAG_LENGTH = 100
+#: Images per product: each is fetched, embedded and stored with its vector.
+MAX_IMAGES = 20
+#: URLs and image paths; 2,048 is the de-facto limit of browsers and CDNs.
+MAX_URL_LENGTH = 2048
+
+_Level = Annotated[str, StringConstraints(max_length=MAX_CATEGORY_LEVEL_LENGTH)]
+_Tag = Annotated[str, StringConstraints(max_length=MAX_TAG_LENGTH)]
+_Source = Annotated[str, StringConstraints(max_length=MAX_URL_LENGTH)]
 
 _ALIASES = {
     "product_id": "id",
@@ -57,22 +99,22 @@ class Product(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
 
-    id: str = Field(min_length=1, max_length=256)
-    title: str = Field(min_length=1, max_length=1000)
-    description: str = Field(default="", max_length=20_000)
-    brand: str | None = Field(default=None, max_length=200)
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    title: str = Field(min_length=1, max_length=MAX_TITLE_LENGTH)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_LENGTH)
+    brand: str | None = Field(default=None, max_length=MAX_BRAND_LENGTH)
     #: Category levels from the top, e.g. ``["Women", "Shoes", "Sneakers"]``.
-    category: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
+    category: tuple[_Level, ...] = Field(default=(), max_length=MAX_CATEGORY_DEPTH)
+    tags: tuple[_Tag, ...] = Field(default=(), max_length=MAX_TAGS)
     price: Decimal | None = Field(default=None, ge=0)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     in_stock: bool = True
     stock: int | None = Field(default=None, ge=0)
     popularity: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     rating: float | None = Field(default=None, ge=0, le=5, allow_inf_nan=False)
-    product_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=2048)
+    product_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=MAX_URL_LENGTH)
     #: Image URLs or file paths, first one the main image.
-    images: tuple[str, ...] = Field(min_length=1, max_length=20)
+    images: tuple[_Source, ...] = Field(min_length=1, max_length=MAX_IMAGES)
     created_at: dt.datetime | None = None
 
     @model_validator(mode="before")
@@ -93,6 +135,8 @@ class Product(BaseModel):
     def _printable_id(cls, value: str) -> str:
         if _CONTROL.search(value):
             raise ValueError("must not contain control characters")
+        if len(value.encode()) > MAX_ID_BYTES:
+            raise PydanticCustomError("string_too_long", "String should have at most {limit} bytes in UTF-8", {"limit": MAX_ID_BYTES})
         return value
 
     @field_validator("price")
@@ -168,6 +212,24 @@ class RejectedRow:
     reason: str
     #: The row as read (truncated), so the quarantine shows what was wrong.
     raw: str
+    #: The quarantine's reason code: ``invalid_row`` (a field does not validate), ``row_too_large``
+    #: (a field or the line is over its bound) or ``malformed_row`` (not JSON, or broken CSV quoting).
+    code: str = "invalid_row"
+
+
+#: How much of a rejected row the quarantine keeps, to show what was wrong.
+RAW_KEPT = 500
+
+#: Pydantic's error types for a value over its ``max_length``.
+_TOO_LONG = frozenset({"string_too_long", "too_long", "bytes_too_long"})
+
+
+class _Unreadable:
+    """A row that could not even be read into fields (malformed JSON or CSV, an outsized line)."""
+
+    def __init__(self, reason: str, code: str = "malformed_row") -> None:
+        self.reason = reason
+        self.code = code
 
 
 def read_catalogue(path: Path) -> Iterator[CatalogueRow | DeleteRow | RejectedRow]:
@@ -186,13 +248,15 @@ def read_catalogue(path: Path) -> Iterator[CatalogueRow | DeleteRow | RejectedRo
         raise CatalogueError(f"catalogue {path} must be .jsonl, .ndjson, .csv or .tsv")
     first_seen: dict[str, int] = {}
     for line, row, raw in rows:
-        if isinstance(row, str):
-            yield RejectedRow(line=line, reason=row, raw=raw)
+        if isinstance(row, _Unreadable):
+            yield RejectedRow(line=line, reason=row.reason, raw=raw, code=row.code)
             continue
         if _wants_delete(row):
             product_id = str(row.get("id") or row.get("product_id") or row.get("sku") or "").strip()
             if not product_id:
                 yield RejectedRow(line=line, reason="id: a delete row needs the product's id", raw=raw)
+            elif len(product_id) > MAX_ID_LENGTH:
+                yield RejectedRow(line=line, reason=f"id: over {MAX_ID_LENGTH} characters", raw=raw, code="row_too_large")
             elif product_id in first_seen:
                 yield RejectedRow(line=line, reason=f"duplicate id {product_id!r}, first on line {first_seen[product_id]}", raw=raw)
             else:
@@ -202,7 +266,8 @@ def read_catalogue(path: Path) -> Iterator[CatalogueRow | DeleteRow | RejectedRo
         try:
             product = Product.model_validate(row)
         except ValidationError as exc:
-            yield RejectedRow(line=line, reason=_describe(exc), raw=raw)
+            too_long = any(error["type"] in _TOO_LONG for error in exc.errors())
+            yield RejectedRow(line=line, reason=_describe(exc), raw=raw, code="row_too_large" if too_long else "invalid_row")
             continue
         if product.id in first_seen:
             yield RejectedRow(line=line, reason=f"duplicate id {product.id!r}, first on line {first_seen[product.id]}", raw=raw)
@@ -216,57 +281,107 @@ def _wants_delete(row: dict[str, Any]) -> bool:
     return flag is True or (isinstance(flag, str) and flag.strip().lower() in ("true", "yes", "1"))
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str, str]]:
+_Row = tuple[int, dict[str, Any] | _Unreadable, str]
+
+
+def _jsonl_rows(path: Path) -> Iterator[_Row]:
+    """One row per line: a line is read on its own, so a bad one cannot reach into the next."""
     with open(path, "rb") as handle:
-        for number, raw_bytes in enumerate(handle, start=1):
+        for number, raw_bytes in enumerate(_bounded_lines(handle), start=1):
+            if isinstance(raw_bytes, int):
+                yield number, _Unreadable(f"the line is {raw_bytes:,} bytes, over the limit of {MAX_ROW_BYTES:,}", "row_too_large"), ""
+                continue
             try:
                 text = raw_bytes.decode("utf-8-sig" if number == 1 else "utf-8").strip()
             except UnicodeDecodeError:
-                yield number, "not valid UTF-8", repr(raw_bytes[:200])
+                yield number, _Unreadable("not valid UTF-8"), repr(raw_bytes[:200])
                 continue
             if not text:
                 continue
             try:
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield number, f"invalid JSON: {exc.msg} at column {exc.colno}", text[:500]
+                yield number, _Unreadable(f"invalid JSON: {exc.msg} at column {exc.colno}"), text[:RAW_KEPT]
                 continue
             except (ValueError, RecursionError) as exc:  # absurdly long numbers, nesting
-                yield number, f"invalid JSON: {type(exc).__name__}", text[:500]
+                yield number, _Unreadable(f"invalid JSON: {type(exc).__name__}"), text[:RAW_KEPT]
                 continue
             if not isinstance(row, dict):
-                yield number, "a catalogue row must be a JSON object", text[:500]
+                yield number, _Unreadable("a catalogue row must be a JSON object"), text[:RAW_KEPT]
                 continue
-            yield number, row, text[:500]
+            yield number, row, text[:RAW_KEPT]
 
 
-def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any] | str, str]]:
+def _bounded_lines(handle: BinaryIO) -> Iterator[bytes | int]:
+    """The file's lines, each at most :data:`MAX_ROW_BYTES`; a longer one is skipped to its end and
+    yields its size instead, so one outsized line is never held in memory whole."""
+    while True:
+        line = handle.readline(MAX_ROW_BYTES + 1)
+        if not line:
+            return
+        if len(line) <= MAX_ROW_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(MAX_ROW_BYTES)
+            size += len(line)
+        yield size - (1 if line.endswith(b"\n") else 0)
+
+
+def _csv_rows(path: Path, delimiter: str) -> Iterator[_Row]:
+    """The CSV's records after the header, each with the number of its first line.
+
+    A record that cannot be read, or that runs over several lines without the header's number
+    of columns, is taken for a quote left open: its first line is rejected and reading starts
+    again on the line after it, so the rows the quote swallowed come out on their own.
+    """
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = io.StringIO(text, newline="").readlines()  # the line breaks the csv module counts
+    header_reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
-        header = [name.strip() for name in next(reader)]
+        header = [name.strip() for name in next(header_reader)]
     except StopIteration:
         return
-    line = reader.line_num
-    while True:
+    except csv.Error as exc:
+        raise CatalogueError(f"catalogue {path}: its header cannot be read as CSV ({exc})") from exc
+    position = header_reader.line_num  # lines before the next record
+    while position < len(lines):
+        reader = csv.reader(iter(lines[position:]), delimiter=delimiter, strict=True)
+        read = 0  # lines of this reader's input that complete records took
         try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:  # e.g. a field over the csv module's size limit
-            start, line = line + 1, reader.line_num
-            yield start, f"unreadable CSV row: {exc}", ""
-            continue
-        start, line = line + 1, reader.line_num
-        raw = delimiter.join(values)[:500]
-        if not any(value.strip() for value in values):
-            continue
-        if any("\ufffd" in value for value in values):
-            yield start, "not valid UTF-8", raw
-        elif len(values) != len(header):
-            yield start, f"has {len(values)} columns, the header has {len(header)}", raw
-        else:
-            yield start, dict(zip(header, values)), raw
+            for values in reader:
+                first, last = position + read + 1, position + reader.line_num
+                read = reader.line_num
+                if not any(value.strip() for value in values):
+                    continue
+                raw = delimiter.join(values)[:RAW_KEPT]
+                if last > first and len(values) != len(header):
+                    detail = f"{len(values)} columns where the header has {len(header)}"
+                    yield first, _unclosed_quote(last, detail), lines[first - 1][:RAW_KEPT]
+                    position = first
+                    break
+                if any("\ufffd" in value for value in values):
+                    yield first, _Unreadable("not valid UTF-8"), raw
+                elif len(values) != len(header):
+                    yield first, _Unreadable(f"has {len(values)} columns, the header has {len(header)}"), raw
+                else:
+                    yield first, dict(zip(header, values)), raw
+            else:
+                return
+        except csv.Error as exc:  # a quote left open to the end of the file, text after a closing quote, a field over 128 kB
+            first = position + read + 1
+            last = position + reader.line_num
+            rejected = _unclosed_quote(last, str(exc)) if last > first else _Unreadable(f"unreadable CSV row: {exc}")
+            yield first, rejected, lines[first - 1][:RAW_KEPT]
+            position = first
+
+
+def _unclosed_quote(last: int, detail: str) -> _Unreadable:
+    return _Unreadable(
+        f"a quote opened on this line is not closed: the row would run on to line {last} ({detail}); "
+        "the lines after it are read on their own"
+    )
 
 
 def _describe(exc: ValidationError) -> str:

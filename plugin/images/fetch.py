@@ -8,36 +8,56 @@ take URLs from people they do not control. The rules:
   allowed by configuration, and the connection goes to the address that was checked, so a
   DNS answer that changes between check and connect cannot redirect it (server-side
   request forgery);
-* connect and read timeouts, a byte limit enforced while streaming, a bounded number of
-  redirects, each redirect checked like the first URL;
-* the format is judged from the bytes, never from the ``Content-Type`` header or the name.
+* connect and read timeouts, and a deadline for the whole fetch (connection, TLS, headers,
+  body and redirects) that a server trickling a byte at a time cannot stretch;
+* a byte limit enforced while streaming, a bounded number of redirects, each redirect
+  checked like the first URL;
+* the format is judged from the bytes, never from the ``Content-Type`` header or the name;
+* error messages name the URL, never the addresses its host resolved to (they go to the
+  log): the API shows them to anyone, and they would map a private network.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import ipaddress
+import logging
 import socket
-import time
+import threading
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import filetype
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from plugin.errors import (
     FetchFailed,
     FetchRefused,
+    FetchTimedOut,
     ImageTooLarge,
     NotAnImage,
     PathNotAllowed,
+    SourceError,
     SourceNotFound,
     TooManyRedirects,
     UnsafeURL,
     UnsupportedSource,
 )
 from plugin.images.decode import IMAGE_FORMATS
+
+log = logging.getLogger(__name__)
 
 #: Formats lookalike decodes, as ``filetype`` names their MIME types.
 IMAGE_TYPES = frozenset(IMAGE_FORMATS)
@@ -49,7 +69,10 @@ _CHUNK = 64 * 1024
 @dataclasses.dataclass(frozen=True)
 class FetchPolicy:
     connect_timeout: float = 5.0
+    #: Longest wait for any one read.
     read_timeout: float = 15.0
+    #: Longest the whole fetch may take, redirects included; None: ``connect_timeout + read_timeout``.
+    total_timeout: float | None = None
     max_bytes: int = 20 * 1024 * 1024
     max_redirects: int = 3
     #: Allow loopback, private and link-local addresses (a shop's own image server on its LAN).
@@ -110,9 +133,9 @@ def check_address(host: str, port: int, policy: FetchPolicy, source: str = "") -
     if not policy.allow_private:
         for address in addresses:
             if not _is_public(ipaddress.ip_address(address.split("%")[0])):
+                log.info("refused %s: %s resolves to %s", source or host, host, address)
                 raise UnsafeURL(
-                    f"{source or host} resolves to {address}, a non-public address; "
-                    "set LOOKALIKE_FETCH_ALLOW_PRIVATE=true to allow it",
+                    f"{source or host} resolves to a non-public address; set LOOKALIKE_FETCH_ALLOW_PRIVATE=true to allow it",
                     source=source,
                 )
     return addresses
@@ -133,13 +156,31 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return True
 
 
+def _total_seconds(policy: FetchPolicy) -> float:
+    """Seconds a fetch under *policy* may take in all."""
+    return policy.total_timeout if policy.total_timeout is not None else policy.connect_timeout + policy.read_timeout
+
+
 def _fetch_http(url: str, policy: FetchPolicy) -> tuple[bytes, str]:
-    # The read timeout bounds each read; this bounds the whole fetch, so a server that
-    # trickles a byte at a time cannot hold a worker.
-    deadline = time.monotonic() + policy.connect_timeout + policy.read_timeout
+    # The read timeout bounds each read; the deadline bounds the whole fetch, so a server that
+    # trickles a byte at a time (headers or body) cannot hold the caller's thread.
+    limit = _total_seconds(policy)
+    with _Deadline(limit) as deadline:
+        try:
+            fetched = _follow_redirects(url, policy, deadline)
+        except (SourceError, OSError, http.client.HTTPException) as exc:
+            if deadline.expired:
+                raise FetchTimedOut(f"{url} did not arrive within {limit:g} s", source=url) from exc
+            raise
+        if deadline.expired:  # the socket was shut under a read that then saw a clean end: the bytes may be cut short
+            raise FetchTimedOut(f"{url} did not arrive within {limit:g} s", source=url)
+        return fetched
+
+
+def _follow_redirects(url: str, policy: FetchPolicy, deadline: _Deadline) -> tuple[bytes, str]:
     current = url
     for _ in range(policy.max_redirects + 1):
-        response = _request_once(current, policy, original=url)
+        response = _request_once(current, policy, url, deadline)
         try:
             if response.status in _REDIRECTS:
                 target = response.headers.get("Location")
@@ -156,7 +197,83 @@ def _fetch_http(url: str, policy: FetchPolicy) -> tuple[bytes, str]:
     raise TooManyRedirects(f"{url} redirected more than {policy.max_redirects} times", source=url)
 
 
-def _request_once(url: str, policy: FetchPolicy, original: str) -> urllib3.BaseHTTPResponse:
+class _Deadline:
+    """Shuts a fetch's sockets when its time is up, so a read blocked on a trickling server returns at once.
+
+    Per-read timeouts cannot do this: a server that sends one byte a second satisfies every
+    one of them. The sockets watched are duplicates, so shutting one down never touches a
+    descriptor that was closed and reused meanwhile.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Shut *sock* down when the deadline passes (at once if it has)."""
+        with self._lock:
+            self._sockets.append(sock.dup())
+            if self.expired:
+                _shut(self._sockets[-1])
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed by the peer
+
+
+class _WatchedConnection:
+    """A urllib3 connection that hands its socket to the fetch's :class:`_Deadline` the moment it connects."""
+
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def _new_conn(self) -> socket.socket:  # the TCP connection, before any TLS handshake
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        self._deadline.watch(sock)
+        return sock
+
+
+class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+def _request_once(url: str, policy: FetchPolicy, original: str, deadline: _Deadline) -> urllib3.BaseHTTPResponse:
     try:
         parts = urlsplit(url)
         explicit_port = parts.port
@@ -171,10 +288,11 @@ def _request_once(url: str, policy: FetchPolicy, original: str) -> urllib3.BaseH
     pool_kwargs: dict[str, object] = {
         "timeout": urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout),
         "retries": False,
+        "deadline": deadline,
     }
     if https:
         pool_kwargs.update(server_hostname=parts.hostname, assert_hostname=parts.hostname)
-    pool_class = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
+    pool_class = _HTTPSPool if https else _HTTPPool
     pool = pool_class(address, port, **pool_kwargs)  # type: ignore[arg-type]
     path = parts.path or "/"
     if parts.query:
@@ -192,7 +310,29 @@ def _request_once(url: str, policy: FetchPolicy, original: str) -> urllib3.BaseH
             assert_same_host=False,
         )
     except Urllib3HTTPError as exc:
-        raise FetchFailed(f"fetching {url} failed: {exc}", source=original) from exc
+        raise _failed(f"fetching {url} failed", exc, original, policy) from exc
+
+
+def _failed(what: str, exc: Urllib3HTTPError, source: str, policy: FetchPolicy) -> FetchFailed:
+    """A :class:`FetchFailed` that says what went wrong in words of its own.
+
+    urllib3's messages name the address the connection went to, the resolved one; those go
+    to the log only.
+    """
+    log.info("%s: %s", what, exc)
+    if isinstance(exc, NewConnectionError):  # first: urllib3 derives it from ConnectTimeoutError
+        cause = "the connection was refused or could not be made"
+    elif isinstance(exc, ConnectTimeoutError):
+        cause = f"no connection within {policy.connect_timeout:g} s"
+    elif isinstance(exc, ReadTimeoutError):
+        cause = f"the server sent nothing for {policy.read_timeout:g} s"
+    elif isinstance(exc, SSLError):
+        cause = "the TLS handshake or certificate check failed"
+    elif isinstance(exc, ProtocolError):
+        cause = "the connection broke"
+    else:
+        cause = type(exc).__name__
+    return FetchFailed(f"{what}: {cause}", source=source)
 
 
 def _raise_for_status(status: int, url: str, original: str) -> None:
@@ -205,22 +345,20 @@ def _raise_for_status(status: int, url: str, original: str) -> None:
     raise FetchRefused(f"{url} answered {status}", source=original)
 
 
-def _read_limited(response: urllib3.BaseHTTPResponse, policy: FetchPolicy, source: str, deadline: float) -> bytes:
+def _read_limited(response: urllib3.BaseHTTPResponse, policy: FetchPolicy, source: str, deadline: _Deadline) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
         raise ImageTooLarge(f"{source} is {int(declared)} bytes, over the limit of {policy.max_bytes}", source=source)
     chunks: list[bytes] = []
     total = 0
     try:
-        while chunk := response.read1(_CHUNK, decode_content=False):  # returns what has arrived
-            if time.monotonic() > deadline:
-                raise FetchFailed(f"{source} took longer than {policy.connect_timeout + policy.read_timeout:.0f} s", source=source)
+        while not deadline.expired and (chunk := response.read1(_CHUNK, decode_content=False)):  # what has arrived
             total += len(chunk)
             if total > policy.max_bytes:
                 raise ImageTooLarge(f"{source} is over the limit of {policy.max_bytes} bytes", source=source)
             chunks.append(chunk)
     except Urllib3HTTPError as exc:
-        raise FetchFailed(f"reading {source} failed: {exc}", source=source) from exc
+        raise _failed(f"reading {source} failed", exc, source, policy) from exc
     return b"".join(chunks)
 
 

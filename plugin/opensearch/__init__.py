@@ -11,6 +11,7 @@ _EXPORTS = {
     "create_product_index": "plugin.opensearch.indices",
     "ensure_index": "plugin.opensearch.indices",
     "ensure_product_index": "plugin.opensearch.indices",
+    "go_live": "plugin.opensearch.indices",
     "index_model": "plugin.opensearch.indices",
     "indices_behind": "plugin.opensearch.indices",
     "list_records": "plugin.opensearch.quarantine",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -9,7 +10,18 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from plugin.config import Config
-from plugin.errors import EngineUnavailable
+from plugin.errors import (
+    EngineBusy,
+    EngineUnavailable,
+    IndexMissing,
+    LookalikeError,
+    SearchFailed,
+)
+
+#: The cluster's answers that mean "not now" rather than "not this request": no shard to answer
+#: (a node starting or recovering answers 503 "all shards failed"), or a proxy in front of it
+#: failing. 429 (a circuit breaker, a full search queue) is :class:`EngineBusy`.
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
 
 def connect(config: Config) -> OpenSearch:
@@ -49,3 +61,35 @@ def cluster_health(client: OpenSearch) -> dict[str, Any]:
 def _hosts(client: OpenSearch) -> str:
     hosts = client.transport.hosts or []
     return ", ".join(f"{h.get('scheme', 'http')}://{h['host']}:{h.get('port', 9200)}" for h in hosts)
+
+
+def engine_error(exc: TransportError) -> LookalikeError | None:
+    """The product error a failed call to the cluster stands for, or None when it is a fault of the request sent.
+
+    Connection failures, timeouts and the cluster's "not now" answers are engine states that
+    pass (:class:`EngineUnavailable`, :class:`EngineBusy`); a missing index is
+    :class:`IndexMissing`. Anything else (a 400 to a query lookalike built, say) is a bug to
+    see, so it is not disguised as an engine state.
+    """
+    if isinstance(exc, (OpenSearchConnectionError, ConnectionTimeout)):
+        return EngineUnavailable(f"OpenSearch cannot be reached: {exc.error}")
+    error = exc.info.get("error") if isinstance(exc.info, Mapping) else None
+    found = answer_error(exc.status_code, error if error is not None else exc.error)
+    return None if type(found) is SearchFailed else found
+
+
+def answer_error(status: Any, error: Any) -> LookalikeError:
+    """The product error for one failed answer of the cluster: its HTTP *status* and its ``error`` (object or text).
+
+    For raised errors, and for the items of an ``_msearch``, which fail one by one inside a 200.
+    """
+    kind = error.get("type", "") if isinstance(error, Mapping) else str(error)
+    if status == 429:
+        return EngineBusy(f"OpenSearch is overloaded (HTTP 429, {kind}): {error}")
+    if status in UNAVAILABLE_STATUSES:
+        return EngineUnavailable(f"OpenSearch cannot answer now (HTTP {status}, {kind}): {error}")
+    if status in (401, 403):
+        return EngineUnavailable(f"OpenSearch refused the credentials (HTTP {status}); check OPENSEARCH_USER and OPENSEARCH_PASSWORD.")
+    if status == 404 and kind == "index_not_found_exception":
+        return IndexMissing(f"the index does not exist: {error}")
+    return SearchFailed(f"OpenSearch answered HTTP {status}: {error}")

@@ -3,12 +3,17 @@
 Readers and writers use the alias (``products`` by default). A new mapping version or a
 new embedding model means a new index, filled beside the live one and then made live by
 :func:`swap_alias`, a single atomic ``_aliases`` call, so searches never see a half-built
-index and never see none.
+index and never see none. Whatever a user or a run asks to make live goes through
+:func:`go_live`, which refuses anything but one of the alias's own product indices with a
+mapping this code reads and vectors of the configured model: the quarantine, the thumbnails,
+an index of another model or another application's index behind the alias would break
+every search.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -18,6 +23,7 @@ import mappings
 from plugin.config import Config
 from plugin.errors import IndexLifecycleError
 from plugin.models.base import EmbeddingSpec
+from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.synonyms import read_synonyms
 
 
@@ -84,6 +90,43 @@ def swap_alias(client: OpenSearch, alias: str, index: str) -> list[str]:
     except RequestError as exc:
         raise IndexLifecycleError(f"OpenSearch refused to move alias {alias} to {index}: {_reason(exc)}") from exc
     return previous
+
+
+def go_live(client: OpenSearch, config: Config, index: str, spec: EmbeddingSpec) -> list[str]:
+    """Point the configured alias at *index*, after :func:`check_can_go_live`; return the indices it left."""
+    check_can_go_live(client, config, index, spec)
+    return swap_alias(client, config.index_alias, index)
+
+
+def check_can_go_live(client: OpenSearch, config: Config, index: str, spec: EmbeddingSpec) -> None:
+    """Raise :class:`IndexLifecycleError` (one sentence) unless *index* can serve searches behind the alias.
+
+    It must exist, bear one of the alias's versioned product index names, carry the product
+    mapping's ``_meta`` with a version in :data:`mappings.LIVE_PRODUCT_VERSIONS`, and hold
+    vectors of *spec*'s model.
+    """
+    alias = config.index_alias
+    if not client.indices.exists(index=index):
+        raise IndexLifecycleError(f"cannot point alias {alias} at {index}: no such index")
+    refused = f"Refused to point alias {alias} at {index}"
+    if not re.fullmatch(rf"{re.escape(alias)}-v\d+-\d{{20}}", index):
+        raise IndexLifecycleError(
+            f"{refused}: it is not one of its product indices (named {alias}-v<mapping version>-<time>; see lookalike index list)."
+        )
+    meta = index_model(client, index)
+    if meta.get("mapping") != "products":
+        raise IndexLifecycleError(f"{refused}: it was not created from lookalike's product mapping.")
+    version = meta.get("mapping_version")
+    if version not in mappings.LIVE_PRODUCT_VERSIONS:
+        readable = ", ".join(f"v{v}" for v in sorted(mappings.LIVE_PRODUCT_VERSIONS))
+        raise IndexLifecycleError(
+            f"{refused}: its mapping is v{version} and this version of lookalike searches {readable}; "
+            "re-ingest the catalogue with lookalike ingest --new-index."
+        )
+    if not same_model(meta, spec):
+        raise IndexLifecycleError(
+            f"{refused}: it holds vectors of {describe_model(meta)} and the configured model is {spec.name} v{spec.version}."
+        )
 
 
 def ensure_product_index(client: OpenSearch, config: Config, spec: EmbeddingSpec) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from typing import NamedTuple
 
 import numpy as np
 from cachetools import LRUCache
@@ -19,6 +20,15 @@ from plugin.images.views import VIEWS
 from plugin.models.base import EmbeddingBackend, normalise
 
 
+class CacheStats(NamedTuple):
+    """The cache as one consistent reading, for the API's ``/metrics``."""
+
+    hits: int
+    misses: int
+    entries: int
+    max_entries: int
+
+
 class QueryEmbedder:
     def __init__(self, backend: EmbeddingBackend, max_entries: int = 2048, views: tuple[str, ...] = ("original",)) -> None:
         self.backend = backend
@@ -26,8 +36,14 @@ class QueryEmbedder:
         self.views = views
         self._cache: LRUCache[tuple[str, str], np.ndarray] = LRUCache(maxsize=max_entries)
         self._lock = threading.Lock()
+        #: Lookups answered from the cache and lookups that ran the model, since this embedder was made.
         self.hits = 0
         self.misses = 0
+
+    def stats(self) -> CacheStats:
+        """Hits, misses and entries read together, so a reader never sees one lookup half counted."""
+        with self._lock:
+            return CacheStats(self.hits, self.misses, len(self._cache), int(self._cache.maxsize))
 
     def image(self, image: Image.Image) -> list[float]:
         key = ("image", hashlib.sha256(image.tobytes() + repr(image.size).encode()).hexdigest())

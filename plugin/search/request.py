@@ -8,7 +8,7 @@ value raises :class:`pydantic.ValidationError` (a :class:`ValueError`) naming th
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -87,8 +87,9 @@ class Filters(BaseModel):
     price_max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     in_stock: bool | None = None
     rating_min: float | None = Field(default=None, ge=0, le=5)
-    #: Products never to return (the product itself, for "more like this").
-    exclude_ids: tuple[str, ...] = Field(default=(), max_length=1000)
+    #: Products never to return (the product itself, for "more like this"). OpenSearch refuses an
+    #: empty id, and ids over 512 bytes exist nowhere (512 characters bound them loosely).
+    exclude_ids: tuple[Annotated[str, Field(min_length=1, max_length=512)], ...] = Field(default=(), max_length=1000)
 
     @model_validator(mode="after")
     def _price_order(self) -> Filters:
@@ -149,14 +150,15 @@ class SearchOptions(BaseModel):
     explain: bool = False
     #: A ranking profile (:mod:`plugin.search.profiles`) and parameters overriding its defaults.
     profile: str | None = None
-    profile_params: dict[str, float] | None = None
+    #: Finite and non-negative: the scripts multiply scores by them, and OpenSearch refuses a negative or NaN score.
+    profile_params: dict[str, Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] | None = Field(default=None, max_length=10)
     #: Show one product per near-duplicate group (same perceptual hash of the main photo).
     collapse_duplicates: bool = False
 
     @field_validator("sort", mode="before")
     @classmethod
     def _known_sort(cls, value: Any) -> Any:
-        if value not in {sort.value for sort in Sort}:
+        if not isinstance(value, str) or value not in {sort.value for sort in Sort}:
             raise ValueError(f"sort must be one of {', '.join(sort.value for sort in Sort)}")
         return value
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 
-from plugin.errors import SearchFailed
+from plugin.opensearch.client import answer_error
 from plugin.opensearch.documents import hit_id
 from plugin.search import builder
 from plugin.search.fusion import FusedHit, SignalHit, fuse
@@ -128,8 +128,8 @@ def _run_signals(
     ranked: dict[str, list[SignalHit]] = {}
     sources: Sources = {}
     for name, response in zip(signals, responses):
-        if "error" in response:
-            raise SearchFailed(f"the {name} signal failed: {response['error']}")
+        if "error" in response:  # each item fails on its own, inside a 200: a breaker, unassigned shards ...
+            raise answer_error(response.get("status"), response["error"])
         ranked[name] = [_signal_hit(hit, name, terms) for hit in response["hits"]["hits"]]
         if prefetch:
             sources |= builder.page_sources(response)

@@ -17,10 +17,12 @@ from plugin.errors import (
     BrokerUnavailable,
     CatalogueError,
     CorruptImage,
+    EngineBusy,
     EngineUnavailable,
     FetchFailed,
     ImageTooLarge,
     ImageTooSmall,
+    IndexMissing,
     LookalikeError,
     ModelMismatch,
     NotAnImage,
@@ -44,7 +46,7 @@ class HugePanorama(ImageTooLarge):
         (ImageTooLarge, 413), (HugePanorama, 413), (NotAnImage, 415), (CorruptImage, 422), (ImageTooSmall, 422),
         (UnsafeURL, 400), (UnsupportedSource, 400), (PathNotAllowed, 400),
         (FetchFailed, 422), (SourceNotFound, 422),  # other source faults: the request cannot be served as given
-        (EngineUnavailable, 503), (ModelMismatch, 503), (BrokerUnavailable, 503), (RetryAlreadyRunning, 409),
+        (EngineUnavailable, 503), (EngineBusy, 503), (IndexMissing, 503), (ModelMismatch, 503), (BrokerUnavailable, 503), (RetryAlreadyRunning, 409),
         (SearchFailed, 502), (AdminKeyRequired, 401), (AdminOff, 403),
         (CatalogueError, 500), (LookalikeError, 500),  # not meant to reach the API: a server fault
     ],
@@ -72,6 +74,8 @@ def raising() -> FlaskClient:
         "engine": EngineUnavailable("OpenSearch at http://10.0.0.9:9200 cannot be reached"),
         "photo": ApiError.about(CorruptImage("the photo is cut off"), "image"),
         "catalogue": CatalogueError("not for the API"),
+        "busy": EngineBusy("OpenSearch is overloaded (HTTP 429, circuit_breaking_exception) on node P3pU0uQ"),
+        "failed": SearchFailed("OpenSearch answered HTTP 500: script_exception in products-v1-2026"),
     }
 
     @app.get("/raise/<name>")
@@ -97,6 +101,15 @@ def test_the_clusters_address_is_not_shown_to_shoppers(raising: FlaskClient) -> 
 
     assert engine.status_code == 503 and engine.get_json()["error"]["code"] == "search_unavailable"
     assert "10.0.0.9" not in engine.get_data(as_text=True)
+
+
+def test_the_engines_own_words_reach_the_log_not_the_shopper(raising: FlaskClient) -> None:
+    busy, failed = raising.get("/raise/busy"), raising.get("/raise/failed")
+
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "5" and busy.get_json()["error"]["code"] == "engine_busy"
+    assert failed.status_code == 502 and "Retry-After" not in failed.headers
+    for response in (busy, failed):
+        assert "P3pU0uQ" not in response.get_data(as_text=True) and "products-v1" not in response.get_data(as_text=True)
 
 
 def test_http_errors_and_unmapped_errors_are_json_too(raising: FlaskClient) -> None:

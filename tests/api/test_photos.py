@@ -17,7 +17,10 @@ from api.photos import (
     crop_region,
     from_base64,
     from_url,
+    query_fetches,
+    query_policy,
 )
+from plugin.models.registry import usable_cores
 from tests.support.api import upload
 from tests.support.images import degraded
 
@@ -99,3 +102,22 @@ def test_a_url_to_a_private_address_is_refused_with_the_fetchers_reason(api: Fla
         from_url("http://127.0.0.1:9/photo.jpg", api.application.extensions["lookalike"])
 
     assert (refused.value.status, refused.value.reason, refused.value.field) == (400, "unsafe_url", "image_url")
+
+
+def test_a_host_name_is_refused_without_naming_the_address_it_resolves_to(api: FlaskClient) -> None:
+    with pytest.raises(ApiError) as refused:
+        from_url("http://localhost:9/photo.jpg", api.application.extensions["lookalike"])
+
+    assert (refused.value.status, refused.value.reason, refused.value.field) == (400, "unsafe_url", "image_url")
+    assert "localhost" in refused.value.message
+    assert "127.0.0.1" not in refused.value.message and "::1" not in refused.value.message
+
+
+def test_query_photos_have_their_own_deadline_and_a_share_of_the_threads(api: FlaskClient) -> None:
+    service = api.application.extensions["lookalike"]
+    policy = query_policy(service)
+
+    assert policy.total_timeout == service.config.serve.query_fetch_timeout  # the whole fetch, not each read
+    assert policy.connect_timeout <= policy.total_timeout
+    assert service.config.fetch.total_timeout is None  # ingest keeps its own, longer deadline
+    assert service.config.serve.query_fetches == 0 and query_fetches(service) == usable_cores()  # half of two threads per core

@@ -130,6 +130,55 @@ def test_bad_requests_get_a_precise_error(api: FlaskClient, body: dict[str, Any]
     assert response.get_json()["error"]["field"] == field
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/products/" + "a" * 10_000, "product_id"),  # OpenSearch ids are at most 512 bytes: once a 500
+        ("/products/" + "a" * 10_000 + "/similar", "product_id"),
+        ("/products/laptop/similar?size=²", "size"),  # str.isdigit() takes "²"; int() does not
+        ("/products/laptop/similar?size=" + "1" * 5_000, "size"),  # int() refuses more than 4,300 digits
+        ("/products/laptop/similar?size=0", "size"),
+        ("/products/laptop/similar?size=+5", "size"),
+        ("/thumbnails/" + "A" * 64, "fingerprint"),
+        ("/thumbnails/" + "a" * 10_000, "fingerprint"),
+    ],
+)
+def test_bad_path_and_query_parameters_get_a_400_naming_them(api: FlaskClient, path: str, field: str) -> None:
+    response = api.get(path)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == field
+
+
+def test_malformed_bodies_get_a_400_not_a_500_nor_an_empty_search(api: FlaskClient) -> None:
+    deep = api.post("/search", data="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    no_boundary = api.post("/search", data=b"text=shoe", content_type="multipart/form-data")
+    wrong_boundary = api.post("/search", data=b'--xx\r\nContent-Disposition: form-data; name="text"\r\n\r\nshoe', content_type="multipart/form-data; boundary=yy")
+    nan = api.post("/search", data='{"text": "shoe", "profile": "popular", "profile_params": {"popularity_weight": NaN}}', content_type="application/json")
+
+    assert [r.status_code for r in (deep, no_boundary, wrong_boundary, nan)] == [400] * 4
+    assert [r.get_json()["error"]["code"] for r in (deep, no_boundary, wrong_boundary)] == ["invalid_json", "invalid_multipart", "invalid_multipart"]
+    assert nan.get_json()["error"]["field"] == "profile_params.popularity_weight"
+
+
+def test_no_public_answer_shows_where_the_server_keeps_its_files(api: FlaskClient, shop_config: Config) -> None:
+    """The demo shop's photos are local files: shoppers get their thumbnails, never their paths."""
+    image_root = str(shop_config.fetch.local_roots[0])
+    answers = [
+        api.post("/search", json={"text": "laptop", "size": 5}),
+        api.post("/search", json={"size": 5}),  # browsing
+        api.get("/products/laptop"),
+        api.get("/products/laptop/similar?size=5"),
+    ]
+
+    for response in answers:
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+        assert image_root not in text and '"url"' not in text
+    product = answers[2].get_json()
+    assert product["images"][0]["fingerprint"] and product["thumbnails"] == [f"/thumbnails/{product['images'][0]['fingerprint']}"]
+
+
 def test_a_saved_version_of_the_ranking_settings_can_be_searched_with_beside_the_defaults(api: FlaskClient, app_config: Config) -> None:
     client = connect(app_config)
     keywords_only = RankingSettings(text=KindWeights(keywords=1.0))
@@ -196,8 +245,8 @@ def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> N
     search_body = document["components"]["schemas"]["SearchBody"]
     assert search_body["additionalProperties"] is False
     assert {"text", "image_base64", "image_url", "product_id", "filters", "sort", "profile"} <= set(search_body["properties"])
-    # The pages and the admin views are for browsers, not part of the public JSON API.
-    api_rules = [rule for rule in api.application.url_map.iter_rules() if rule.endpoint.split(".")[0] not in ("pages", "admin")]
+    # The pages and the admin views are for browsers, /metrics for the operator's Prometheus: not part of the public JSON API.
+    api_rules = [rule for rule in api.application.url_map.iter_rules() if rule.endpoint.split(".")[0] not in ("pages", "admin", "metrics")]
     routes = {rule.rule.replace("<", "{").replace(">", "}") for rule in api_rules}
     assert routes - {"/openapi.json"} == set(document["paths"])  # every route is documented, and nothing else
 

@@ -24,7 +24,7 @@ def bench_alias(base_config: Config) -> Iterator[str]:
     client.close()
 
 
-def test_bench_load_drives_the_served_api_at_each_level_and_reports_the_cpu_bound(
+def test_bench_load_drives_the_served_api_at_each_level_with_limits_on_and_reports_the_cpu_bound(
     cli_env: dict[str, str], tmp_path: Path, bench_alias: str
 ) -> None:
     result = run_cli(
@@ -51,3 +51,11 @@ def test_bench_load_drives_the_served_api_at_each_level_and_reports_the_cpu_boun
     assert figures["catalogue_size"] == PRODUCTS and figures["alias"] == bench_alias
     assert figures["goals"] is None  # concurrency 8 was not run
     assert figures["command"].startswith(f"lookalike bench load --products {PRODUCTS} --levels 1,2 --seconds 2")
+    # The servers ran with rate limits on: many shoppers, each under its limit, and then one client over it.
+    limits, throttle = figures["limits"], figures["throttle"]
+    assert limits["search"] == "30/10 seconds" and limits["trusted_proxies"] == 1 and limits["shoppers"] > 1000
+    assert 0 < throttle["ok"] <= 30 and throttle["throttled"] > 0 and throttle["server_errors"] == 0
+    assert throttle["throttled_with_retry_after"] == throttle["throttled"] and 1 <= throttle["retry_after_s"][0] <= 10
+    assert figures["limit_goals"] == {"zero_errors_with_limits_on": True, "a_client_over_its_limit_gets_429": True, "never_5xx": True}
+    assert "429" in result.stdout  # the command says what the client over its limit was answered
+

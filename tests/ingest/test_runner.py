@@ -61,6 +61,26 @@ def test_an_eager_run_leaves_the_shared_celery_app_as_it_was(client: OpenSearch,
     assert (app.conf.task_always_eager, app.conf.task_eager_propagates) == before == (False, False)
 
 
+def test_every_row_of_a_csv_with_an_unclosed_quote_ends_indexed_or_quarantined_on_its_own_line(
+    client: OpenSearch, ingest_config: Config, image_dir: Path
+) -> None:
+    photo = product_photo(image_dir / "p.jpg", seed=5)
+    lines = ["id,title,price,images"] + [f"c{n},Good {n},{n},{photo}" for n in range(2, 9)]
+    lines[3] = f'c4,"Broken title,4,{photo}'  # line 4: a quote never closed, which once swallowed lines 5 to 8
+    catalogue = image_dir / "export.csv"
+    catalogue.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    summary = ingest_here(client, ingest_config, catalogue)
+
+    assert (summary["total"], summary["indexed"], summary["quarantined"]) == (7, 6, 1)
+    client.indices.refresh(index=ingest_config.index_alias)
+    indexed = {hit["_id"] for hit in client.search(index=ingest_config.index_alias, body={"size": 20})["hits"]["hits"]}
+    assert indexed == {f"c{n}" for n in range(2, 9) if n != 4}
+    [record] = list_records(client, ingest_config)
+    assert (record["kind"], record["line"], record["reason"]) == ("row", 4, "malformed_row")
+    assert record["message"].startswith("a quote opened on this line is not closed")
+
+
 def test_retrying_an_empty_quarantine_is_done_at_once(client: OpenSearch, ingest_config: Config) -> None:
     summary = runner.retry_failed(client, ingest_config, eager=True)
 
@@ -126,7 +146,7 @@ def test_a_messy_catalogue_ends_with_every_product_indexed_once_or_quarantined_w
     records = list_records(worker_client, worker_config)
     reasons = {(r["kind"], r.get("product_id") or f"line {r.get('line')}"): r["reason"] for r in records}
     assert reasons == {
-        ("row", "line 3"): "invalid_row",
+        ("row", "line 3"): "malformed_row",
         ("product", "m-unreachable"): "fetch_failed",
         ("product", "m-loopback"): "unsafe_url",
         ("product", "m-corrupt"): "corrupt_image",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -22,3 +23,16 @@ def titles(response: Any) -> list[str]:
     """The titles of a successful search's hits, in order."""
     assert response.status_code == 200, response.get_json()
     return [hit["title"] for hit in response.get_json()["hits"]]
+
+
+def page_token(response: Any) -> str:
+    """The anti-forgery token an admin page (or the login form) was served with."""
+    found = re.search(r'name="csrf[-_]token" (?:value|content)="([^"]*)"', response.get_data(as_text=True))
+    assert found, "the page carries no anti-forgery token"
+    return found.group(1)
+
+
+def log_in(api: FlaskClient, key: str = KEY, next_path: str = "/admin/") -> Any:
+    """Log *api* in through the login form, as a browser does: the form first, then its POST with the token."""
+    form = api.get("/admin/login")
+    return api.post("/admin/login", data={"key": key, "next": next_path, "csrf_token": page_token(form)})

@@ -124,3 +124,60 @@ class BusyEngine:
                 pass
 
         return Handler
+
+
+class HeldImages:
+    """A real image server on 127.0.0.1 that holds each request for *hold* seconds before answering, as a slow CDN does.
+
+    :meth:`wait_for_requests` lets a test act while a worker is inside a task (fetching);
+    :attr:`requests` holds the path of every request, in order.
+    """
+
+    def __init__(self, image: bytes, hold: float) -> None:
+        self.image = image
+        self.hold = hold
+        self.requests: list[str] = []
+        self._seen = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/{name}"
+
+    def wait_for_requests(self, count: int, timeout: float) -> None:
+        """Return once *count* requests have arrived in all; fail after *timeout* seconds."""
+        with self._seen:
+            if not self._seen.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise TimeoutError(f"{len(self.requests)} image requests after {timeout} s, expected {count}")
+
+    def __enter__(self) -> HeldImages:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        images = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                with images._seen:
+                    images.requests.append(self.path)
+                    images._seen.notify_all()
+                time.sleep(images.hold)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.send_header("Content-Length", str(len(images.image)))
+                    self.end_headers()
+                    self.wfile.write(images.image)
+                except OSError:
+                    pass  # the worker that asked was killed meanwhile
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+                pass
+
+        return Handler

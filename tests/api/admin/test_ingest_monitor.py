@@ -26,14 +26,17 @@ def test_a_broker_that_is_down_is_reported_not_raised(app_config: Config, client
     assert not monitor.retry_running()
 
 
-def test_with_the_broker_up_the_state_streams_as_server_sent_events(config: Config, client: OpenSearch, redis_server: LocalRedis) -> None:
+def test_with_the_broker_up_the_state_comes_as_one_short_server_sent_event(config: Config, client: OpenSearch, redis_server: LocalRedis) -> None:
     up = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, broker_url=redis_server.url))
     monitor = IngestMonitor(client, up)
 
-    events = list(monitor.events(stream_seconds=0.2))
+    reconnect, event = monitor.events().split("\n\n", 1)
 
-    assert events[0] == "retry: 1000\n\n"
-    kind, data = events[1].strip().split("\n")
+    assert reconnect == "retry: 1000"  # the response ends; the browser asks again a second later
+    event_id, kind, data = event.strip().split("\n")
     assert kind == "event: ingest"
     state = json.loads(data.removeprefix("data: "))
     assert state["broker"] == "ok" and state["runs"] == [] and state["quarantined"] == 0
+    # The browser sends back the id it holds: an unchanged state is not sent again.
+    assert monitor.events(event_id.removeprefix("id: ")) == "retry: 1000\n\n"
+    assert "event: ingest" in monitor.events("an-older-state")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from plugin.catalogue import reader
 from plugin.catalogue.reader import CatalogueRow, RejectedRow, read_catalogue
 from plugin.errors import CatalogueError
 
@@ -141,3 +142,149 @@ def test_prices_are_rounded_before_they_are_bounded(tmp_path: Path) -> None:
 
     assert isinstance(first, CatalogueRow) and first.product.price == Decimal("40.8")
     assert isinstance(second, RejectedRow) and second.reason.startswith("price: ")
+
+
+def outcomes(path: Path) -> dict[int, str]:
+    """Each row's line and what became of it: the product id, or ``rejected: <reason>``."""
+    results: dict[int, str] = {}
+    for result in read_catalogue(path):
+        assert result.line not in results, f"line {result.line} came out twice"
+        results[result.line] = result.product.id if isinstance(result, CatalogueRow) else f"rejected: {result.reason}"  # type: ignore[union-attr]
+    return results
+
+
+def test_an_unclosed_quote_loses_only_its_own_row_and_every_row_ends_with_its_line(tmp_path: Path) -> None:
+    # Line 3's title opens a quote that never closes: read as CSV, it swallowed lines 4 to 10.
+    lines = ["id,title,price,images"] + [f"p{n},Good {n},{n},https://cdn.example/p{n}.jpg" for n in range(2, 11)]
+    lines[2] = 'p3,"Broken title,3,https://cdn.example/p3.jpg'
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    results = outcomes(path)
+
+    assert sorted(results) == list(range(2, 11))  # every row of the file, each with its own line
+    assert results[3].startswith("rejected: a quote opened on this line is not closed: the row would run on to line 10")
+    assert {line: pid for line, pid in results.items() if line != 3} == {n: f"p{n}" for n in range(2, 11) if n != 3}
+
+
+def test_an_unclosed_quote_in_the_last_column_or_closed_by_a_later_quote_is_found_too(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "id,title,images\n"
+        'a1,Last column,"https://cdn.example/a1.jpg\n'
+        "a2,Good,https://cdn.example/a2.jpg\n"
+        'b1,"Closed by the next quote,https://cdn.example/b1.jpg\n'
+        "b2,Good,https://cdn.example/b2.jpg\n"
+        'b3,"Quoted, properly",https://cdn.example/b3.jpg\n'
+        "b4,Good,https://cdn.example/b4.jpg\n",
+        encoding="utf-8",
+    )
+
+    results = outcomes(path)
+
+    # a1's quote swallows everything up to b1's opening quote, then finds text after its "closing" quote.
+    assert results[2].startswith("rejected: a quote opened on this line is not closed: the row would run on to line 4")
+    assert results[4].startswith("rejected: a quote opened on this line is not closed: the row would run on to line 6")
+    assert {line: pid for line, pid in results.items() if not pid.startswith("rejected")} == {3: "a2", 5: "b2", 6: "b3", 7: "b4"}
+
+
+def test_a_quoted_field_over_several_lines_is_still_one_row(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "id,title,description,images\n"
+        'm1,Scarf,"Soft wool.\nHand wash, 30 degrees.\n\n""Made to last""",https://cdn.example/m1.jpg\n'
+        "m2,Hat,Plain,https://cdn.example/m2.jpg\n",
+        encoding="utf-8",
+    )
+
+    results = list(read_catalogue(path))
+
+    assert [(r.line, r.product.id) for r in results] == [(2, "m1"), (6, "m2")]  # type: ignore[union-attr]
+    assert results[0].product.description == 'Soft wool.\nHand wash, 30 degrees.\n\n"Made to last"'  # type: ignore[union-attr]
+
+
+def test_text_after_a_closing_quote_rejects_its_line_only(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text('id,title,images\nq1,"Title"x,https://cdn.example/q1.jpg\nq2,Good,https://cdn.example/q2.jpg\n', encoding="utf-8")
+
+    assert outcomes(path) == {2: "rejected: unreadable CSV row: ',' expected after '\"'", 3: "q2"}
+
+
+def test_every_jsonl_line_ends_with_its_own_outcome(tmp_path: Path) -> None:
+    rows: list[object] = [
+        {**GOOD, "id": "j1"},
+        '{"id": "j2", "title": "unterminated string, "images": ["x.jpg"]}',
+        '{"id": "j3", "title": "a quote \\" then a line break',
+        {**GOOD, "id": "j4"},
+        "[1, 2",
+        {**GOOD, "id": "j6"},
+    ]
+
+    results = outcomes(write_jsonl(tmp_path / "c.jsonl", rows))
+
+    assert sorted(results) == [1, 2, 3, 4, 5, 6]
+    assert (results[1], results[4], results[6]) == ("j1", "j4", "j6")
+    assert all(results[n].startswith("rejected: invalid JSON") for n in (2, 3, 5))
+
+
+def test_a_2000_level_category_is_rejected_for_its_depth_not_stored(tmp_path: Path) -> None:
+    deep = " > ".join(f"Level {n}" for n in range(2000))
+    rows: list[object] = [{**GOOD, "id": "deep", "category": deep}, {**GOOD, "id": "ok"}]
+
+    deep_row, ok_row = read_catalogue(write_jsonl(tmp_path / "c.jsonl", rows))
+
+    assert isinstance(deep_row, RejectedRow) and deep_row.code == "row_too_large"
+    assert deep_row.reason == f"category: Tuple should have at most {reader.MAX_CATEGORY_DEPTH} items after validation, not 2000"
+    assert len(deep_row.raw) <= reader.RAW_KEPT
+    assert isinstance(ok_row, CatalogueRow)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("id", "x" * (reader.MAX_ID_LENGTH + 1), f"id: String should have at most {reader.MAX_ID_LENGTH} characters"),
+        ("id", "€" * reader.MAX_ID_LENGTH, f"id: String should have at most {reader.MAX_ID_BYTES} bytes in UTF-8"),
+        ("title", "t" * (reader.MAX_TITLE_LENGTH + 1), f"title: String should have at most {reader.MAX_TITLE_LENGTH} characters"),
+        ("description", "d" * (reader.MAX_DESCRIPTION_LENGTH + 1), "description: String should have at most"),
+        ("brand", "b" * (reader.MAX_BRAND_LENGTH + 1), "brand: String should have at most"),
+        ("category", "Women > " + "c" * (reader.MAX_CATEGORY_LEVEL_LENGTH + 1), f"category.1: String should have at most {reader.MAX_CATEGORY_LEVEL_LENGTH}"),
+        ("tags", [f"t{n}" for n in range(reader.MAX_TAGS + 1)], f"tags: Tuple should have at most {reader.MAX_TAGS} items"),
+        ("tags", ["x" * (reader.MAX_TAG_LENGTH + 1)], f"tags.0: String should have at most {reader.MAX_TAG_LENGTH}"),
+        ("images", [f"https://cdn.example/{n}.jpg" for n in range(reader.MAX_IMAGES + 1)], f"images: Tuple should have at most {reader.MAX_IMAGES}"),
+        ("images", ["https://cdn.example/" + "i" * reader.MAX_URL_LENGTH], f"images.0: String should have at most {reader.MAX_URL_LENGTH}"),
+        ("product_url", "https://shop.example/" + "u" * reader.MAX_URL_LENGTH, f"product_url: String should have at most {reader.MAX_URL_LENGTH}"),
+    ],
+)
+def test_each_field_over_its_bound_is_rejected_with_the_field_and_the_limit(tmp_path: Path, field: str, value: object, reason: str) -> None:
+    [result] = read_catalogue(write_jsonl(tmp_path / "c.jsonl", [{**GOOD, field: value}]))
+
+    assert isinstance(result, RejectedRow) and result.code == "row_too_large"
+    assert result.reason.startswith(reason)
+
+
+def test_values_at_their_bounds_are_accepted(tmp_path: Path) -> None:
+    at_bounds = {
+        **GOOD,
+        "id": "x" * reader.MAX_ID_LENGTH,
+        "title": "t" * reader.MAX_TITLE_LENGTH,
+        "category": [f"L{n}" for n in range(reader.MAX_CATEGORY_DEPTH)],
+        "tags": [f"t{n}" for n in range(reader.MAX_TAGS)],
+        "images": [f"https://cdn.example/{n}.jpg" for n in range(reader.MAX_IMAGES)],
+    }
+
+    [result] = read_catalogue(write_jsonl(tmp_path / "c.jsonl", [at_bounds]))
+
+    assert isinstance(result, CatalogueRow) and len(result.product.category_path) == reader.MAX_CATEGORY_DEPTH
+
+
+def test_an_outsized_jsonl_line_is_rejected_by_size_without_the_rows_around_it(tmp_path: Path) -> None:
+    huge = json.dumps({**GOOD, "id": "huge", "padding": "p" * reader.MAX_ROW_BYTES})
+    path = write_jsonl(tmp_path / "c.jsonl", [{**GOOD, "id": "before"}, huge, {**GOOD, "id": "after"}])
+
+    results = outcomes(path)
+
+    assert results == {
+        1: "before",
+        2: f"rejected: the line is {len(huge):,} bytes, over the limit of {reader.MAX_ROW_BYTES:,}",
+        3: "after",
+    }

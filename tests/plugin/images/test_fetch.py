@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import http.server
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 from plugin.errors import (
     FetchFailed,
     FetchRefused,
+    FetchTimedOut,
     ImageTooLarge,
     NotAnImage,
     PathNotAllowed,
@@ -83,6 +85,11 @@ class ShopImageServer(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
                 time.sleep(0.2)
+        elif path == "/trickle-headers.png":
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nX-Padding: " + b"x" * 60:
+                self.wfile.write(bytes([byte]))  # every read gets a byte in time; the headers never end
+                self.wfile.flush()
+                time.sleep(0.1)
         elif path == "/slow.png":
             self.send_response(200)
             self.end_headers()
@@ -190,11 +197,42 @@ def test_a_compressed_body_is_not_inflated_past_the_limit(shop: str) -> None:
         fetch_image(f"{shop}/gzip-bomb.png", LOCAL)
 
 
-def test_a_server_that_trickles_bytes_is_cut_off_by_the_overall_deadline(shop: str) -> None:
+@pytest.mark.parametrize("path", ["/trickle.png", "/trickle-headers.png"])
+def test_a_server_that_trickles_bytes_is_cut_off_by_the_overall_deadline(shop: str, path: str) -> None:
     started = time.monotonic()
-    with pytest.raises(FetchFailed, match="took longer than"):
-        fetch_image(f"{shop}/trickle.png", dataclasses.replace(LOCAL, connect_timeout=0.5, read_timeout=1.0))
-    assert time.monotonic() - started < 4
+    with pytest.raises(FetchTimedOut, match="did not arrive within 1.5 s") as excinfo:
+        fetch_image(f"{shop}{path}", dataclasses.replace(LOCAL, connect_timeout=0.5, read_timeout=1.0))  # 1.5 s in all
+    assert 1.4 < time.monotonic() - started < 2.5
+    assert (excinfo.value.reason, excinfo.value.retryable) == ("fetch_timeout", True)
+
+
+def test_a_total_timeout_overrides_the_sum_of_connect_and_read(shop: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchTimedOut, match="within 0.5 s"):
+        fetch_image(f"{shop}/trickle-headers.png", dataclasses.replace(LOCAL, total_timeout=0.5))
+    assert time.monotonic() - started < 1.5
+    assert fetch_image(f"{shop}/photo.png", dataclasses.replace(LOCAL, total_timeout=0.5)).data == PNG  # a quick one is untouched
+
+
+def test_the_deadline_also_bounds_a_tls_handshake_that_never_ends() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts the connection; nobody ever answers
+        started = time.monotonic()
+        with pytest.raises(FetchTimedOut):
+            fetch_image(f"https://127.0.0.1:{silent.getsockname()[1]}/photo.png", dataclasses.replace(LOCAL, read_timeout=10, total_timeout=0.5))
+        assert time.monotonic() - started < 1.5
+
+
+def test_errors_name_the_url_never_the_address_its_host_resolved_to(shop: str) -> None:
+    # The API shows these messages to anyone: a resolved address would map a private network.
+    port = shop.rsplit(":", 1)[1]
+    with pytest.raises(UnsafeURL) as refused:
+        fetch_image(f"http://localhost:{port}/photo.png", FetchPolicy())
+    with pytest.raises(FetchFailed) as failed:
+        fetch_image(f"http://localhost:{free_port()}/photo.png", LOCAL)  # allowed, but nothing listens there
+    for message in (str(refused.value), str(failed.value)):
+        assert "localhost" in message
+        assert "127.0.0.1" not in message and "::1" not in message
+    assert "connection was refused" in str(failed.value)
 
 
 @pytest.mark.parametrize("url", ["http://shop.example:99999/a.png", "http://shop.example:abc/a.png", "http://[::1/a.png", f"http://{'a' * 70}.example/a.png"])

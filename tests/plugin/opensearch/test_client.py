@@ -7,10 +7,17 @@ import time
 
 import pytest
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import TransportError
 
 from plugin.config import Config
-from plugin.errors import EngineUnavailable, LookalikeError
-from plugin.opensearch.client import cluster_health, connect
+from plugin.errors import (
+    EngineBusy,
+    EngineUnavailable,
+    IndexMissing,
+    LookalikeError,
+    SearchFailed,
+)
+from plugin.opensearch.client import answer_error, cluster_health, connect, engine_error
 from tests.support.cli import free_port
 
 
@@ -49,3 +56,29 @@ def test_the_client_is_configured_from_the_config_without_contacting_the_cluster
     assert connection.http_compress is True
     assert connection.headers["authorization"].startswith("Basic ")
     client.close()
+
+
+def test_the_clusters_failures_become_product_errors_and_a_bad_request_stays_a_bug(config: Config, client: OpenSearch) -> None:
+    """Engine states (lost, missing index) are product errors; a query the cluster refuses is not disguised as one."""
+    closed = connect(dataclasses.replace(config, opensearch_url=f"http://127.0.0.1:{free_port()}", request_timeout=2.0))
+    with pytest.raises(TransportError) as lost:
+        closed.search(index=config.index_alias)
+    with pytest.raises(TransportError) as missing:
+        client.search(index=f"{config.index_alias}-nowhere")
+    client.indices.create(index=f"{config.index_alias}-here")
+    with pytest.raises(TransportError) as refused:
+        client.get(index=f"{config.index_alias}-here", id="x" * 600)
+
+    assert type(engine_error(lost.value)) is EngineUnavailable
+    assert type(engine_error(missing.value)) is IndexMissing
+    assert engine_error(refused.value) is None  # an id over 512 bytes: a request of ours to fix, not an engine state
+    closed.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "error"),
+    [(429, "circuit_breaking_exception", EngineBusy), (429, "es_rejected_execution_exception", EngineBusy),
+     (503, "search_phase_execution_exception", EngineUnavailable), (500, "script_exception", SearchFailed)],
+)
+def test_each_failed_item_of_an_msearch_is_named_by_its_status(status: int, kind: str, error: type[LookalikeError]) -> None:
+    assert type(answer_error(status, {"type": kind, "reason": "as OpenSearch words it"})) is error

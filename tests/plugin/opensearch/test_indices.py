@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -10,8 +11,11 @@ from opensearchpy.exceptions import RequestError
 
 from plugin.config import Config
 from plugin.errors import IndexLifecycleError
+from plugin.models.base import EmbeddingSpec
 from plugin.opensearch import indices
 from tests.support.models import TINY_SPEC
+
+OTHER_SPEC = EmbeddingSpec(name="other-model", version="1", image_dims=4, text_dims=3)
 
 
 def test_a_new_index_has_a_versioned_name_and_the_models_mapping(client: OpenSearch, config: Config) -> None:
@@ -92,3 +96,20 @@ def test_a_document_that_does_not_match_the_mapping_is_rejected(client: OpenSear
         client.index(index=config.index_alias, body={"product_id": "x", "colour": "red"})
     with pytest.raises(RequestError, match="failed to parse field \\[text_vector\\] of type \\[knn_vector\\]"):
         client.index(index=config.index_alias, body={"product_id": "x", "text_vector": [1.0, 2.0]})
+
+
+def test_go_live_moves_the_alias_only_onto_a_product_index_of_the_given_model(client: OpenSearch, config: Config) -> None:
+    live = indices.ensure_product_index(client, config, TINY_SPEC)
+    other = indices.create_product_index(client, config, OTHER_SPEC)
+    config_index = config.quarantine_index
+    indices.ensure_index(client, config, config_index, "quarantine")
+
+    for refused, why in ((other, "it holds vectors of other-model v1 and the configured model is tiny-test-model v7."),
+                         (config_index, "it is not one of its product indices")):
+        with pytest.raises(IndexLifecycleError, match=re.escape(f"Refused to point alias {config.index_alias} at {refused}: {why}")):
+            indices.go_live(client, config, refused, TINY_SPEC)
+        assert indices.indices_behind(client, config.index_alias) == [live]
+
+    fresh = indices.create_product_index(client, config, TINY_SPEC)
+    assert indices.go_live(client, config, fresh, TINY_SPEC) == [live]
+    assert indices.indices_behind(client, config.index_alias) == [fresh]

@@ -116,3 +116,16 @@ def test_the_cache_keeps_only_the_most_recently_used_entries() -> None:
     embedder.text("b")
 
     assert backend.texts == ["a", "b", "c", "b"]
+
+
+def test_stats_read_hits_misses_and_entries_together() -> None:
+    embedder = QueryEmbedder(RecordingBackend(), max_entries=2)
+    assert embedder.stats() == (0, 0, 0, 2)
+
+    embedder.text("a")
+    embedder.text("a")
+    embedder.text("b")
+    embedder.text("c")  # "a" leaves: the cache holds two
+
+    stats = embedder.stats()
+    assert (stats.hits, stats.misses, stats.entries, stats.max_entries) == (1, 3, 2, 2)
