@@ -129,9 +129,13 @@ def test_a_node_stopped_and_started_again_answers_503_until_its_shards_are_back(
 
         node.stop()
         answers = [api.get("/products/lamp")]
-        starting = threading.Thread(target=node.start, kwargs={"die_with_caller": True})
+        # Not die_with_caller: the kernel would stop the node when this short-lived thread ends
+        # (PR_SET_PDEATHSIG follows the thread that started it); the finally below stops it.
+        starting = threading.Thread(target=node.start)
         starting.start()
+        deadline = time.monotonic() + 2 * node.config.start_timeout
         while starting.is_alive() or answers[-1].status_code != 200:  # shopper traffic all through the start
+            assert time.monotonic() < deadline, f"the node did not come back: last answer {answers[-1].status_code}"
             answers.append(api.get("/products/lamp"))
             time.sleep(0.05)
         starting.join()
