@@ -158,8 +158,11 @@ def failed_attempt() -> bool:
 
 def authentication_attempt() -> bool:
     """Whether this request offers the admin key (header or login form): what a locked-out client is refused."""
-    offered = "X-API-Key" in request.headers or "Authorization" in request.headers  # /metrics takes a Bearer key
-    return offered or (request.endpoint == "admin.login" and request.method == "POST")
+    if "X-API-Key" in request.headers:
+        return True
+    if request.blueprint == "metrics":  # the scrape takes a Bearer key; elsewhere a proxy's own Authorization is no attempt
+        return request.authorization is not None and request.authorization.type == "bearer"
+    return request.endpoint == "admin.login" and request.method == "POST"
 
 
 def _from_this_origin() -> bool:

@@ -14,6 +14,7 @@ included, is refused until the window passes, so a key cannot be guessed at spee
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from typing import Any
@@ -31,7 +32,7 @@ from api.schemas import SearchBody
 from plugin.config import Config, LimitsConfig
 from plugin.errors import ConfigError
 
-#: The route every search goes through, and the blueprint of the admin views.
+#: The route every search goes through.
 SEARCH_ENDPOINT = "search.search_products"
 #: Blueprints that take the admin key: wrong keys on any of them count against one limit.
 KEYED_BLUEPRINTS = ("admin", "metrics")
@@ -58,7 +59,7 @@ def init_app(app: Flask, config: Config) -> Limiter:
     _check(settings)
     storage = storage_url(config)
     limiter = Limiter(
-        get_remote_address,
+        lambda: client_key(get_remote_address()),
         app=app,
         storage_uri=storage,
         storage_options=_storage_options(storage),
@@ -88,6 +89,23 @@ def init_app(app: Flask, config: Config) -> Limiter:
                 wrong_keys(app.blueprints[name])
     app.register_error_handler(RateLimitExceeded, too_many_requests)
     return limiter
+
+
+def client_key(address: str) -> str:
+    """Who a peer address is, for limits: the address itself, or for IPv6 its /64.
+
+    One IPv6 host is usually handed a whole /64, and could otherwise take a new address for
+    every request; a network that size is one subscriber, as one IPv4 address is.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # not an address (a Unix socket's peer, a test client's name): itself
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # an IPv4 client on a dual-stack socket
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def count_url_fetch(body: SearchBody) -> None:
@@ -141,4 +159,4 @@ def _storage_options(storage: str) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["count_url_fetch", "init_app", "retry_after", "storage_url", "too_many_requests"]
+__all__ = ["client_key", "count_url_fetch", "init_app", "retry_after", "storage_url", "too_many_requests"]

@@ -30,6 +30,8 @@ HEADER = "X-Request-Id"
 #: Longest incoming request id kept; longer ones are replaced (a log line is no place for a payload).
 MAX_REQUEST_ID = 128
 _SANE_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID}}}")
+#: C0, DEL and C1 control characters.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: How a log line reads when nobody configured logging (``lookalike serve``).
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
@@ -83,9 +85,15 @@ def _log_failure(response: Response) -> None:
     cause = g.get("request_cause")
     level = logging.WARNING if response.status_code >= 500 else logging.INFO
     log.log(
-        level, "%s %s %d %s %.1fms%s", request.method, request.path[:200], response.status_code, code, milliseconds,
-        f" ({cause})" if cause else "",
+        level, "%s %s %d %s %.1fms%s", request.method, loggable(request.path[:200]), response.status_code, code, milliseconds,
+        f" ({loggable(cause)})" if cause else "",
     )
+
+
+def loggable(text: str) -> str:
+    """*text* with its control characters written as escapes: a path a client chose (``%0A``, ``%1b``
+    arrive decoded) must not start a forged log line or send escape sequences to an operator's terminal."""
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def _forget(_: BaseException | None) -> None:

@@ -22,7 +22,6 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 
-import redis
 from flask import Blueprint, Flask, Response, current_app, g, request, request_started
 from prometheus_client import (
     CollectorRegistry,
@@ -118,7 +117,9 @@ class OperationsCollector(Collector):
         try:
             runs = self.tracker().recent_runs(self.config.index_alias, limit=1)
         except Exception as exc:  # noqa: BLE001 - whatever Redis did, the scrape still answers
-            self._tracker = None  # connect afresh next time
+            if self._tracker is not None:  # connect afresh next time
+                self._tracker.redis.close()
+                self._tracker = None
             log.warning("metrics: the broker at %s did not answer: %s", self.config.ingest.broker_url, exc)
             up.add_metric([], 0)
             yield up
@@ -142,16 +143,7 @@ class OperationsCollector(Collector):
     def tracker(self) -> RedisRunTracker:
         """The run tracker the workers write to, on a Redis client that answers within :data:`PROBE_SECONDS`."""
         if self._tracker is None:
-            url = self.config.ingest.broker_url
-            # The tracker's own client waits 5 s to connect and without end for an answer, so a Redis
-            # that accepts connections and never answers would hold the scrape for ever. A client that
-            # gives up within PROBE_SECONDS asks first, then stands in for the tracker's.
-            client = redis.Redis.from_url(url, socket_connect_timeout=PROBE_SECONDS, socket_timeout=PROBE_SECONDS)
-            client.ping()
-            tracker = RedisRunTracker(url)
-            tracker.redis.close()
-            tracker.redis = client
-            self._tracker = tracker
+            self._tracker = RedisRunTracker(self.config.ingest.broker_url, timeout=PROBE_SECONDS)
         return self._tracker
 
     def _engine(self) -> Iterator[Metric]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import threading
-import weakref
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -22,7 +20,6 @@ from api.service import SearchService
 from plugin.errors import SourceError, TooManyFetches
 from plugin.images.decode import decode_image
 from plugin.images.fetch import FetchPolicy, fetch_image
-from plugin.models.registry import usable_cores
 from plugin.timing import stage
 
 #: Largest query photo accepted, in bytes (uploads and base64 alike).
@@ -82,7 +79,7 @@ def from_url(url: str, service: SearchService) -> bytes:
     """
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise ApiError(400, "unsupported_source", "image_url must be an http(s) URL", "image_url")
-    slots = _fetch_slots(service)
+    slots = service.url_fetch_slots
     if not slots.acquire(blocking=False):
         raise TooManyFetches("every slot for fetching a photo by URL is in use; try again in a few seconds, or upload the photo")
     try:
@@ -97,27 +94,6 @@ def query_policy(service: SearchService) -> FetchPolicy:
     """The API's URL policy with the query-time deadline on the whole fetch (ingest keeps its longer one)."""
     seconds = service.config.serve.query_fetch_timeout
     return dataclasses.replace(service.url_policy, total_timeout=seconds, connect_timeout=min(service.url_policy.connect_timeout, seconds))
-
-
-def query_fetches(service: SearchService) -> int:
-    """Query-time fetches allowed at once: as configured, or half the default request threads (one per core).
-
-    :func:`api.server.build_server` fills in half of the threads it actually runs.
-    """
-    return max(1, service.config.serve.query_fetches or usable_cores())
-
-
-#: Each app's (each service's) fetch slots.
-_SLOTS: weakref.WeakKeyDictionary[SearchService, threading.BoundedSemaphore] = weakref.WeakKeyDictionary()
-_SLOTS_LOCK = threading.Lock()
-
-
-def _fetch_slots(service: SearchService) -> threading.BoundedSemaphore:
-    with _SLOTS_LOCK:
-        slots = _SLOTS.get(service)
-        if slots is None:
-            slots = _SLOTS[service] = threading.BoundedSemaphore(query_fetches(service))
-        return slots
 
 
 def decode_photo(data: bytes, service: SearchService, field: str) -> Image.Image:

@@ -18,12 +18,13 @@ from pydantic import Field, ValidationError, field_validator
 from werkzeug.datastructures import FileStorage
 
 from api.errors import ApiError
+from plugin.catalogue.reader import (
+    MAX_ID_BYTES,  # OpenSearch refuses longer document ids
+)
 from plugin.search.request import SearchOptions, Weights
 
 #: The smallest crop box side, as a fraction of the photo: below it, too few pixels remain to match.
 MIN_CROP = 0.05
-#: The longest product id, in UTF-8 bytes: OpenSearch refuses longer document ids.
-MAX_ID_BYTES = 512
 #: A JSON escape of half a UTF-16 surrogate pair: most often the whole of a pair, rarely half of one.
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 #: The body types ``POST /search`` reads; an empty type is read as JSON.

@@ -30,6 +30,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 
 from api.app import create_app
+from api.limits import client_key
 from plugin.config import Config, ServeConfig
 from plugin.models.registry import usable_cores
 
@@ -108,10 +109,12 @@ class GuardedChannel(HTTPChannel):
     """One client connection, which must deliver each request whole in time."""
 
     server: GuardedServer
+    #: Whether this connection is in its client's count (until it is closed, once).
+    counted = False
 
     def __init__(self, server: GuardedServer, sock: socket.socket, addr: Any, adj: Adjustments, map: dict[int, Any] | None = None) -> None:
         super().__init__(server, sock, addr, adj, map)
-        self.client: str = addr[0]
+        self.client: str = client_key(addr[0])
         server.clients[self.client] += 1
         self.counted = True
         #: When the request being received began; None between requests. A new connection owes its first request at once.
@@ -176,9 +179,10 @@ class GuardedServer(TcpWSGIServer):
                 self.logger.warning("server accept() threw an exception", exc_info=True)
             return
         addr = self.fix_addr(addr)
-        if self.clients[addr[0]] >= self.client_cap:
+        client = client_key(addr[0])
+        if self.clients[client] >= self.client_cap:
             conn.close()
-            self._refused[addr[0]] += 1
+            self._refused[client] += 1
             return
         self.channel_class(self, conn, addr, self.adj, map=self._map)
 

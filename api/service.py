@@ -23,7 +23,7 @@ from plugin.config import Config
 from plugin.errors import ModelMismatch
 from plugin.images.fetch import FetchPolicy
 from plugin.models.base import EmbeddingBackend, EmbeddingSpec
-from plugin.models.registry import backend_for
+from plugin.models.registry import backend_for, usable_cores
 from plugin.opensearch.client import cluster_health, connect
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import index_model, indices_behind
@@ -86,6 +86,10 @@ class SearchService:
         self.config, self.client, self.embedder = config, client, embedder
         # The API never reads local files, whatever the ingest workers may.
         self.url_policy: FetchPolicy = dataclasses.replace(config.fetch, local_roots=())
+        #: Query photos fetched by URL at once (api/photos.py): as configured, else half the
+        #: default request threads (one per core); lookalike serve sets half of those it runs.
+        self.url_fetches = max(1, config.serve.query_fetches or usable_cores())
+        self.url_fetch_slots = threading.BoundedSemaphore(self.url_fetches)
         self.guard = ModelGuard(client, config.index_alias, embedder.backend.spec)
         self.profiles_stored = False
         self._profiles_lock = threading.Lock()

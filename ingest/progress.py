@@ -35,9 +35,10 @@ def new_run_id() -> str:
 
 
 class RedisRunTracker:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        """Connect to the broker at *url*; *timeout* bounds each answer (a scrape waits less than a task)."""
         # A read timeout too: a broker that stops answering must not hang a task or the waiting command.
-        self.redis = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=min(5.0, timeout), socket_timeout=timeout)
         try:
             self.redis.ping()
         except redis.RedisError as exc:

@@ -255,8 +255,10 @@ def read_catalogue(path: Path) -> Iterator[CatalogueRow | DeleteRow | RejectedRo
             product_id = str(row.get("id") or row.get("product_id") or row.get("sku") or "").strip()
             if not product_id:
                 yield RejectedRow(line=line, reason="id: a delete row needs the product's id", raw=raw)
-            elif len(product_id) > MAX_ID_LENGTH:
-                yield RejectedRow(line=line, reason=f"id: over {MAX_ID_LENGTH} characters", raw=raw, code="row_too_large")
+            elif len(product_id) > MAX_ID_LENGTH or len(product_id.encode()) > MAX_ID_BYTES:
+                yield RejectedRow(line=line, reason=f"id: over {MAX_ID_LENGTH} characters or {MAX_ID_BYTES} bytes", raw=raw, code="row_too_large")
+            elif _CONTROL.search(product_id):
+                yield RejectedRow(line=line, reason="id: must not contain control characters", raw=raw)
             elif product_id in first_seen:
                 yield RejectedRow(line=line, reason=f"duplicate id {product_id!r}, first on line {first_seen[product_id]}", raw=raw)
             else:
@@ -347,7 +349,8 @@ def _csv_rows(path: Path, delimiter: str) -> Iterator[_Row]:
         raise CatalogueError(f"catalogue {path}: its header cannot be read as CSV ({exc})") from exc
     position = header_reader.line_num  # lines before the next record
     while position < len(lines):
-        reader = csv.reader(iter(lines[position:]), delimiter=delimiter, strict=True)
+        start = position  # the generator must not see position move (a slice would copy the rest of the file each time)
+        reader = csv.reader((lines[i] for i in range(start, len(lines))), delimiter=delimiter, strict=True)
         read = 0  # lines of this reader's input that complete records took
         try:
             for values in reader:

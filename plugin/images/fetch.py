@@ -25,6 +25,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -180,6 +181,8 @@ def _fetch_http(url: str, policy: FetchPolicy) -> tuple[bytes, str]:
 def _follow_redirects(url: str, policy: FetchPolicy, deadline: _Deadline) -> tuple[bytes, str]:
     current = url
     for _ in range(policy.max_redirects + 1):
+        if deadline.expired:  # between two hops: the next one would start with no time left
+            raise FetchTimedOut(f"{url} did not arrive within {deadline.seconds:g} s", source=url)
         response = _request_once(current, policy, url, deadline)
         try:
             if response.status in _REDIRECTS:
@@ -206,7 +209,8 @@ class _Deadline:
     """
 
     def __init__(self, seconds: float) -> None:
-        self.expired = False
+        self.seconds, self.expired = seconds, False
+        self._ends = time.monotonic() + seconds
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
@@ -222,6 +226,10 @@ class _Deadline:
             for sock in self._sockets:
                 sock.close()
             self._sockets.clear()
+
+    def remaining(self) -> float:
+        """Seconds left, never less than a millisecond (a timeout of 0 would mean "do not wait" to some calls)."""
+        return max(0.001, self._ends - time.monotonic())
 
     def watch(self, sock: socket.socket) -> None:
         """Shut *sock* down when the deadline passes (at once if it has)."""
@@ -286,7 +294,8 @@ def _request_once(url: str, policy: FetchPolicy, original: str, deadline: _Deadl
     address = check_address(parts.hostname, port, policy, source=original)[0]
     # Connect to the address that was checked; the Host header and TLS name stay the original host.
     pool_kwargs: dict[str, object] = {
-        "timeout": urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout),
+        # A connection that never completes is not yet watched by the deadline: it gets only the time left.
+        "timeout": urllib3.Timeout(connect=min(policy.connect_timeout, deadline.remaining()), read=policy.read_timeout),
         "retries": False,
         "deadline": deadline,
     }

@@ -131,6 +131,8 @@ def test_an_open_session_is_not_refused_by_the_lockout_of_its_address(app_config
 
     assert_throttled(browser.get("/admin/api/index", headers={"X-API-Key": KEY}))
     assert browser.get("/admin/api/index").status_code == 200  # the session's cookie is no guess at the key
+    # Nor is the Authorization a proxy's own HTTP authentication adds to every request.
+    assert browser.get("/admin/api/index", headers={"Authorization": "Basic b3BzOnNlY3JldA=="}).status_code == 200
 
 
 def test_without_trusted_proxies_a_client_cannot_dodge_the_lockout_by_naming_other_addresses(app_config: Config, storage: str | None) -> None:
@@ -153,6 +155,19 @@ def test_a_client_over_its_search_limit_is_answered_429_never_5xx(app_config: Co
     assert seconds <= 60
     assert api.post("/search", json={"text": "tent", "size": 1}, headers=ELSEWHERE).status_code == 200
     assert api.get("/health").status_code == 200  # only searches are limited
+
+
+def test_an_ipv6_client_cannot_dodge_its_limit_by_taking_new_addresses_in_its_network(app_config: Config, storage: str | None) -> None:
+    api = limited_app(app_config, storage, search="3/minute", trusted_proxies=0).test_client()
+    network = f"2001:db8:{next(_addresses):x}:7"  # a /64 of its own in this run
+
+    statuses = [
+        api.post("/search", json={"text": "tent", "size": 1}, environ_base={"REMOTE_ADDR": f"{network}::{n:x}"}).status_code for n in range(1, 7)
+    ]
+
+    assert statuses == [200] * 3 + [429] * 3
+    other = api.post("/search", json={"text": "tent", "size": 1}, environ_base={"REMOTE_ADDR": f"2001:db8:{next(_addresses):x}:8::1"})
+    assert other.status_code == 200  # the next /64 is another subscriber
 
 
 def test_every_api_process_counts_a_client_together_in_redis(app_config: Config, redis_server: LocalRedis) -> None:

@@ -86,3 +86,12 @@ def test_a_failed_request_is_one_line_with_its_code_and_id_and_only_a_bug_has_a_
     tracebacks = [record for record in caplog.records if record.exc_info]
     assert len(tracebacks) == 1 and tracebacks[0].exc_info[0] is ZeroDivisionError  # type: ignore[index]
     assert tracebacks[0].request_id == broken.headers["X-Request-Id"]  # type: ignore[attr-defined]
+
+
+def test_a_path_cannot_forge_a_log_line_or_reach_the_operators_terminal(api: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    api.get("/nowhere%0A2026-01-01 INFO api.logs [x] GET /admin 200%1b]0;owned%07")
+
+    (line,) = [record.getMessage() for record in caplog.records if record.name == "api.logs"]
+    assert "\n" not in line and "\x1b" not in line and "\x07" not in line
+    assert line.startswith("GET /nowhere\\x0a2026-01-01 INFO api.logs [x] GET /admin 200\\x1b]0;owned\\x07 404 not_found ")

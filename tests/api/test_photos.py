@@ -17,7 +17,6 @@ from api.photos import (
     crop_region,
     from_base64,
     from_url,
-    query_fetches,
     query_policy,
 )
 from plugin.models.registry import usable_cores
@@ -120,4 +119,4 @@ def test_query_photos_have_their_own_deadline_and_a_share_of_the_threads(api: Fl
     assert policy.total_timeout == service.config.serve.query_fetch_timeout  # the whole fetch, not each read
     assert policy.connect_timeout <= policy.total_timeout
     assert service.config.fetch.total_timeout is None  # ingest keeps its own, longer deadline
-    assert service.config.serve.query_fetches == 0 and query_fetches(service) == usable_cores()  # half of two threads per core
+    assert service.config.serve.query_fetches == 0 and service.url_fetches == usable_cores()  # half of two threads per core

@@ -135,6 +135,16 @@ def test_an_id_may_appear_once_whether_as_a_product_or_a_delete(tmp_path: Path) 
     assert results[1].reason == "duplicate id 'sku-1', first on line 1"  # type: ignore[union-attr]
 
 
+def test_a_delete_row_is_held_to_the_ids_a_product_row_may_have(tmp_path: Path) -> None:
+    rows: list[object] = [{"id": "𝔰" * 200, "deleted": True}, {"id": "gone\x1b[31m", "deleted": True}, {"id": "gone", "deleted": True}]
+
+    results = list(read_catalogue(write_jsonl(tmp_path / "c.jsonl", rows)))
+
+    assert [type(r).__name__ for r in results] == ["RejectedRow", "RejectedRow", "DeleteRow"]
+    assert results[0].code == "row_too_large"  # type: ignore[union-attr]  # 200 characters, but 800 bytes: over OpenSearch's 512
+    assert "control characters" in results[1].reason  # type: ignore[union-attr]
+
+
 def test_prices_are_rounded_before_they_are_bounded(tmp_path: Path) -> None:
     rows: list[object] = [{**GOOD, "price": 40.800000000000004}, {**GOOD, "id": "big", "price": "999999999999.99999"}]
 

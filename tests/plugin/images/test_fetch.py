@@ -222,6 +222,24 @@ def test_the_deadline_also_bounds_a_tls_handshake_that_never_ends() -> None:
         assert time.monotonic() - started < 1.5
 
 
+def test_a_connection_that_is_never_accepted_gets_only_the_time_left() -> None:
+    # A listener whose queue is full: the kernel drops further connection attempts, which then hang
+    # unanswered, as with a host that drops packets. The socket is not the deadline's to shut yet.
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as full:
+        waiting = [socket.socket() for _ in range(3)]
+        for sock in waiting:
+            sock.setblocking(False)
+            sock.connect_ex(full.getsockname())
+        try:
+            started = time.monotonic()
+            with pytest.raises(FetchFailed):
+                fetch_image(f"http://127.0.0.1:{full.getsockname()[1]}/photo.png", dataclasses.replace(LOCAL, connect_timeout=5, total_timeout=0.5))
+            assert time.monotonic() - started < 1.5  # not the 5 s connect timeout
+        finally:
+            for sock in waiting:
+                sock.close()
+
+
 def test_errors_name_the_url_never_the_address_its_host_resolved_to(shop: str) -> None:
     # The API shows these messages to anyone: a resolved address would map a private network.
     port = shop.rsplit(":", 1)[1]
