@@ -171,6 +171,11 @@ class Config:
         return f"{self.index_alias}-thumbnails"
 
     @property
+    def sessions_index(self) -> str:
+        """Admin login sessions, one document per open session (``plugin.opensearch.sessions``)."""
+        return f"{self.index_alias}-sessions"
+
+    @property
     def ranking_index(self) -> str:
         """The shop's ranking settings, one document per version (``lookalike tune`` writes them)."""
         return f"{self.index_alias}-ranking"

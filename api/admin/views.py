@@ -150,7 +150,7 @@ def login() -> Response:
     session_id, cookie = new_session(admin_key)
     start_session(service.client, service.config, session_id, SESSION_SECONDS)
     response = redirect(_safe_next(request.form.get("next")), code=303)
-    response.set_cookie(COOKIE, cookie, max_age=SESSION_SECONDS, path="/admin", httponly=True, samesite="Strict", secure=request.is_secure)
+    _set_cookie(response, COOKIE, cookie)
     response.delete_cookie(LOGIN_COOKIE, path="/admin")
     return response
 
@@ -304,8 +304,13 @@ def _login_page(status: int, message: str | None) -> Response:
     page = render_template("admin/login.html", message=message, next_path=next_path, off=not admin_key, csrf_token=token)
     response = Response(page, status=status)
     if admin_key:
-        response.set_cookie(LOGIN_COOKIE, binding, max_age=SESSION_SECONDS, path="/admin", httponly=True, samesite="Strict", secure=request.is_secure)
+        _set_cookie(response, LOGIN_COOKIE, binding)
     return response
+
+
+def _set_cookie(response: Response, name: str, value: str) -> None:
+    """An admin cookie: for /admin only, out of scripts' reach, never sent by another site's page."""
+    response.set_cookie(name, value, max_age=SESSION_SECONDS, path="/admin", httponly=True, samesite="Strict", secure=request.is_secure)
 
 
 def _safe_next(target: Any) -> str:

@@ -171,18 +171,22 @@ def _fetch_http(url: str, policy: FetchPolicy) -> tuple[bytes, str]:
             fetched = _follow_redirects(url, policy, deadline)
         except (SourceError, OSError, http.client.HTTPException) as exc:
             if deadline.expired:
-                raise FetchTimedOut(f"{url} did not arrive within {limit:g} s", source=url) from exc
+                raise _timed_out(url, limit) from exc
             raise
         if deadline.expired:  # the socket was shut under a read that then saw a clean end: the bytes may be cut short
-            raise FetchTimedOut(f"{url} did not arrive within {limit:g} s", source=url)
+            raise _timed_out(url, limit)
         return fetched
+
+
+def _timed_out(url: str, seconds: float) -> FetchTimedOut:
+    return FetchTimedOut(f"{url} did not arrive within {seconds:g} s", source=url)
 
 
 def _follow_redirects(url: str, policy: FetchPolicy, deadline: _Deadline) -> tuple[bytes, str]:
     current = url
     for _ in range(policy.max_redirects + 1):
         if deadline.expired:  # between two hops: the next one would start with no time left
-            raise FetchTimedOut(f"{url} did not arrive within {deadline.seconds:g} s", source=url)
+            raise _timed_out(url, deadline.seconds)
         response = _request_once(current, policy, url, deadline)
         try:
             if response.status in _REDIRECTS:

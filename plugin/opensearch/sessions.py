@@ -19,14 +19,9 @@ from plugin.config import Config
 from plugin.opensearch.indices import ensure_index
 
 
-def sessions_index(config: Config) -> str:
-    """The index holding *config*'s admin sessions."""
-    return f"{config.index_alias}-sessions"
-
-
 def start_session(client: OpenSearch, config: Config, session_id: str, seconds: float, now: float | None = None) -> None:
     """Record *session_id* as open for *seconds*; sessions that ended by age are removed on the way."""
-    index = sessions_index(config)
+    index = config.sessions_index
     ensure_index(client, config, index, "sessions")
     moment = time.time() if now is None else now
     # Few admins log in, so cleaning up at each login keeps the index small without a scheduler.
@@ -40,7 +35,7 @@ def start_session(client: OpenSearch, config: Config, session_id: str, seconds: 
 def session_open(client: OpenSearch, config: Config, session_id: str, now: float | None = None) -> bool:
     """Whether *session_id* was started and has neither ended nor expired."""
     try:
-        source = client.get(index=sessions_index(config), id=_doc_id(session_id))["_source"]
+        source = client.get(index=config.sessions_index, id=_doc_id(session_id))["_source"]
     except NotFoundError:  # never started, ended, or no session was ever started here
         return False
     return float(source["expires_at"]) > (time.time() if now is None else now)
@@ -49,7 +44,7 @@ def session_open(client: OpenSearch, config: Config, session_id: str, now: float
 def end_session(client: OpenSearch, config: Config, session_id: str) -> None:
     """End *session_id* now; ending one that is not open is not an error."""
     try:
-        client.delete(index=sessions_index(config), id=_doc_id(session_id))
+        client.delete(index=config.sessions_index, id=_doc_id(session_id))
     except NotFoundError:
         pass
 

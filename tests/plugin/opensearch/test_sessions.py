@@ -10,7 +10,6 @@ from plugin.config import Config
 from plugin.opensearch.sessions import (
     end_session,
     session_open,
-    sessions_index,
     start_session,
 )
 
@@ -30,17 +29,17 @@ def test_a_session_is_open_from_its_start_until_it_ends(client: OpenSearch, conf
 def test_a_session_expires_and_the_next_login_removes_it(client: OpenSearch, config: Config) -> None:
     start_session(client, config, "old", seconds=60, now=time.time() - 120)
     assert not session_open(client, config, "old")
-    client.indices.refresh(index=sessions_index(config))  # hours old in life: long searchable
+    client.indices.refresh(index=config.sessions_index)  # hours old in life: long searchable
 
     start_session(client, config, "new", seconds=60)
-    client.indices.refresh(index=sessions_index(config))
+    client.indices.refresh(index=config.sessions_index)
 
-    assert client.count(index=sessions_index(config))["count"] == 1
+    assert client.count(index=config.sessions_index)["count"] == 1
 
 
 def test_the_index_holds_no_session_id(client: OpenSearch, config: Config) -> None:
     start_session(client, config, "the-secret-id", seconds=60)
-    client.indices.refresh(index=sessions_index(config))
+    client.indices.refresh(index=config.sessions_index)
 
-    stored = client.search(index=sessions_index(config))["hits"]["hits"]
+    stored = client.search(index=config.sessions_index)["hits"]["hits"]
     assert "the-secret-id" not in str(stored)
