@@ -19,7 +19,9 @@ from tests.support.cli import LOOKALIKE
 from tests.support.images import product_photo
 from tests.support.workers import Worker
 
-PRODUCTS = 20
+#: Enough products that the run lasts several of the page's one-second updates: with 20, a
+#: quick worker sometimes finished between two of them and no progress between start and end showed.
+PRODUCTS = 60
 
 
 @pytest.fixture
