@@ -84,6 +84,12 @@ def _schemas() -> dict[str, Any]:
         },
         "required": ["product_id", "thumbnails"],
     }
+    fractions = {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}, "minItems": 4, "maxItems": 4}
+    box_properties = {
+        "box": {**fractions, "description": "left, top, right, bottom as fractions of the photo's width and height"},
+        "score": {"type": "number", "description": "The detector's confidence"},
+        "label": {"type": "string", "description": "A COCO class name (weak: the box is what counts)"},
+    }
     components["SearchResult"] = {
         "type": "object",
         "properties": {
@@ -92,8 +98,36 @@ def _schemas() -> dict[str, Any]:
             "size": {"type": "integer", "minimum": 1},
             "hits": {"type": "array", "items": _ref("Product")},
             "facets": {"type": "object", "description": "Counts by tag, brand, category and price range, when asked"},
+            "detection": _ref("Detection"),
+            "groups": {
+                "type": "array",
+                "description": "``detect: all``: one list of results per object found in the photo",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        **box_properties,
+                        "index": {"type": "integer", "minimum": 0, "description": "The object's index in ``detection.boxes``"},
+                        "total": {"type": "integer", "minimum": 0},
+                        "hits": {"type": "array", "items": _ref("Product")},
+                    },
+                    "required": ["box", "index", "total", "hits"],
+                },
+            },
         },
         "required": ["total", "page", "size", "hits"],
+    }
+    components["Detection"] = {
+        "type": "object",
+        "description": "A photo search's objects: what the detector found and which part of the photo found the first result",
+        "properties": {
+            "mode": {"type": "string", "enum": ["auto", "off", "all"]},
+            "boxes": {"type": "array", "items": {"type": "object", "properties": box_properties, "required": ["box", "score", "label"]}},
+            "searched": {"type": ["integer", "null"], "description": "The index in ``boxes`` of the object whose region found the first result"},
+            "searched_region": {**fractions, "description": "The region of the photo that found the first result"},
+            "regions": {"type": "array", "items": {"type": "object"}, "description": "Every region searched, with ``explain``"},
+            "reason": {"type": "string", "description": "Why the photo was searched whole without looking for objects"},
+        },
+        "required": ["mode", "boxes", "searched"],
     }
     components["Health"] = {
         "type": "object",

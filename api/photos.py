@@ -1,7 +1,8 @@
 """A search request's photo, from wherever it comes (upload, base64, URL, a product), as a query vector.
 
-Query photos are decoded in memory, cropped to the shopper's box, and never stored or logged.
-Each fault names the field the photo came from.
+Query photos are decoded in memory, cropped to the shopper's box or searched for the objects
+in them (:mod:`plugin.search.regions`), and never stored or logged. Each fault names the
+field the photo came from.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from PIL import Image
@@ -20,6 +22,9 @@ from api.service import SearchService
 from plugin.errors import SourceError, TooManyFetches
 from plugin.images.decode import decode_image
 from plugin.images.fetch import FetchPolicy, fetch_image
+from plugin.search import regions
+from plugin.search.regions import Detection, DetectMode
+from plugin.search.request import RegionVector
 from plugin.timing import stage
 
 #: Largest query photo accepted, in bytes (uploads and base64 alike).
@@ -30,34 +35,82 @@ MIN_CROP_PIXELS = 16
 Vector = list[float]
 
 
-def photo_vector(body: SearchBody, upload: FileStorage | None, service: SearchService) -> tuple[Vector | None, tuple[str, ...]]:
-    """The vector of the request's photo (None without one), and the products its results leave out.
+@dataclass
+class PhotoQuery:
+    """What a request's photo contributes to its search."""
 
-    A product's own photo finds the product first, so searching by a product leaves it out.
-    """
+    #: The vector searched (None without a photo).
+    vector: Vector | None = None
+    #: Products the results leave out: a product's own photo finds the product first.
+    exclude: tuple[str, ...] = ()
+    #: What the detector found and which parts were searched (None: no photo, or the shopper's crop box).
+    detection: Detection | None = None
+    #: ``detect: auto``: the other regions searched, in ``detection.regions`` order after the whole photo.
+    regions: list[RegionVector] = field(default_factory=list)
+    #: ``detect: all``: each searched object's vector, by its index in ``detection.boxes``.
+    groups: list[tuple[int, Vector]] = field(default_factory=list)
+
+
+def photo_query(body: SearchBody, upload: FileStorage | None, service: SearchService) -> PhotoQuery:
+    """The request's photo as the vector (or vectors) to search, and the products its results leave out."""
     if upload is not None:
-        return embed_photo(service, upload.read(MAX_PHOTO_BYTES + 1), "image", body.crop), ()
+        return embed_photo(service, upload.read(MAX_PHOTO_BYTES + 1), "image", body)
     if body.image_base64 is not None:
-        return embed_photo(service, from_base64(body.image_base64), "image_base64", body.crop), ()
+        return embed_photo(service, from_base64(body.image_base64), "image_base64", body)
     if body.image_url is not None:
         with stage("fetch"):
             data = from_url(body.image_url, service)
-        return embed_photo(service, data, "image_url", body.crop), ()
+        return embed_photo(service, data, "image_url", body)
     if body.product_id is not None:
         with stage("product"):
             images = service.product(body.product_id, ["images.vector"]).get("images", [])
         if not images:
             raise ApiError(422, "no_image", f"product {body.product_id} has no indexed image", "product_id")
-        return images[0]["vector"], (body.product_id,)
-    return None, ()
+        return PhotoQuery(images[0]["vector"], (body.product_id,))
+    return PhotoQuery()
 
 
-def embed_photo(service: SearchService, data: bytes, field: str, crop: list[float] | None) -> Vector:
-    """The query vector of the photo in *data* (cut to *crop*), from the embedder's cache when it was seen before."""
+def embed_photo(service: SearchService, data: bytes, field: str, body: SearchBody) -> PhotoQuery:
+    """The photo in *data* as query vectors: cut to the shopper's crop box, or as ``detect`` says.
+
+    Vectors come from the embedder's cache when the same pixels were seen before.
+    """
     with stage("decode"):
-        image = crop_region(decode_photo(data, service, field), crop)
+        image = decode_photo(data, service, field)
+    if body.crop is not None:
+        region = crop_region(image, body.crop)
+        with stage("embed"):
+            return PhotoQuery(service.embedder.image(region))
+    mode = body.detect or service.config.detect.mode
+    if mode == DetectMode.off.value or service.detector is None or min(image.size) < 2 * regions.MIN_PIXELS:
+        reason = None
+        if mode != DetectMode.off.value:
+            reason = "no object detector is installed (lookalike detector build)" if service.detector is None else "the photo is too small to hold several objects"
+        with stage("embed"):
+            return PhotoQuery(service.embedder.image(image), detection=Detection(mode, [], reason=reason))
+    settings = service.config.detect
+    with stage("detect"):
+        found = service.detector.detect(image)
+    # The same boxes, in the same order, whatever the mode: a page that switches modes keeps its numbering.
+    boxes = regions.salient(found, settings.max_groups)
+    if mode == DetectMode.all.value:
+        return search_each(service, image, boxes)
+    searched = regions.regions_for(image, boxes[: settings.candidates], regions.grid(settings.grid, settings.grid_side))
     with stage("embed"):
-        return service.embedder.image(image)
+        vectors = service.embedder.images([pixels for _, pixels in searched])
+    detection = Detection(mode, boxes, [region for region, _ in searched])
+    parts = [RegionVector(vector=vector, weight=regions.WEIGHTS[region.kind]) for (region, _), vector in zip(searched[1:], vectors[1:])]
+    return PhotoQuery(vectors[0], detection=detection, regions=parts)
+
+
+def search_each(service: SearchService, image: Image.Image, boxes: list[regions.Box]) -> PhotoQuery:
+    """``detect: all``: a vector for each object big enough to search, and the whole photo's for the main results."""
+    cut = [(index, regions.cut_out(image, (box.left, box.top, box.right, box.bottom))) for index, box in enumerate(boxes)]
+    kept = [(index, pixels) for index, pixels in cut if pixels is not None]
+    with stage("embed"):
+        vectors = service.embedder.images([image] + [pixels for _, pixels in kept])
+    groups = [(index, vector) for (index, _), vector in zip(kept, vectors[1:])]
+    return PhotoQuery(vectors[0], detection=Detection(DetectMode.all.value, boxes), groups=groups)
 
 
 def from_base64(text: str) -> bytes:

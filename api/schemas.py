@@ -21,6 +21,7 @@ from api.errors import ApiError
 from plugin.catalogue.reader import (
     MAX_ID_BYTES,  # OpenSearch refuses longer document ids
 )
+from plugin.search.regions import DetectMode
 from plugin.search.request import SearchOptions, Weights
 
 #: The smallest crop box side, as a fraction of the photo: below it, too few pixels remain to match.
@@ -55,6 +56,11 @@ class SearchBody(SearchOptions):
     #: Search only this region of the photo: ``[left, top, right, bottom]`` as fractions (0..1)
     #: of its width and height, so the box survives the client scaling the photo down.
     crop: list[float] | None = Field(default=None, min_length=4, max_length=4)
+    #: Look for the objects in the photo: ``auto`` searches whichever of the whole photo and its
+    #: most salient objects the catalogue matches best, ``all`` searches each object on its own
+    #: (results grouped per object), ``off`` the whole photo. Left out: the shop's setting
+    #: (``auto`` unless changed). A ``crop`` box is the shopper's own choice and is searched as it is.
+    detect: DetectMode | None = None
 
     @field_validator("page", "size", "ranking_version", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ they find their services with :func:`api.service.current_service`.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import FileStorage
@@ -14,13 +15,16 @@ from werkzeug.datastructures import FileStorage
 from api.errors import ApiError
 from api.limits import count_url_fetch
 from api.openapi import openapi_document
-from api.photos import photo_vector
+from api.photos import PhotoQuery, photo_query
 from api.results import public_product, result_json
 from api.schemas import SearchBody, product_id_problem, read_search
 from api.service import SearchService, current_service
 from plugin.images.thumbnails import load_thumbnail
 from plugin.opensearch.documents import SOURCE_FIELDS
+from plugin.search import regions
+from plugin.search.regions import DetectMode
 from plugin.search.request import Query
+from plugin.search.service import SearchResult
 from plugin.timing import stage
 
 bp = Blueprint("search", __name__)
@@ -50,10 +54,36 @@ def search_products() -> Response:
     with stage("parse"):
         body, upload = read_search(request)
     count_url_fetch(body)  # a fetch by URL has a per-client limit of its own (api/limits.py)
-    query = build_query(body, upload, service)
+    query, photo = build_query(body, upload, service)
     result = service.search(query, ranking_version=body.ranking_version)
+    out = photo_results(service, body, query, photo, result)
+    return jsonify(out)
+
+
+def photo_results(service: SearchService, body: SearchBody, query: Query, photo: PhotoQuery, result: SearchResult) -> dict[str, Any]:
+    """*result* as JSON, with what the photo's objects add: which region found the first result, and ``all``'s groups."""
+    groups = [  # detect: all, one search per object
+        (index, service.search(query.model_copy(update={"image_vector": vector}), ranking_version=body.ranking_version))
+        for index, vector in photo.groups
+    ]
+    if photo.regions and photo.detection is not None and result.hits:
+        with stage("explain_region"):
+            first = service.product_vectors(result.hits[0]["product_id"])
+            if first:
+                vectors = [photo.vector, *(part.vector for part in photo.regions)]
+                photo.detection.matched, photo.detection.matched_scores = regions.closest_region(vectors, first)
     with stage("serialise"):
-        return jsonify(result_json(result, body))
+        out = result_json(result, body)
+        if photo.detection is None:
+            return out
+        out["detection"] = photo.detection.json(body.explain)
+        if photo.detection.mode == DetectMode.all.value:
+            boxes = out["detection"]["boxes"]
+            # Each group is one object's results; the facets and paging belong to the whole photo's.
+            out["groups"] = [
+                {**boxes[index], "index": index, "total": group.total, "hits": result_json(group, body)["hits"]} for index, group in groups
+            ]
+        return out
 
 
 @bp.get("/products/<product_id>")
@@ -72,7 +102,7 @@ def similar(product_id: str) -> Response:
     service = current_service()
     body = SearchBody(product_id=product_id, size=int(size))
     # The product's stored vectors against the same index's: comparable whatever the model.
-    result = service.search(build_query(body, None, service), check_model=False)
+    result = service.search(build_query(body, None, service)[0], check_model=False)
     with stage("serialise"):
         return jsonify(result_json(result, body))
 
@@ -97,9 +127,10 @@ def check_product_id(product_id: str) -> None:
         raise ApiError(400, "invalid_parameter", f"product_id {problem}", "product_id")
 
 
-def build_query(body: SearchBody, upload: FileStorage | None, service: SearchService) -> Query:
-    """The core's query for *body*: its options, the photo's vector, and the words' vectors."""
-    image_vector, exclude = photo_vector(body, upload, service)
+def build_query(body: SearchBody, upload: FileStorage | None, service: SearchService) -> tuple[Query, PhotoQuery]:
+    """The core's query for *body* (its options, the photo's vector, the words' vectors), and what the photo gave."""
+    photo = photo_query(body, upload, service)
+    image_vector, exclude = photo.vector, photo.exclude
     text = body.text.strip() if body.text and body.text.strip() else None
     text_vector = text_image_vector = None
     text_image_similarity = None
@@ -109,9 +140,10 @@ def build_query(body: SearchBody, upload: FileStorage | None, service: SearchSer
             text_image_vector = service.embedder.text_for_images(text)
             text_image_similarity = service.embedder.text_image_similarity(text)
     filters = body.filters.model_copy(update={"exclude_ids": (*body.filters.exclude_ids, *exclude)})
-    return Query(
+    query = Query(
         **(body.options() | {"filters": filters}),
         image_vector=image_vector,
+        image_regions=photo.regions,
         text=text,
         text_vector=text_vector,
         text_image_vector=text_image_vector,
@@ -119,3 +151,4 @@ def build_query(body: SearchBody, upload: FileStorage | None, service: SearchSer
         weights=body.weights.given() if body.weights else {},
         ef_search=service.config.knn_ef_search,
     )
+    return query, photo

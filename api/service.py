@@ -23,7 +23,8 @@ from plugin.config import Config
 from plugin.errors import ModelMismatch
 from plugin.images.fetch import FetchPolicy
 from plugin.models.base import EmbeddingBackend, EmbeddingSpec
-from plugin.models.registry import backend_for, usable_cores
+from plugin.models.detector import Detector
+from plugin.models.registry import backend_for, detector_for, usable_cores
 from plugin.opensearch.client import cluster_health, connect
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import index_model, indices_behind
@@ -80,10 +81,12 @@ class ModelGuard:
 
 
 class SearchService:
-    """The client, the embedder, the URL policy for query photos, the model guard, and the ranking profiles' state."""
+    """The client, the embedder, the detector, the URL policy for query photos, the model guard, and the ranking profiles' state."""
 
-    def __init__(self, config: Config, client: OpenSearch, embedder: QueryEmbedder) -> None:
+    def __init__(self, config: Config, client: OpenSearch, embedder: QueryEmbedder, detector: Detector | None = None) -> None:
         self.config, self.client, self.embedder = config, client, embedder
+        #: Finds the objects in a query photo; None when it has not been built (photos are then searched whole).
+        self.detector = detector
         # The API never reads local files, whatever the ingest workers may.
         self.url_policy: FetchPolicy = dataclasses.replace(config.fetch, local_roots=())
         #: Query photos fetched by URL at once (api/photos.py): as configured, else half the
@@ -101,9 +104,12 @@ class SearchService:
     def build(cls, config: Config, backend: EmbeddingBackend | None = None, warm: bool = True) -> SearchService:
         """The service for *config*, with *backend* or the configured model; *warm* runs the model once now."""
         embedder = QueryEmbedder(backend or backend_for(config), views=config.query_views)
+        detector = detector_for(config)
+        if detector is None:
+            log.warning("no object detector built: query photos are searched whole; run `lookalike detector build`")
         if warm:
             embedder.backend.embed_texts_for_images(["warm up"])
-        return cls(config, connect(config), embedder)
+        return cls(config, connect(config), embedder, detector)
 
     def search(self, query: Query, check_model: bool = True, ranking_version: int | None = None) -> SearchResult:
         """Run *query* on the live index; *check_model* refuses an index of another model first.
@@ -153,6 +159,13 @@ class SearchService:
             if not self.profiles_stored:
                 store_profiles(self.client)
                 self.profiles_stored = True
+
+    def product_vectors(self, product_id: str) -> list[list[float]]:
+        """The vectors of a product's photos (none when it has gone since it was found)."""
+        try:
+            return [image["vector"] for image in self.product(product_id, ["images.vector"]).get("images", [])]
+        except ApiError:
+            return []
 
     def product(self, product_id: str, fields: list[str]) -> dict[str, Any]:
         """*fields* of the product's stored source; a 404 :class:`ApiError` when there is no such product."""

@@ -86,6 +86,26 @@ def eval_heldout(reports_dir: Path | None) -> None:
     )
 
 
+@eval_group.command("scenes")
+@click.option("--scenes", "count", default=300, show_default=True, type=click.IntRange(min=10, max=5_000), help="Scenes per catalogue.")
+@click.option("--reports", "reports_dir", default=None, type=click.Path(path_type=Path), help=_REPORTS_HELP)
+@reports_errors
+def eval_scenes(count: int, reports_dir: Path | None) -> None:
+    """Catalogue products pasted into real photos: is each found, with detect off, auto and all?"""
+    ensure_fast_malloc()
+    from evaluation.report import write_report
+    from evaluation.scenes import evaluate_scenes
+
+    config = load_config()
+    figures = evaluate_scenes(config, scenes=count, progress=_echo)
+    paths = write_report("scenes", figures, reports_dir or config.reports_dir, f"lookalike eval scenes --scenes {count}")
+    modes = figures["modes"]
+    click.echo(
+        f"Largest product recall@1: off {modes['off']['largest_recall_at_1']:.3f}, auto {modes['auto']['largest_recall_at_1']:.3f}; "
+        f"each product recall@5 with all {modes['all']['each_recall_at_5']:.3f}. {_written(paths)}"
+    )
+
+
 @eval_group.command("fashion")
 @click.option("--catalogue", "catalogue_size", default=10_000, show_default=True, type=click.IntRange(min=100, max=60_000))
 @click.option("--queries", default=1_000, show_default=True, type=click.IntRange(min=10, max=10_000))

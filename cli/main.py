@@ -14,6 +14,7 @@ import click
 from cli.bench import bench
 from cli.broker import broker
 from cli.demo import demo
+from cli.detector import detector
 from cli.engine import engine
 from cli.eval import eval_group
 from cli.index import index
@@ -29,5 +30,5 @@ def main() -> None:
     """Visual product search on OpenSearch: search a catalogue by photo, by text, or both."""
 
 
-for command in (engine, index, broker, worker, ingest, serve, bench, eval_group, tune, ranking, demo):
+for command in (engine, index, broker, worker, ingest, serve, bench, eval_group, tune, ranking, demo, detector):
     main.add_command(command)

@@ -7,7 +7,7 @@ import socket
 
 import click
 
-from cli.common import load_config, reports_errors
+from cli.common import ensure_fast_malloc, load_config, reports_errors
 from engine.errors import PortInUse
 
 
@@ -18,6 +18,7 @@ from engine.errors import PortInUse
 @reports_errors
 def serve(host: str, port: int, threads: int | None) -> None:
     """Serve the search API (POST /search, GET /products/<id>[/similar], /thumbnails/<fp>, /health)."""
+    ensure_fast_malloc()  # a photo query embeds several regions of the photo in one batch
     from api.server import serve as serve_api  # Flask loads only for this command
 
     config = load_config()

@@ -2,9 +2,11 @@
 
 ``reports/eval-gate.json`` holds the reference figures. :func:`run_gate` measures them
 again (the Vendure robustness table on every degradation, its text and photo-with-words
-queries, and Fashion-MNIST retrieval on a small catalogue); :func:`compare` lists every
-figure that fell by more than its tolerance, and every text or hybrid figure on which the
-default fusion fell more than a point below its best single signal.
+queries, Fashion-MNIST retrieval on a small catalogue, and a small set of scenes: demo
+products pasted into real photos, searched with ``detect`` off and auto); :func:`compare`
+lists every figure that fell by more than its tolerance, every text or hybrid figure on
+which the default fusion fell more than a point below its best single signal, and a scene
+figure on which ``auto`` fell below ``off``.
 ``lookalike eval gate`` runs both and fails on any drop; ``--update`` writes new reference
 figures, which a reviewer then sees as a diff of that file.
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation.fashion import evaluate_fashion
+from evaluation.scenes import evaluate_scenes
 from evaluation.signals import SLACK, shortfalls
 from evaluation.vendure import evaluate_vendure
 from plugin.config import Config
@@ -24,6 +27,9 @@ from plugin.models.registry import backend_for
 
 #: The gate's Fashion-MNIST catalogue and query counts: small, so the gate stays under two minutes.
 GATE_FASHION = {"catalogue_size": 1_000, "queries": 100}
+#: The gate's scenes: the demo catalogue's products in 60 photos, searched whole and with auto.
+GATE_SCENES = {"scenes": 60, "sets": ("vendure",), "modes": ("off", "auto")}
+SCENE_METRICS = ("largest_recall_at_1", "largest_recall_at_5", "each_recall_at_5")
 
 #: How far each kind of figure may fall below its reference. One Vendure query is 1/54 of
 #: a degradation's recall, so a single flipped query (0.019) passes and two (0.037) do not.
@@ -34,6 +40,8 @@ TOLERANCES = {
     "fashion.served": 0.01,
     # Ten class-name queries: one query's first result is 0.1 of recall@1.
     "fashion.text": 0.02,
+    # Sixty scenes: two queries are 0.033 of a figure.
+    "scenes": 0.04,
 }
 #: The text and hybrid figures gated, for the default fusion.
 TEXT_METRICS = ("recall_at_1", "recall_at_5", "mrr", "ndcg_at_10")
@@ -55,7 +63,8 @@ def run_gate(config: Config, backend: EmbeddingBackend | None = None, progress: 
     backend = backend or backend_for(config)
     vendure = evaluate_vendure(config, backend, progress=progress)
     fashion = evaluate_fashion(config, backend, rebuild=True, progress=progress, **GATE_FASHION)
-    return {"vendure": vendure, "fashion": fashion}
+    scenes = evaluate_scenes(config, backend, progress=progress, **GATE_SCENES)  # type: ignore[arg-type]
+    return {"vendure": vendure, "fashion": fashion, "scenes": scenes}
 
 
 def gated_figures(report: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -72,6 +81,9 @@ def gated_figures(report: dict[str, Any]) -> dict[str, tuple[float, float]]:
         figures[f"fashion.served.{metric}"] = (value, TOLERANCES["fashion.served"])
     for metric in (*TEXT_METRICS, "precision_at_10"):
         figures[f"fashion.text.default.{metric}"] = (fashion["text"]["default"][metric], TOLERANCES["fashion.text"])
+    for mode, row in report.get("scenes", {}).get("modes", {}).items():
+        for metric in SCENE_METRICS:
+            figures[f"scenes.{mode}.{metric}"] = (row[metric], TOLERANCES["scenes"])
     return figures
 
 
@@ -94,6 +106,12 @@ def compare(measured: dict[str, Any], reference: dict[str, Any]) -> list[Drop]:
         value = now.get(name, (0.0, tolerance))[0]
         if value < expected - tolerance - 1e-9:
             drops.append(Drop(name, expected, value, tolerance))
+    scene_modes = measured.get("scenes", {}).get("modes", {})
+    if {"off", "auto"} <= set(scene_modes):
+        for metric in SCENE_METRICS:
+            whole, auto = scene_modes["off"][metric], scene_modes["auto"][metric]
+            if auto < whole - 1e-9:
+                drops.append(Drop(f"scenes.auto.{metric} (below detect off)", whole, auto, 0.0))
     for section, configs in text_sections(measured).items():
         for shortfall in shortfalls(configs, (*TEXT_METRICS, "precision_at_10")):
             drops.append(Drop(f"{section}.default.{shortfall.metric} (best alone: {shortfall.signal})", shortfall.best, shortfall.default, SLACK))

@@ -66,6 +66,23 @@ class ServedSearch:
         """Any ``POST /search`` JSON body (photo as ``image_base64``, text, filters, profile ...)."""
         return self._search(json=body)
 
+    def response(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The whole JSON answer of ``POST /search`` for *body* (detection, groups ...)."""
+        started = time.perf_counter()
+        response = self.http.post("/search", json=body)
+        self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise EvaluationFailed(f"POST /search answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+        answer: dict[str, Any] = response.get_json()
+        return answer
+
+    def forget(self) -> None:
+        """Clear the API's caches of query vectors and detections, so the next photo costs what a new one does."""
+        service = self.app.extensions["lookalike"]
+        service.embedder.clear()
+        if service.detector is not None:
+            service.detector.forget()
+
     def query_vector(self, data: bytes) -> np.ndarray:
         """The vector the API computes for this photo (decoded and embedded the same way, and cached by it)."""
         return np.asarray(self.embedder.image(decode_image(data, self.config.decode, source="query")), np.float32)
@@ -74,6 +91,8 @@ class ServedSearch:
         return np.asarray(self.embedder.text(text), np.float32)
 
     def _search(self, **request: Any) -> list[str]:
+        if "json" in request:
+            return [hit["product_id"] for hit in self.response(request["json"])["hits"]]
         started = time.perf_counter()
         response = self.http.post("/search", **request)
         self.latencies_ms.append((time.perf_counter() - started) * 1000)

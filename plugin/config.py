@@ -107,6 +107,30 @@ class LimitsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class DetectConfig:
+    """How query photos are searched for the objects in them (:mod:`plugin.search.regions`)."""
+
+    #: What ``POST /search`` does when the request does not say: ``auto``, ``off`` or ``all``.
+    mode: str = "auto"
+    #: The converted detector; None: the file ``lookalike detector build`` makes in *cache_dir*.
+    model_file: Path | None = None
+    #: Shared by every checkout on the machine, as Maven's ``~/.m2`` is.
+    cache_dir: Path = Path.home() / ".cache" / "lookalike" / "detector"
+    #: The detector's square input side in pixels (a multiple of 32).
+    size: int = 384
+    #: Boxes the detector is less sure of than this are dropped.
+    min_score: float = 0.1
+    #: Detected boxes ``auto`` searches beside the whole photo, most salient first.
+    candidates: int = 3
+    #: ``auto`` also searches a grid of ``grid`` × ``grid`` square windows, each ``grid_side``
+    #: of the photo's width and height (0: no grid).
+    grid: int = 2
+    grid_side: float = 0.6
+    #: Boxes ``all`` searches, each its own group of results.
+    max_groups: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """Everything lookalike needs to know about its surroundings."""
 
@@ -131,6 +155,7 @@ class Config:
     ingest: IngestConfig = IngestConfig()
     serve: ServeConfig = ServeConfig()
     limits: LimitsConfig = LimitsConfig()
+    detect: DetectConfig = DetectConfig()
     #: The embedding model: ``offline`` (the packaged default) or ``clip:<checkpoint id or directory>``.
     model: str = "offline"
     #: Threads for model inference; 0 means one per core available to this process.
@@ -248,6 +273,17 @@ class Config:
                 url_fetch=env.get("LOOKALIKE_RATE_LIMIT_URL_FETCH", "60/minute").strip(),
                 admin_failures=env.get("LOOKALIKE_RATE_LIMIT_ADMIN_FAILURES", "10/minute").strip(),
             ),
+            detect=DetectConfig(
+                mode=_choice(env, "LOOKALIKE_DETECT", ("auto", "off", "all"), "auto"),
+                model_file=Path(env["LOOKALIKE_DETECTOR_FILE"]).expanduser().resolve() if env.get("LOOKALIKE_DETECTOR_FILE") else None,
+                cache_dir=Path(env.get("LOOKALIKE_DETECTOR_CACHE", str(Path.home() / ".cache" / "lookalike" / "detector"))).expanduser().resolve(),
+                size=_multiple_of_32(env, "LOOKALIKE_DETECTOR_SIZE", 384),
+                min_score=_float(env, "LOOKALIKE_DETECTOR_MIN_SCORE", 0.1),
+                candidates=max(0, _int(env, "LOOKALIKE_DETECT_CANDIDATES", 3)),
+                grid=max(0, min(4, _int(env, "LOOKALIKE_DETECT_GRID", 2))),
+                grid_side=min(1.0, max(0.2, _float(env, "LOOKALIKE_DETECT_GRID_SIDE", 0.6))),
+                max_groups=max(1, _int(env, "LOOKALIKE_DETECT_MAX_GROUPS", 5)),
+            ),
             model=env.get("LOOKALIKE_MODEL", "offline"),
             # LOOKALIKE_TORCH_THREADS is the older name, from before ONNX Runtime ran the model.
             inference_threads=_int(env, "LOOKALIKE_INFERENCE_THREADS", _int(env, "LOOKALIKE_TORCH_THREADS", 0)),
@@ -286,6 +322,13 @@ def _refresh_interval(env: Mapping[str, str], key: str, default: str) -> str:
     value = env.get(key, "").strip() or default
     if not re.fullmatch(r"-1|\d+(ms|s|m|h)", value):
         raise ConfigError(f"{key} must be a time such as 30s or 2m, or -1; got {value!r}")
+    return value
+
+
+def _multiple_of_32(env: Mapping[str, str], key: str, default: int) -> int:
+    value = _int(env, key, default)
+    if value < 64 or value > 1024 or value % 32:
+        raise ConfigError(f"{key} must be a multiple of 32 from 64 to 1024; got {value}")
     return value
 
 

@@ -1,4 +1,4 @@
-/* The search page: a photo (chosen, dropped, pasted or taken), a region of it, words, filters, results. */
+/* The search page: a photo (chosen, dropped, pasted or taken), an object or a region of it, words, filters, results. */
 "use strict";
 (function () {
   const { postSearch, shrink, price, el, breakdown } = window.Lookalike;
@@ -6,13 +6,24 @@
   const PAGE_SIZE = 24;
   //: Longest side of the photo sent to the API; the model looks at 224 pixels anyway.
   const UPLOAD_SIDE = 768;
-  const state = { photo: null, box: null, like: null, filters: {}, priceRange: null, page: 1 };
+  //: Products shown for each object with "Shop the look": a glance each, not a catalogue.
+  const LOOK_SIZE = 8;
+  //: The API refuses a crop narrower or lower than 0.05 of the photo (api/schemas.py), and a
+  //: detected box may be thinner (a cable, a pen): such a side is widened, a little over, to search it.
+  const MIN_SIDE = 0.051;
+  // found: the objects the API found in the photo ({boxes, searched}), kept while the shopper
+  // searches one of them, since the answer to a crop search finds nothing itself.
+  // picked: the index in found.boxes of the object the shopper chose; look: one search per object.
+  const state = { photo: null, box: null, found: null, picked: null, look: false, like: null, filters: {}, priceRange: null, page: 1 };
 
   // -- the photo ---------------------------------------------------------------------------
   async function usePhoto(file) {
     if (!file || !file.type.startsWith("image/")) return;
     state.photo = await shrink(file, UPLOAD_SIDE);
     state.box = null;
+    state.found = null;
+    state.picked = null;
+    state.look = false;
     state.like = null;
     $("like").hidden = true;
     const img = $("preview-image");
@@ -20,7 +31,7 @@
     img.src = URL.createObjectURL(state.photo);
     $("preview").hidden = false;
     $("box").hidden = true;
-    $("clear-box").hidden = true;
+    drawObjects();
     run(1);
   }
 
@@ -42,6 +53,10 @@
   $("remove-photo").addEventListener("click", () => {
     state.photo = null;
     state.box = null;
+    state.found = null;
+    state.picked = null;
+    state.look = false;
+    drawObjects();
     $("preview").hidden = true;
     $("photo").value = "";
     $("camera").value = "";
@@ -64,10 +79,21 @@
   }
   stage.addEventListener("pointerdown", (e) => {
     start = fraction(e);
+    // On an object's button, wait and see: a click searches that object, a drag draws a box.
+    // Capturing the pointer now would send the click to the stage instead of the button.
+    if (e.target.closest(".object")) return;
     stage.setPointerCapture(e.pointerId);
     e.preventDefault();
   });
-  stage.addEventListener("pointermove", (e) => { if (start) drawBox(start, fraction(e)); });
+  stage.addEventListener("pointermove", (e) => {
+    if (!start) return;
+    const now = fraction(e);
+    if (!stage.hasPointerCapture(e.pointerId)) {
+      if (Math.abs(now[0] - start[0]) < 0.02 && Math.abs(now[1] - start[1]) < 0.02) return;
+      stage.setPointerCapture(e.pointerId);
+    }
+    drawBox(start, now);
+  });
   stage.addEventListener("pointerup", (e) => {
     if (!start) return;
     const box = drawBox(start, fraction(e));
@@ -78,15 +104,112 @@
       return;
     }
     state.box = box.map((v) => Math.round(v * 1000) / 1000);
-    $("clear-box").hidden = false;
+    state.picked = null; // the shopper's own box replaces the object chosen before
+    state.look = false;
+    drawObjects();
     run(1);
   });
-  $("clear-box").addEventListener("click", () => {
+  $("clear-box").addEventListener("click", automatic);
+
+  /** Back to the search the photo started with: the API picks the whole photo or one of its objects. */
+  function automatic() {
     state.box = null;
+    state.picked = null;
+    state.look = false;
     boxEl.hidden = true;
-    $("clear-box").hidden = true;
+    drawObjects();
+    run(1);
+  }
+
+  // -- the objects found in the photo: a button each, over the photo ----------------------------
+  function objectName(found) {
+    return found.label ? found.label.replace(/_/g, " ") : "object";
+  }
+
+  /** The index of the object the results are for, if one is. */
+  function searchedObject() {
+    if (!state.found) return null;
+    if (state.picked != null) return state.picked;
+    if (state.box || state.look) return null;
+    return state.found.searched;
+  }
+
+  function drawObjects() {
+    const boxes = state.photo && state.found ? state.found.boxes : [];
+    const chosen = searchedObject();
+    // A small object drawn after a big one that holds it stays clickable: the smaller, the higher.
+    const byArea = boxes.map((_, i) => i).sort((a, b) => area(boxes[b].box) - area(boxes[a].box));
+    const buttons = boxes.map((found, i) => {
+      const [l, t, r, b] = found.box;
+      const button = el("button", null, "object");
+      button.type = "button";
+      button.dataset.index = i;
+      button.append(el("span", String(i + 1), "badge"));
+      button.setAttribute("aria-label", `Search the ${objectName(found)} (${i + 1} of ${boxes.length})`);
+      button.title = `Search the ${objectName(found)}`;
+      button.setAttribute("aria-pressed", String(i === chosen));
+      Object.assign(button.style, {
+        left: l * 100 + "%", top: t * 100 + "%", width: (r - l) * 100 + "%", height: (b - t) * 100 + "%",
+        zIndex: String(1 + byArea.indexOf(i)),
+      });
+      button.addEventListener("click", () => pick(i));
+      return button;
+    });
+    $("objects").replaceChildren(...buttons);
+    $("objects").hidden = !buttons.length;
+    $("hint").textContent = buttons.length
+      ? "Choose an object in your photo, or drag across the photo to search only that part."
+      : "Drag across the photo to search only that part.";
+    $("shop-look").hidden = !buttons.length;
+    $("shop-look").setAttribute("aria-pressed", String(state.look));
+    $("clear-box").hidden = !(state.box || state.picked != null || state.look);
+  }
+
+  function cropOf(box) {
+    const crop = box.slice();
+    for (const [low, high] of [[0, 2], [1, 3]]) {
+      if (crop[high] - crop[low] >= MIN_SIDE) continue;
+      const centre = (crop[low] + crop[high]) / 2;
+      crop[low] = Math.round(Math.min(1 - MIN_SIDE, Math.max(0, centre - MIN_SIDE / 2)) * 10000) / 10000;
+      crop[high] = Math.round((crop[low] + MIN_SIDE) * 10000) / 10000;
+    }
+    return crop;
+  }
+
+  function area(box) {
+    return (box[2] - box[0]) * (box[3] - box[1]);
+  }
+
+  function pick(index) {
+    // Choosing the object already searched again lets go of it, as a pressed toggle does.
+    if (index === searchedObject()) return automatic();
+    state.picked = index;
+    state.box = null;
+    state.look = false;
+    state.like = null;
+    $("like").hidden = true;
+    boxEl.hidden = true;
+    drawObjects();
+    run(1);
+  }
+
+  $("shop-look").addEventListener("click", () => {
+    if (state.look) return automatic();
+    state.look = true;
+    state.picked = null;
+    state.box = null;
+    state.like = null;
+    $("like").hidden = true;
+    boxEl.hidden = true;
+    drawObjects();
     run(1);
   });
+
+  /** Lights an object's box while the shopper looks at its results. */
+  function light(index, on) {
+    const button = $("objects").querySelector(`[data-index="${index}"]`);
+    if (button) button.classList.toggle("lit", on);
+  }
 
   // -- the query -----------------------------------------------------------------------------
   function body(page) {
@@ -95,7 +218,12 @@
     const b = { text: $("text").value.trim() || null, filters, sort: $("sort").value, page, size: PAGE_SIZE, facets: true, explain: true };
     if ($("profile").value) b.profile = $("profile").value;
     if (state.like) b.product_id = state.like.product_id;
+    else if (state.photo && state.picked != null) b.crop = cropOf(state.found.boxes[state.picked].box);
     else if (state.photo && state.box) b.crop = state.box;
+    else if (state.photo && state.look) {
+      b.detect = "all";
+      b.size = LOOK_SIZE;
+    }
     return b;
   }
 
@@ -121,6 +249,10 @@
 
   // -- results -------------------------------------------------------------------------------
   function show(answer) {
+    if (answer.detection && state.photo) {
+      state.found = answer.detection;
+      drawObjects();
+    }
     const grid = $("grid");
     grid.replaceChildren(...answer.hits.map(card));
     const first = (answer.page - 1) * answer.size + 1;
@@ -129,7 +261,40 @@
       : `${answer.total} products` + (answer.total > answer.size ? `, ${first}–${first + answer.hits.length - 1} shown` : "");
     $("prev").hidden = answer.page <= 1;
     $("next").hidden = answer.page * answer.size >= Math.min(answer.total, 100);
+    const looks = state.look && answer.groups ? answer.groups : [];
+    $("groups").replaceChildren(...looks.map(group));
+    $("groups").hidden = $("whole-heading").hidden = !looks.length;
+    if (looks.length) {
+      $("status").textContent = `Shop the look: products for each of the ${looks.length} objects in your photo, then for the whole photo.`;
+      $("prev").hidden = $("next").hidden = true;
+    }
     facets(answer.facets || {});
+  }
+
+  /** One object's results under a heading with its number and name, as drawn on the photo. */
+  function group(found) {
+    const section = el("section", null, "group");
+    const heading = el("h3");
+    heading.id = "group-" + found.index;
+    heading.append(el("span", String(found.index + 1), "badge"), " " + objectName(found));
+    section.setAttribute("aria-labelledby", heading.id);
+    section.dataset.index = found.index;
+    const grid = el("ul", null, "grid");
+    grid.replaceChildren(...found.hits.map((hit) => {
+      // A product's title sits a level under its object's heading.
+      const node = card(hit);
+      const title = node.querySelector(".title");
+      const lower = el("h4", null, "title");
+      lower.append(...title.childNodes);
+      title.replaceWith(lower);
+      return node;
+    }));
+    section.append(heading, found.hits.length ? grid : el("p", "No products look like it."));
+    section.addEventListener("mouseenter", () => light(found.index, true));
+    section.addEventListener("mouseleave", () => light(found.index, false));
+    section.addEventListener("focusin", () => light(found.index, true));
+    section.addEventListener("focusout", () => light(found.index, false));
+    return section;
   }
 
   function card(hit) {

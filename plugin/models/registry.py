@@ -18,6 +18,7 @@ from plugin.models.runtime import RUNTIMES, Runtime
 
 if TYPE_CHECKING:
     from plugin.config import Config
+    from plugin.models.detector import Detector
 
 def usable_cores() -> int:
     """The cores this process may run on (its affinity), not the machine's count."""
@@ -94,3 +95,26 @@ def spec_for_model(model: str) -> EmbeddingSpec:
     from plugin.models.clip import clip_spec
 
     return clip_spec(checkpoint)
+
+
+_detectors: dict[tuple[Path, float, int], Detector] = {}
+
+
+def detector_for(config: Config) -> Detector | None:
+    """The configured object detector, loaded once per process; None when it has not been built.
+
+    Searching works without it (``detect`` then falls back to the whole photo, and says so);
+    ``lookalike detector build`` makes it.
+    """
+    from plugin.models.detector import Detector
+    from plugin.models.detector_build import detector_file
+
+    settings = config.detect
+    path = settings.model_file or detector_file(settings.cache_dir, settings.size)
+    if not path.is_file():
+        return None
+    key = (path, settings.min_score, config.inference_threads)
+    with _load_lock:
+        if key not in _detectors:
+            _detectors[key] = Detector(path, threads=config.inference_threads or usable_cores(), min_score=settings.min_score)
+        return _detectors[key]

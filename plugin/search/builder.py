@@ -23,6 +23,10 @@ SORTS: Mapping[str, list[dict[str, Any]] | None] = {
     "rating": [{"rating": {"order": "desc", "missing": "_last"}}],
     "newest": [{"created_at": {"order": "desc", "missing": "_last"}}],
 }
+#: Candidates each further region of a photo contributes (:mod:`plugin.search.regions`), and
+#: its HNSW search breadth: a region matters only where it holds the product it matches best.
+REGION_K = 20
+REGION_EF_SEARCH = 64
 #: Browsing without a photo or words shows the most popular products first.
 BROWSE_SORT = [{"popularity": {"order": "desc", "missing": "_last"}}]
 PRICE_RANGES = ((None, 25.0), (25.0, 50.0), (50.0, 100.0), (100.0, 250.0), (250.0, None))
@@ -53,8 +57,10 @@ def signal_queries(query: Query) -> dict[str, dict[str, Any]]:
     k = query.window
     out: dict[str, dict[str, Any]] = {}
 
-    def knn(field: str, vector: list[float]) -> dict[str, Any]:
-        params: dict[str, Any] = {"vector": vector, "k": k, "method_parameters": {"ef_search": max(k, query.ef_search)}}
+    def knn(field: str, vector: list[float], k: int = k, ef_search: int = query.ef_search, boost: float = 1.0) -> dict[str, Any]:
+        params: dict[str, Any] = {"vector": vector, "k": k, "method_parameters": {"ef_search": max(k, ef_search)}}
+        if boost != 1.0:
+            params["boost"] = boost
         if inside is not None:
             params["filter"] = inside
         found: dict[str, Any] = {"knn": {field: params}}
@@ -63,7 +69,15 @@ def signal_queries(query: Query) -> dict[str, dict[str, Any]]:
         return {"bool": {"must": [found], "must_not": exclusions}} if exclusions else found
 
     if query.image_vector is not None and query.weights.get("image", 0) > 0:
-        out["image"] = {"size": k, **HIT_IDS, "query": knn("images.vector", query.image_vector)}
+        searched = knn("images.vector", query.image_vector)
+        if query.image_regions:
+            # A product scores the best match of any region of the photo (dis_max with no tie
+            # breaker is the maximum): the region that holds it decides, the others add nothing.
+            # A region finds the few products it holds, so its k-NN is narrower than the whole photo's.
+            narrow = min(k, REGION_K)
+            parts = [searched, *(knn("images.vector", part.vector, narrow, REGION_EF_SEARCH, part.weight) for part in query.image_regions)]
+            searched = {"dis_max": {"queries": parts, "tie_breaker": 0.0}}
+        out["image"] = {"size": k, **HIT_IDS, "query": searched}
     if query.text_image_vector is not None and query.weights.get("text_image", 0) > 0:
         out["text_image"] = {"size": k, **HIT_IDS, "query": knn("images.vector", query.text_image_vector)}
     if query.text_vector is not None and query.weights.get("text", 0) > 0:

@@ -45,9 +45,33 @@ class QueryEmbedder:
         with self._lock:
             return CacheStats(self.hits, self.misses, len(self._cache), int(self._cache.maxsize))
 
+    def clear(self) -> None:
+        """Forget every cached vector (an evaluation timing new photos, say)."""
+        with self._lock:
+            self._cache.clear()
+
     def image(self, image: Image.Image) -> list[float]:
-        key = ("image", hashlib.sha256(image.tobytes() + repr(image.size).encode()).hexdigest())
-        return self._cached(key, lambda: embed_views(self.backend, image, self.views))
+        return self._cached(_image_key(image), lambda: embed_views(self.backend, image, self.views))
+
+    def images(self, images: list[Image.Image]) -> list[list[float]]:
+        """The vectors of several photos (the parts of one photo, say); those not cached run as one batch."""
+        keys = [_image_key(image) for image in images]
+        found: dict[tuple[str, str], np.ndarray] = {}
+        with self._lock:
+            for key in keys:
+                vector = self._cache.get(key)
+                if vector is not None:
+                    found[key] = vector
+            self.hits += sum(1 for key in keys if key in found)
+            self.misses += sum(1 for key in keys if key not in found)
+        missing = {key: image for key, image in zip(keys, images) if key not in found}
+        if missing:
+            vectors = embed_many_views(self.backend, list(missing.values()), self.views)
+            with self._lock:
+                for key, vector in zip(missing, vectors):
+                    self._cache[key] = vector
+                    found[key] = vector
+        return [found[key].tolist() for key in keys]
 
     def text(self, text: str) -> list[float]:
         return self._cached(("text", _text_key(text)), lambda: self.backend.embed_texts([text])[0])
@@ -72,6 +96,10 @@ class QueryEmbedder:
         return vector.tolist()
 
 
+def _image_key(image: Image.Image) -> tuple[str, str]:
+    return ("image", hashlib.sha256(image.tobytes() + repr((image.mode, image.size)).encode()).hexdigest())
+
+
 def _text_key(text: str) -> str:
     return hashlib.sha256(" ".join(text.lower().split()).encode()).hexdigest()
 
@@ -80,3 +108,9 @@ def embed_views(backend: EmbeddingBackend, image: Image.Image, views: tuple[str,
     """The unit mean of the unit vectors of *image* seen as each of *views* (one batched forward pass)."""
     vectors = backend.embed_images([VIEWS[name](image) for name in views])
     return normalise(vectors.mean(axis=0, keepdims=True))[0]
+
+
+def embed_many_views(backend: EmbeddingBackend, images: list[Image.Image], views: tuple[str, ...]) -> np.ndarray:
+    """:func:`embed_views` of each of *images*, all in one forward pass."""
+    vectors = backend.embed_images([VIEWS[name](image) for image in images for name in views])
+    return normalise(vectors.reshape(len(images), len(views), -1).mean(axis=1))

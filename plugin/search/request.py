@@ -72,6 +72,16 @@ class Weights(BaseModel):
         return {name: value for name, value in self.model_dump().items() if value is not None}
 
 
+class RegionVector(BaseModel):
+    """A part of the query photo searched beside the whole (:mod:`plugin.search.regions`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vector: list[float]
+    #: Its matches' scores are multiplied by this: a part of a photo is less sure evidence than the whole.
+    weight: float = Field(default=1.0, gt=0, le=1)
+
+
 class Filters(BaseModel):
     """Which products may be returned; every signal applies them inside its own search."""
 
@@ -193,6 +203,9 @@ class Query(SearchOptions):
     """One search: the vectors and words of each signal, with the options above."""
 
     image_vector: list[float] | None = None
+    #: Further vectors of parts of the same photo (:mod:`plugin.search.regions`): the image signal
+    #: scores a product by the best match of any of them and :attr:`image_vector`.
+    image_regions: list[RegionVector] = Field(default_factory=list, max_length=32)
     text: str | None = None
     text_vector: list[float] | None = None
     #: The text mapped into the image space (CLIP's own text vector, or the offline bridge).

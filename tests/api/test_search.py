@@ -216,9 +216,10 @@ def test_each_search_says_how_long_each_stage_took_in_a_server_timing_header(api
     both = upload(api, degraded(products["Tripod"]["images"][0]), text="tripod", size="3")
     similar = api.get("/products/laptop/similar?size=3")
 
-    assert stages(photo) == ["parse", "decode", "embed", "signals", "fusion", "page", "serialise", "total"]
+    # A photo is looked at for objects (detect: auto), its regions embedded, and the region that found the first result named.
+    assert stages(photo) == ["parse", "decode", "detect", "embed", "signals", "fusion", "page", "explain_region", "serialise", "total"]
     assert stages(words) == ["parse", "embed_text", "signals", "fusion", "page", "serialise", "total"]
-    assert stages(both) == ["parse", "decode", "embed", "embed_text", "signals", "fusion", "page", "serialise", "total"]
+    assert stages(both) == ["parse", "decode", "detect", "embed", "embed_text", "signals", "fusion", "page", "explain_region", "serialise", "total"]
     assert stages(similar) == ["product", "signals", "fusion", "page", "serialise", "total"]
     for response in (photo, words, both, similar):
         # The W3C form, which browsers' developer tools read: name;dur=milliseconds, comma-separated.

@@ -21,7 +21,7 @@ def reference() -> dict[str, Any]:
 
 
 def test_search_quality_holds_against_the_committed_reference(base_config: Config, reference: dict[str, Any]) -> None:
-    """The whole gate: the Vendure robustness table and small Fashion-MNIST retrieval, measured now."""
+    """The whole gate: the Vendure robustness table, small Fashion-MNIST retrieval and the scenes, measured now."""
     drops = compare(run_gate(base_config), reference)
     assert not drops, "search quality fell:\n" + "\n".join(map(str, drops))
 
@@ -66,3 +66,17 @@ def test_the_reference_gates_the_text_and_hybrid_queries(reference: dict[str, An
     for kind in ("title", "category", "photo_and_words"):
         assert {f"vendure.text.{kind}.default.{metric}" for metric in ("recall_at_1", "recall_at_5", "mrr", "ndcg_at_10")} <= names
     assert "fashion.text.default.precision_at_10" in names
+
+
+def test_the_reference_gates_the_scenes_with_detect_off_and_auto(reference: dict[str, Any]) -> None:
+    names = set(gated_figures(reference))
+    for mode in ("off", "auto"):
+        assert {f"scenes.{mode}.{metric}" for metric in ("largest_recall_at_1", "largest_recall_at_5", "each_recall_at_5")} <= names
+
+
+def test_auto_finding_less_than_the_whole_photo_fails_the_gate(reference: dict[str, Any]) -> None:
+    worse = copy.deepcopy(reference)
+    modes = worse["scenes"]["modes"]
+    modes["auto"]["largest_recall_at_1"] = modes["off"]["largest_recall_at_1"] - 0.01
+    names = [drop.figure for drop in compare(worse, worse)]
+    assert names == ["scenes.auto.largest_recall_at_1 (below detect off)"]

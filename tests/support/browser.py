@@ -132,3 +132,30 @@ def wait_for_results(page: Page, previous: str | None = None) -> None:
 
 def snapshot(page: Page) -> str:
     return page.evaluate("document.getElementById('status').textContent + document.getElementById('grid').textContent")
+
+
+#: Wraps the page's fetch to keep the body of every POST /search it sends: a multipart body
+#: with a photo is not readable from Playwright's request (its post data comes back empty).
+_RECORD_SEARCHES = """
+(() => {
+  const sent = (window.__lookalikeSearches = []);
+  const fetch = window.fetch;
+  window.fetch = function (url, init) {
+    if (String(url).endsWith("/search") && init && init.body) {
+      const body = init.body instanceof FormData ? init.body.get("query") : init.body;
+      sent.push({ query: JSON.parse(body), photo: init.body instanceof FormData && init.body.has("image") });
+    }
+    return fetch.apply(this, arguments);
+  };
+})();
+"""
+
+
+def record_searches(page: Page) -> None:
+    """From the next page load on, keep what each ``POST /search`` the page sends asks for (see :func:`sent_searches`)."""
+    page.add_init_script(_RECORD_SEARCHES)
+
+
+def sent_searches(page: Page) -> list[dict[str, object]]:
+    """Each search the page sent since it loaded, oldest first: ``{"query": the JSON body or form's query, "photo": bool}``."""
+    return page.evaluate("window.__lookalikeSearches || []")

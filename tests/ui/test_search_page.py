@@ -1,23 +1,32 @@
-"""The search page in a real browser: a photo, a region of it, facets, more-like-this, the score breakdown."""
+"""The search page in a real browser: a photo, the objects in it, a region of it, facets, more-like-this, the score breakdown."""
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, Response, Route, expect
 
+from engine.local_redis import LocalRedis
+from plugin.config import Config
 from tests.support.browser import (
     ApiServer,
     card_titles,
+    record_searches,
     screenshot,
+    sent_searches,
+    server_env,
     snapshot,
     wait_for_results,
 )
 from tests.support.images import degraded, jpeg
+from tests.support.scenes import Scene, ball_and_laptop
 
 
 def api_search(server: ApiServer, body: dict[str, Any]) -> dict[str, Any]:
@@ -164,3 +173,230 @@ def test_the_page_is_keyboard_operable_and_labelled(page: Page, search_server: A
     page.keyboard.press("Enter")
     wait_for_results(page, before)
     assert "Tent" in card_titles(page)[:3]
+
+
+# -- the objects found in the shopper's photo ------------------------------------------------------
+
+
+def is_search(response: Response) -> bool:
+    return response.url.endswith("/search") and response.request.method == "POST"
+
+
+def upload(page: Page, server: ApiServer, photo: Path) -> dict[str, Any]:
+    """Open the search page, choose *photo*, and wait for its results; the API's answer."""
+    record_searches(page)
+    page.goto(server.url + "/")
+    wait_for_results(page)
+    before = snapshot(page)
+    with page.expect_response(is_search) as answered:
+        page.set_input_files("#photo", str(photo))
+    wait_for_results(page, before)
+    return answered.value.json()
+
+
+def pressed(objects: Locator) -> list[bool]:
+    return [button.get_attribute("aria-pressed") == "true" for button in objects.all()]
+
+
+def another_product(scene: Scene, detection: dict[str, Any]) -> tuple[int, str]:
+    """An object the automatic search did not pick, over a product other than the one it searched: its index and the product."""
+    boxes = detection["boxes"]
+    searched = None if detection["searched"] is None else scene.product_under(boxes[detection["searched"]]["box"])
+    over = [(index, scene.product_under(found["box"])) for index, found in enumerate(boxes)]
+    return next((index, title) for index, title in over if title is not None and title != searched)
+
+
+def test_the_objects_found_in_a_photo_are_buttons_that_search_that_object(
+    page: Page, search_server: ApiServer, shop_config: Config, products: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    # A tennis ball and a laptop pasted onto a photo of a drum, at places known to the pixel.
+    scene = ball_and_laptop(shop_config.data_dir, products, tmp_path / "drum.jpg")
+    answer = upload(page, search_server, tmp_path / "drum.jpg")
+    detection = answer["detection"]
+    boxes = detection["boxes"]
+    automatic = card_titles(page)
+    assert {scene.product_under(found["box"]) for found in boxes} >= {"Tennis Ball", "Laptop"}
+
+    # Each object is a toggle button drawn over the photo where the API boxed it; the one searched is pressed.
+    objects = page.locator("#objects").get_by_role("button")
+    expect(objects).to_have_count(len(boxes))
+    image = page.locator("#preview-image").bounding_box()
+    assert image is not None
+    for index, found in enumerate(boxes):
+        button = objects.nth(index)
+        name = found["label"].replace("_", " ")
+        expect(button).to_have_accessible_name(f"Search the {name} ({index + 1} of {len(boxes)})")
+        drawn = button.bounding_box()
+        assert drawn is not None
+        left, top, right, bottom = found["box"]
+        assert drawn["x"] == pytest.approx(image["x"] + left * image["width"], abs=1.5)
+        assert drawn["y"] == pytest.approx(image["y"] + top * image["height"], abs=1.5)
+        assert drawn["width"] == pytest.approx((right - left) * image["width"], abs=1.5)
+        assert drawn["height"] == pytest.approx((bottom - top) * image["height"], abs=1.5)
+    assert pressed(objects) == [index == detection["searched"] for index in range(len(boxes))]
+    assert "crop" not in sent_searches(page)[-1]["query"]
+
+    # A click on the other product's box searches that box of the same photo, as a crop.
+    index, title = another_product(scene, detection)
+    before = snapshot(page)
+    objects.nth(index).click()
+    wait_for_results(page, before)
+    sent = sent_searches(page)[-1]
+    assert sent["photo"] and sent["query"]["crop"] == boxes[index]["box"]
+    assert card_titles(page)[0] == title
+    assert card_titles(page) != automatic
+    # The boxes stay, though a crop search finds none itself; the chosen one is pressed now.
+    expect(objects).to_have_count(len(boxes))
+    assert pressed(objects) == [i == index for i in range(len(boxes))]
+    expect(page.get_by_role("button", name="Whole photo")).to_be_visible()
+
+    # From the keyboard, choosing the pressed object again lets go of it: back to the photo's own search.
+    objects.nth(index).focus()
+    before = snapshot(page)
+    page.keyboard.press("Enter")
+    wait_for_results(page, before)
+    assert "crop" not in sent_searches(page)[-1]["query"]
+    assert card_titles(page) == automatic
+    assert pressed(objects) == [i == detection["searched"] for i in range(len(boxes))]
+    expect(page.get_by_role("button", name="Whole photo")).to_be_hidden()
+
+
+def test_a_box_drawn_by_hand_replaces_the_chosen_object_and_whole_photo_goes_back(
+    page: Page, search_server: ApiServer, shop_config: Config, products: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    scene = ball_and_laptop(shop_config.data_dir, products, tmp_path / "drum.jpg")
+    detection = upload(page, search_server, tmp_path / "drum.jpg")["detection"]
+    automatic = card_titles(page)
+    objects = page.locator("#objects").get_by_role("button")
+    index, _ = another_product(scene, detection)
+    before = snapshot(page)
+    objects.nth(index).click()
+    wait_for_results(page, before)
+
+    # A drag draws the shopper's own box, even one that starts on an object's button.
+    start = objects.nth(index).bounding_box()
+    image = page.locator("#preview-image").bounding_box()
+    assert start is not None and image is not None
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(image["x"] + image["width"] * 0.7, image["y"] + image["height"] * 0.7, steps=5)
+    page.mouse.move(image["x"] + image["width"] * 0.98, image["y"] + image["height"] * 0.95, steps=5)
+    before = snapshot(page)
+    page.mouse.up()
+    wait_for_results(page, before)
+    crop = sent_searches(page)[-1]["query"]["crop"]
+    assert crop != detection["boxes"][index]["box"]
+    assert crop[2:] == pytest.approx([0.98, 0.95], abs=0.01)
+    expect(page.locator("#box")).to_be_visible()
+    assert pressed(objects) == [False] * len(detection["boxes"])  # no object chosen now, the boxes still offered
+
+    before = snapshot(page)
+    page.get_by_role("button", name="Whole photo").click()
+    wait_for_results(page, before)
+    assert "crop" not in sent_searches(page)[-1]["query"]
+    assert card_titles(page) == automatic
+    expect(page.locator("#box")).to_be_hidden()
+    assert pressed(objects) == [i == detection["searched"] for i in range(len(detection["boxes"]))]
+
+
+def test_shop_the_look_shows_the_products_for_each_object_under_its_own_heading(
+    page: Page, search_server: ApiServer, shop_config: Config, products: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    scene = ball_and_laptop(shop_config.data_dir, products, tmp_path / "drum.jpg")
+    upload(page, search_server, tmp_path / "drum.jpg")
+    look = page.get_by_role("button", name="Shop the look")
+    expect(look).to_have_attribute("aria-pressed", "false")
+
+    before = snapshot(page)
+    with page.expect_response(is_search) as answered:
+        look.click()
+    wait_for_results(page, before)
+    answer = answered.value.json()
+    assert sent_searches(page)[-1]["query"]["detect"] == "all"
+    groups = answer["groups"]
+    assert len(groups) >= 2
+    expect(look).to_have_attribute("aria-pressed", "true")
+
+    # One section per object, in the API's order, headed by the object's number and name, with its products.
+    sections = page.locator("#groups > section")
+    expect(sections).to_have_count(len(groups))
+    expect(page.locator("#objects").get_by_role("button")).to_have_count(len(answer["detection"]["boxes"]))
+    for section, group in zip(sections.all(), groups):
+        heading = section.get_by_role("heading", level=3)
+        expect(heading).to_have_text(f"{group['index'] + 1} {group['label'].replace('_', ' ')}")
+        assert section.locator(".card .title a").all_inner_texts() == [hit["title"] for hit in group["hits"]]
+    # The ball's box finds the ball first, the laptop's the laptop.
+    firsts = {scene.product_under(group["box"]): group["hits"][0]["title"] for group in groups if group["hits"]}
+    assert firsts.get("Tennis Ball") == "Tennis Ball" and firsts.get("Laptop") == "Laptop"
+    # Then the whole photo's products.
+    expect(page.get_by_role("heading", name="The whole photo")).to_be_visible()
+    assert card_titles(page) == [hit["title"] for hit in answer["hits"]]
+
+    # Hovering over an object's products lights its box on the photo.
+    sections.nth(1).hover()
+    expect(page.locator("#objects button.lit")).to_have_count(1)
+    expect(page.locator("#objects button.lit")).to_have_attribute("data-index", str(groups[1]["index"]))
+
+    before = snapshot(page)
+    look.click()  # pressed again: back to one list of results
+    wait_for_results(page, before)
+    assert "detect" not in sent_searches(page)[-1]["query"]
+    expect(sections).to_have_count(0)
+    expect(page.locator("#groups")).to_be_hidden()
+
+
+@pytest.fixture(scope="module")
+def server_without_detector(
+    shop_config: Config, redis_server: LocalRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The API over the demo catalogue on a machine where ``lookalike detector build`` was never run."""
+    empty = tmp_path_factory.mktemp("no-detector")
+    env = server_env(shop_config, CELERY_BROKER_URL=redis_server.url, LOOKALIKE_DETECTOR_CACHE=str(empty))
+    server = ApiServer(env, tmp_path_factory.mktemp("serve-no-detector") / "serve.log")
+    yield server
+    server.stop()
+
+
+def test_without_an_object_detector_the_photo_is_searched_whole_and_nothing_more_is_offered(
+    page: Page, server_without_detector: ApiServer, products: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    photo = tmp_path / "laptop.jpg"
+    photo.write_bytes(degraded(products["Laptop"]["images"][0]))
+    answer = upload(page, server_without_detector, photo)
+    assert answer["detection"]["boxes"] == [] and re.search("no object detector", answer["detection"]["reason"])
+
+    assert card_titles(page)[0] == "Laptop"
+    expect(page.locator("#status")).to_have_text(re.compile(r"^\d+ products"))  # no error, no word of the detector
+    expect(page.locator("#objects")).to_be_hidden()
+    expect(page.locator("#objects button")).to_have_count(0)
+    expect(page.get_by_role("button", name="Shop the look")).to_be_hidden()
+    expect(page.locator("#hint")).to_have_text("Drag across the photo to search only that part.")
+
+
+def test_an_object_thinner_than_the_smallest_crop_is_searched_with_its_thin_side_widened(
+    page: Page, search_server: ApiServer, shop_config: Config, products: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    # A detector may box a cable or a pen thinner than the 0.05 of the photo a crop must have at
+    # least. This photo has no such object, so the real answer gets one more box, 0.02 wide.
+    thin = {"box": [0.3, 0.6, 0.32, 0.95], "score": 0.2, "label": "knife"}
+
+    def with_a_thin_box(route: Route) -> None:
+        response = route.fetch()
+        answer = response.json()
+        if "detection" in answer:
+            answer["detection"]["boxes"].append(thin)
+        route.fulfill(response=response, json=answer)
+
+    page.route("**/search", with_a_thin_box)
+    ball_and_laptop(shop_config.data_dir, products, tmp_path / "drum.jpg")
+    boxes = upload(page, search_server, tmp_path / "drum.jpg")["detection"]["boxes"]
+    before = snapshot(page)
+    page.locator("#objects").get_by_role("button", name=re.compile("^Search the knife")).click()
+    wait_for_results(page, before)
+
+    crop = sent_searches(page)[-1]["query"]["crop"]
+    assert crop[1::2] == thin["box"][1::2]  # its height kept
+    assert crop[0] < 0.3 and crop[2] > 0.32 and crop[2] - crop[0] >= 0.05  # its width grown around its middle
+    assert (crop[0] + crop[2]) / 2 == pytest.approx(0.31, abs=1e-3)
+    expect(page.locator("#status")).to_have_text(re.compile(r"^\d+ products"))  # searched, not refused
+    assert page.locator("#objects button").nth(len(boxes) - 1).get_attribute("aria-pressed") == "true"

@@ -7,8 +7,16 @@ from typing import Any
 
 from playwright.sync_api import FileChooser, Page, expect
 
-from tests.support.browser import ApiServer, ShopSite, screenshot
+from plugin.config import Config
+from tests.support.browser import (
+    ApiServer,
+    ShopSite,
+    record_searches,
+    screenshot,
+    sent_searches,
+)
 from tests.support.images import degraded
+from tests.support.scenes import ball_and_laptop
 
 BUTTON = ".lookalike-widget >> button.photo"
 PANEL = ".lookalike-widget >> .panel"
@@ -92,3 +100,47 @@ def test_the_widget_is_reachable_by_keyboard(page: Page, shop_site: ShopSite) ->
             break
         page.wait_for_timeout(100)
     assert choosers, "Enter on the focused photo button opens the file chooser"
+
+
+def test_the_widget_draws_the_objects_in_the_photo_and_one_click_searches_that_object(
+    page: Page, shop_site: ShopSite, shop_config: Config, products: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    scene = ball_and_laptop(shop_config.data_dir, products, tmp_path / "drum.jpg")
+    record_searches(page)
+    page.goto(shop_site.url + "/")
+    with page.expect_response(lambda response: response.url.endswith("/search")) as answered:
+        with page.expect_file_chooser() as chooser:
+            page.locator(BUTTON).click()
+        chooser.value.set_files(str(tmp_path / "drum.jpg"))
+    detection = answered.value.json()["detection"]
+    boxes = detection["boxes"]
+    panel = page.locator(PANEL)
+    expect(panel.locator(".status")).to_contain_text("look like your photo", timeout=60_000)
+    automatic = panel.locator("li strong").all_inner_texts()
+
+    # The photo shows in the panel with a toggle button over each object; the one searched is pressed.
+    expect(panel.get_by_role("img", name="Your photo")).to_be_visible()
+    objects = panel.get_by_role("group", name="Objects found in your photo").get_by_role("button")
+    expect(objects).to_have_count(len(boxes))
+    for index, found in enumerate(boxes):
+        expect(objects.nth(index)).to_have_accessible_name(f"Search the {found['label'].replace('_', ' ')} ({index + 1} of {len(boxes)})")
+        expect(objects.nth(index)).to_have_attribute("aria-pressed", "true" if index == detection["searched"] else "false")
+
+    # One click on the box over the product the photo's own search did not pick searches that box alone.
+    searched = None if detection["searched"] is None else scene.product_under(boxes[detection["searched"]]["box"])
+    index, title = next(
+        (i, scene.product_under(found["box"])) for i, found in enumerate(boxes) if scene.product_under(found["box"]) not in (None, searched)
+    )
+    objects.nth(index).click()
+    expect(panel.locator(".status")).to_contain_text("look like the object you chose", timeout=60_000)
+    sent = sent_searches(page)[-1]
+    assert sent["photo"] and sent["query"]["crop"] == boxes[index]["box"]
+    assert panel.locator("li strong").first.inner_text() == title
+    expect(objects).to_have_count(len(boxes))
+    expect(objects.nth(index)).to_have_attribute("aria-pressed", "true")
+
+    # The same button again lets go of the object: the photo's own search, its results as before.
+    objects.nth(index).click()
+    expect(panel.locator(".status")).to_contain_text("look like your photo", timeout=60_000)
+    assert "crop" not in sent_searches(page)[-1]["query"]
+    assert panel.locator("li strong").all_inner_texts() == automatic
