@@ -82,30 +82,41 @@ def embed_photo(service: SearchService, data: bytes, field: str, body: SearchBod
         with stage("embed"):
             return PhotoQuery(service.embedder.image(region))
     mode = body.detect or service.config.detect.mode
-    if mode == DetectMode.off.value or service.detector is None or min(image.size) < 2 * regions.MIN_PIXELS:
-        reason = None
-        if mode != DetectMode.off.value:
-            reason = "no object detector is installed (lookalike detector build)" if service.detector is None else "the photo is too small to hold several objects"
+    reason = whole_photo_reason(service, image, body)
+    if mode == DetectMode.off.value or reason is not None:
         with stage("embed"):
-            return PhotoQuery(service.embedder.image(image), detection=Detection(mode, [], reason=reason))
+            return PhotoQuery(service.embedder.image(image), detection=Detection(mode, [], reason=None if mode == DetectMode.off.value else reason))
     settings = service.config.detect
+    working = regions.working_copy(image)
     with stage("detect"):
-        found = service.detector.detect(image)
+        found = service.detector.detect(working)  # type: ignore[union-attr]  # whole_photo_reason saw it
     # The same boxes, in the same order, whatever the mode: a page that switches modes keeps its numbering.
     boxes = regions.salient(found, settings.max_groups)
     if mode == DetectMode.all.value:
-        return search_each(service, image, boxes)
-    searched = regions.regions_for(image, boxes[: settings.candidates], regions.grid(settings.grid, settings.grid_side))
+        return search_each(service, image, working, boxes)
+    searched = regions.regions_for(working, boxes[: settings.candidates], regions.grid(settings.grid, settings.grid_side))
     with stage("embed"):
-        vectors = service.embedder.images([pixels for _, pixels in searched])
+        # The whole photo from its own pixels, as detect: off embeds it; the parts from the working copy.
+        vectors = service.embedder.images([image] + [pixels for _, pixels in searched[1:]])
     detection = Detection(mode, boxes, [region for region, _ in searched])
     parts = [RegionVector(vector=vector, weight=regions.WEIGHTS[region.kind]) for (region, _), vector in zip(searched[1:], vectors[1:])]
     return PhotoQuery(vectors[0], detection=detection, regions=parts)
 
 
-def search_each(service: SearchService, image: Image.Image, boxes: list[regions.Box]) -> PhotoQuery:
+def whole_photo_reason(service: SearchService, image: Image.Image, body: SearchBody) -> str | None:
+    """Why *image* is searched whole whatever ``detect`` says, or None when its objects can be looked for."""
+    if service.detector is None:
+        return "no object detector is installed (lookalike detector build)"
+    if min(image.size) < 2 * regions.MIN_PIXELS:
+        return "the photo is too small to hold several objects"
+    if body.weights is not None and body.weights.image == 0:
+        return "the image signal is off (weights.image is 0)"
+    return None
+
+
+def search_each(service: SearchService, image: Image.Image, working: Image.Image, boxes: list[regions.Box]) -> PhotoQuery:
     """``detect: all``: a vector for each object big enough to search, and the whole photo's for the main results."""
-    cut = [(index, regions.cut_out(image, (box.left, box.top, box.right, box.bottom))) for index, box in enumerate(boxes)]
+    cut = [(index, regions.cut_out(working, (box.left, box.top, box.right, box.bottom))) for index, box in enumerate(boxes)]
     kept = [(index, pixels) for index, pixels in cut if pixels is not None]
     with stage("embed"):
         vectors = service.embedder.images([image] + [pixels for _, pixels in kept])

@@ -62,16 +62,20 @@ def search_products() -> Response:
 
 def photo_results(service: SearchService, body: SearchBody, query: Query, photo: PhotoQuery, result: SearchResult) -> dict[str, Any]:
     """*result* as JSON, with what the photo's objects add: which region found the first result, and ``all``'s groups."""
-    groups = [  # detect: all, one search per object
-        (index, service.search(query.model_copy(update={"image_vector": vector}), ranking_version=body.ranking_version))
+    # detect: all, one search per object: its first page, without the whole photo's facets.
+    each = {"page": 1, "facets": False}
+    groups = [
+        (index, service.search(query.model_copy(update={"image_vector": vector, **each}), ranking_version=body.ranking_version))
         for index, vector in photo.groups
     ]
-    if photo.regions and photo.detection is not None and result.hits:
+    first_result = body.page == 1 and body.sort == "relevance"  # the best-ranked product, not a page's or a sort's first
+    if photo.regions and photo.detection is not None and result.hits and first_result:
         with stage("explain_region"):
             first = service.product_vectors(result.hits[0]["product_id"])
             if first:
                 vectors = [photo.vector, *(part.vector for part in photo.regions)]
-                photo.detection.matched, photo.detection.matched_scores = regions.closest_region(vectors, first)
+                weights = [1.0, *(part.weight for part in photo.regions)]
+                photo.detection.matched, photo.detection.matched_scores = regions.closest_region(vectors, weights, first)
     with stage("serialise"):
         out = result_json(result, body)
         if photo.detection is None:

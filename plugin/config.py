@@ -120,7 +120,7 @@ class DetectConfig:
     size: int = 384
     #: Boxes the detector is less sure of than this are dropped.
     min_score: float = 0.1
-    #: Detected boxes ``auto`` searches beside the whole photo, most salient first.
+    #: Detected boxes ``auto`` searches beside the whole photo, most salient first (at most *max_groups*).
     candidates: int = 3
     #: ``auto`` also searches a grid of ``grid`` × ``grid`` square windows, each ``grid_side``
     #: of the photo's width and height (0: no grid).
@@ -278,11 +278,11 @@ class Config:
                 model_file=Path(env["LOOKALIKE_DETECTOR_FILE"]).expanduser().resolve() if env.get("LOOKALIKE_DETECTOR_FILE") else None,
                 cache_dir=Path(env.get("LOOKALIKE_DETECTOR_CACHE", str(Path.home() / ".cache" / "lookalike" / "detector"))).expanduser().resolve(),
                 size=_multiple_of_32(env, "LOOKALIKE_DETECTOR_SIZE", 384),
-                min_score=_float(env, "LOOKALIKE_DETECTOR_MIN_SCORE", 0.1),
-                candidates=max(0, _int(env, "LOOKALIKE_DETECT_CANDIDATES", 3)),
-                grid=max(0, min(4, _int(env, "LOOKALIKE_DETECT_GRID", 2))),
-                grid_side=min(1.0, max(0.2, _float(env, "LOOKALIKE_DETECT_GRID_SIDE", 0.6))),
-                max_groups=max(1, _int(env, "LOOKALIKE_DETECT_MAX_GROUPS", 5)),
+                min_score=_within(env, "LOOKALIKE_DETECTOR_MIN_SCORE", 0.1, 0.0, 1.0),
+                candidates=int(_within(env, "LOOKALIKE_DETECT_CANDIDATES", 3, 0, 16)),
+                grid=int(_within(env, "LOOKALIKE_DETECT_GRID", 2, 0, 4)),
+                grid_side=_within(env, "LOOKALIKE_DETECT_GRID_SIDE", 0.6, 0.2, 0.9),
+                max_groups=int(_within(env, "LOOKALIKE_DETECT_MAX_GROUPS", 5, 1, 16)),
             ),
             model=env.get("LOOKALIKE_MODEL", "offline"),
             # LOOKALIKE_TORCH_THREADS is the older name, from before ONNX Runtime ran the model.
@@ -322,6 +322,15 @@ def _refresh_interval(env: Mapping[str, str], key: str, default: str) -> str:
     value = env.get(key, "").strip() or default
     if not re.fullmatch(r"-1|\d+(ms|s|m|h)", value):
         raise ConfigError(f"{key} must be a time such as 30s or 2m, or -1; got {value!r}")
+    return value
+
+
+def _within(env: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
+    """A number from *low* to *high*; integral bounds ask for a whole number."""
+    whole = isinstance(default, int)
+    value: float = _int(env, key, int(default)) if whole else _float(env, key, default)
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be from {low:g} to {high:g}; got {value:g}")
     return value
 
 

@@ -117,8 +117,7 @@ def decode(heat: np.ndarray, distances: np.ndarray, size: int) -> list[Box]:
     padded = np.pad(best, 1, constant_values=-np.inf)
     pooled = np.max([padded[dy : dy + height, dx : dx + width] for dy in range(3) for dx in range(3)], axis=0)
     peaks = np.where(best == pooled, best, 0.0).ravel()
-    count = min(CANDIDATES, peaks.size - 1)
-    strongest = np.argpartition(-peaks, count)[:count]
+    strongest = np.argpartition(-peaks, CANDIDATES)[:CANDIDATES] if peaks.size > CANDIDATES else np.arange(peaks.size)
     strongest = strongest[np.argsort(-peaks[strongest])]
     boxes = []
     for cell in strongest:

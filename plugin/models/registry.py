@@ -7,6 +7,7 @@ import, and creating an index or serving a search page needs neither.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING
 from plugin.errors import ConfigError
 from plugin.models.base import OFFLINE_DEFAULT, EmbeddingBackend, EmbeddingSpec
 from plugin.models.runtime import RUNTIMES, Runtime
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from plugin.config import Config
@@ -116,5 +119,11 @@ def detector_for(config: Config) -> Detector | None:
     key = (path, settings.min_score, config.inference_threads)
     with _load_lock:
         if key not in _detectors:
-            _detectors[key] = Detector(path, threads=config.inference_threads or usable_cores(), min_score=settings.min_score)
+            try:
+                _detectors[key] = Detector(
+                    path, threads=config.inference_threads or usable_cores(), min_score=settings.min_score, max_boxes=max(8, settings.max_groups)
+                )
+            except Exception as exc:  # noqa: BLE001 - a broken or foreign file must not stop searching
+                log.warning("the object detector %s cannot be loaded, photos are searched whole: %s", path, exc)
+                return None
         return _detectors[key]

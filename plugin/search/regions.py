@@ -24,7 +24,7 @@ from PIL import Image
 
 from plugin.models.detector import Box
 
-__all__ = ["Box", "DetectMode", "Detection", "Region", "cut_out", "grid", "regions_for", "salient"]
+__all__ = ["Box", "DetectMode", "Detection", "Region", "closest_region", "cut_out", "grid", "regions_for", "salient", "working_copy"]
 
 #: A detected box is widened by this share of its size on each side before it is cut out:
 #: detectors cut tight, and the catalogue's photos show a product with some of its surroundings.
@@ -38,9 +38,14 @@ MIN_AREA = 0.01
 #: its own (a blurred window looks like a low-resolution thumbnail); discounting them by 1-2% of
 #: the score keeps those photos right and loses no scene (``lookalike eval scenes``, ``vendure``).
 WEIGHTS = {"photo": 1.0, "object": 0.98, "window": 0.99}
-#: Nor boxes narrower or lower than this share of the photo (the smallest ``crop`` the API takes),
-#: so that every box returned can be searched again as the shopper's crop.
+#: Nor boxes narrower or lower than this share of the photo: a little over the smallest ``crop``
+#: the API takes (0.05), so that every box returned, rounded, can be searched again as a crop.
 MIN_SIDE = 0.06
+#: A region overlapping an earlier one this much (IoU) is the same region: searched once.
+SAME_REGION = 0.9
+#: Regions are cut from a copy of the photo at most this many pixels a side: four times the
+#: embedding network's input is detail enough, and a 40-megapixel upload costs no more than a phone photo.
+WORKING_SIDE = 896
 
 
 class DetectMode(str, enum.Enum):
@@ -159,18 +164,45 @@ def regions_for(
     wanted = [Region((box.left, box.top, box.right, box.bottom), "object", index) for index, box in enumerate(boxes)]
     wanted += [Region(window, "window") for window in windows]
     for region in wanted:
+        if any(_iou(region.box, earlier.box) >= SAME_REGION for earlier, _ in found):
+            continue  # a box around the whole frame, or a window that is the whole photo
         pixels = cut_out(image, region.box)
         if pixels is not None:
             found.append((region, pixels))
     return found
 
 
-def closest_region(region_vectors: Sequence[Sequence[float]], photo_vectors: Sequence[Sequence[float]]) -> tuple[int, list[float]]:
-    """Which region matches a product best (its closest photo), and each region's cosine to it."""
+def working_copy(image: Image.Image) -> Image.Image:
+    """*image*, or a copy at most :data:`WORKING_SIDE` pixels a side, for detection and cutting regions."""
+    if max(image.size) <= WORKING_SIDE:
+        return image
+    copy = image.copy()
+    copy.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.BILINEAR)
+    return copy
+
+
+def closest_region(
+    region_vectors: Sequence[Sequence[float]], weights: Sequence[float], photo_vectors: Sequence[Sequence[float]]
+) -> tuple[int, list[float]]:
+    """The region whose match decided a product's image score, and each region's cosine to the product.
+
+    The score is what the image signal gives: the best of each region's k-NN score (``(1 +
+    cosine) / 2`` for cosine similarity) times its weight.
+    """
     regions = np.asarray(region_vectors, np.float32)
     photos = np.asarray(photo_vectors, np.float32)
     cosines = (regions @ photos.T).max(axis=1)
-    return int(np.argmax(cosines)), [float(value) for value in cosines]
+    scores = (1.0 + cosines) / 2.0 * np.asarray(weights, np.float32)
+    return int(np.argmax(scores)), [float(value) for value in cosines]
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _rounded(box: tuple[float, float, float, float]) -> list[float]:

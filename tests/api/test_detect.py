@@ -89,6 +89,28 @@ def test_explain_lists_every_region_searched_with_its_match_to_the_first_result(
     assert detection["regions"][cosines.index(max(cosines))]["box"] == detection["searched_region"]
 
 
+def test_only_the_first_page_in_relevance_order_names_the_region_of_the_first_result(api: FlaskClient, drum: Scene) -> None:
+    first = search(api, drum, size=2)["detection"]
+    later = search(api, drum, size=2, page=2)["detection"]
+    sorted_by_price = search(api, drum, size=2, sort="price_asc")["detection"]
+    assert "searched_region" in first
+    assert later["boxes"] == first["boxes"] and "searched_region" not in later and later["searched"] is None
+    assert "searched_region" not in sorted_by_price
+
+
+def test_the_groups_of_all_are_each_objects_first_page_whatever_page_the_whole_photo_is_on(api: FlaskClient, drum: Scene) -> None:
+    first = search(api, drum, size=3, detect="all")
+    later = search(api, drum, size=3, detect="all", page=2, facets=True)
+    assert [g["hits"] for g in later["groups"]] == [g["hits"] for g in first["groups"]]
+    assert titles_of(later) != titles_of(first) and "facets" in later
+    assert all(set(group) == {"box", "score", "label", "index", "total", "hits"} for group in later["groups"])
+
+
+def test_with_the_image_signal_off_the_photo_is_not_looked_into(api: FlaskClient, drum: Scene) -> None:
+    detection = search(api, drum, size=3, text="laptop", weights={"image": 0})["detection"]
+    assert detection["boxes"] == [] and "weights.image" in detection["reason"]
+
+
 def test_a_box_returned_can_be_searched_again_as_the_shoppers_crop(api: FlaskClient, drum: Scene) -> None:
     boxes = search(api, drum, size=1)["detection"]["boxes"]
     laptop = next(found["box"] for found in boxes if drum.product_under(found["box"]) == "Laptop")

@@ -97,3 +97,24 @@ def test_image_fetching_is_safe_unless_configured_otherwise() -> None:
     assert shop.fetch.local_roots == (Path("/srv/images"), Path("/mnt/catalogue"))
     assert shop.fetch.max_bytes == 1_048_576
     assert shop.decode.max_pixels == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOOKALIKE_DETECTOR_MIN_SCORE", "1.5"),
+        ("LOOKALIKE_DETECT_GRID", "9"),
+        ("LOOKALIKE_DETECT_GRID_SIDE", "1"),
+        ("LOOKALIKE_DETECT_MAX_GROUPS", "0"),
+        ("LOOKALIKE_DETECTOR_SIZE", "300"),
+        ("LOOKALIKE_DETECT", "sometimes"),
+    ],
+)
+def test_a_detection_setting_out_of_range_is_refused_naming_it(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Config.from_env({variable: value})
+
+
+def test_detection_settings_are_read_from_the_environment() -> None:
+    detect = Config.from_env({"LOOKALIKE_DETECT": "off", "LOOKALIKE_DETECT_GRID": "3", "LOOKALIKE_DETECT_GRID_SIDE": "0.5"}).detect
+    assert (detect.mode, detect.grid, detect.grid_side, detect.candidates, detect.size) == ("off", 3, 0.5, 3, 384)

@@ -47,11 +47,32 @@ def test_regions_too_small_to_match_anything_are_left_out() -> None:
     assert [region.kind for region, _ in regions.regions_for(Image.new("RGB", (60, 60)), [], regions.grid(2, 0.6))] == ["photo"]
 
 
-def test_the_region_that_found_a_product_is_the_one_closest_to_its_photos() -> None:
+def test_the_region_that_found_a_product_is_the_one_whose_weighted_match_scored_it() -> None:
     whole, window = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
     product_photos = [[0.0, 0.8, 0.6], [0.6, 0.0, 0.8]]
-    best, cosines = regions.closest_region([whole, window], product_photos)
+    best, cosines = regions.closest_region([whole, window], [1.0, 1.0], product_photos)
     assert best == 1 and cosines == pytest.approx([0.6, 0.8])
+    # A window only a little closer than the whole photo loses once its weight is counted, as in the search.
+    product = [[1.0, 0.0, 0.0]]
+    whole, window = [0.8, 0.6, 0.0], [0.805, 0.5933, 0.0]  # cosines 0.8 and 0.805
+    assert regions.closest_region([whole, window], [1.0, 1.0], product)[0] == 1
+    assert regions.closest_region([whole, window], [1.0, 0.99], product)[0] == 0  # 0.99 × 0.9025 < 0.9
+
+
+def test_a_region_that_is_the_whole_photo_again_is_searched_once() -> None:
+    photo = Image.new("RGB", (640, 480), "white")
+    everything = Box(0.0, 0.0, 1.0, 0.98, 0.4, "dining_table")
+    found = regions.regions_for(photo, [everything], regions.grid(1, 0.9))
+    assert [region.kind for region, _ in found] == ["photo", "window"]
+    assert [region.kind for region, _ in regions.regions_for(photo, [everything], [])] == ["photo"]
+
+
+def test_a_huge_photo_is_cut_from_a_working_copy_no_larger_than_needed() -> None:
+    huge = Image.new("RGB", (6000, 4000), "white")
+    working = regions.working_copy(huge)
+    assert working.size == (regions.WORKING_SIDE, round(regions.WORKING_SIDE * 4000 / 6000))
+    small = Image.new("RGB", (640, 480))
+    assert regions.working_copy(small) is small
 
 
 def test_the_json_names_the_object_searched_and_explains_every_region() -> None:
