@@ -13,8 +13,10 @@ DEMO_PORT ?= 8000
 
 .PHONY: demo test eval data screenshot install engine detector system-deps stop clean
 
+# glibc malloc tuned for batched inference (a photo query embeds its regions in one batch), as
+# `lookalike serve` sets for itself; set here so the demo process is never re-executed.
 demo: engine detector
-	$(BIN)/lookalike demo --port $(DEMO_PORT)
+	MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000 $(BIN)/lookalike demo --port $(DEMO_PORT)
 
 test: engine data detector
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -13,14 +13,7 @@ import click
 from opensearchpy import OpenSearch
 
 import mappings
-from cli.common import (
-    done_line,
-    ensure_fast_malloc,
-    load_config,
-    printable,
-    progress_bar,
-    reports_errors,
-)
+from cli.common import done_line, load_config, printable, progress_bar, reports_errors
 from cli.serve import bind_port
 from engine.local_node import LocalNode
 from plugin.config import Config
@@ -40,7 +33,6 @@ ADMIN_KEY_FILE = "demo-admin-key"
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Start the local node, ingest the demo catalogue (Vendure's 54 products), find a product by photo,
     and serve the search page and the admin views until Ctrl-C."""
-    ensure_fast_malloc()  # a photo query embeds several regions of the photo in one batch
     from ingest import run_catalogue
     from sample_data.vendure import prepare_vendure
 
