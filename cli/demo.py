@@ -13,7 +13,14 @@ import click
 from opensearchpy import OpenSearch
 
 import mappings
-from cli.common import done_line, load_config, printable, progress_bar, reports_errors
+from cli.common import (
+    done_line,
+    exit_now,
+    load_config,
+    printable,
+    progress_bar,
+    reports_errors,
+)
 from cli.serve import bind_port
 from engine.local_node import LocalNode
 from plugin.config import Config
@@ -93,6 +100,7 @@ def _serve(config: Config, sock: socket.socket, base: str, key_line: str) -> Non
     finally:
         server.close()
     click.echo("\nThe API stopped. The node still runs with the demo catalogue; `make demo` serves it again in seconds.")
+    exit_now()
 
 
 def demo_admin_key(data_dir: Path) -> str:

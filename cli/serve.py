@@ -7,7 +7,7 @@ import socket
 
 import click
 
-from cli.common import ensure_fast_malloc, load_config, reports_errors
+from cli.common import ensure_fast_malloc, exit_now, load_config, reports_errors
 from engine.errors import PortInUse
 
 
@@ -25,6 +25,7 @@ def serve(host: str, port: int, threads: int | None) -> None:
     sock = bind_port(host, port, f"serve on another port with `lookalike serve --port {port + 1}`")  # before the model loads
     click.echo(f"lookalike API on http://{host}:{port} (OpenSearch {config.opensearch_url}, alias {config.index_alias})")
     serve_api(config, sock, threads)
+    exit_now()
 
 
 def bind_port(host: str, port: int, instead: str) -> socket.socket:
