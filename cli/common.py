@@ -8,9 +8,10 @@ import contextlib
 import functools
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 from tqdm import tqdm
@@ -108,16 +109,13 @@ def done_line(summary: dict[str, int]) -> str:
     return f"Done: {counts}."
 
 
-def exit_now(status: int = 0) -> NoReturn:
-    """End a server command at once, once its server has closed, without the interpreter's teardown.
+def answer_ctrl_c() -> None:
+    """Let Ctrl-C (SIGINT) stop this command even when it was started in the background.
 
-    A request thread may still be inside ONNX Runtime (a photo's regions being embedded) when
-    Ctrl-C closes the server; the interpreter's teardown then frees the model under it, and
-    the process was seen to hang for over a minute instead of exiting. Nothing is left to write.
+    A shell starts background commands with SIGINT ignored, and Python then never turns it
+    into KeyboardInterrupt: a demo or API started from a script would not stop on SIGINT.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def ensure_fast_malloc() -> None:

@@ -14,8 +14,8 @@ from opensearchpy import OpenSearch
 
 import mappings
 from cli.common import (
+    answer_ctrl_c,
     done_line,
-    exit_now,
     load_config,
     printable,
     progress_bar,
@@ -40,6 +40,7 @@ ADMIN_KEY_FILE = "demo-admin-key"
 def demo(host: str, port: int, no_serve: bool) -> None:
     """Start the local node, ingest the demo catalogue (Vendure's 54 products), find a product by photo,
     and serve the search page and the admin views until Ctrl-C."""
+    answer_ctrl_c()
     from ingest import run_catalogue
     from sample_data.vendure import prepare_vendure
 
@@ -100,7 +101,6 @@ def _serve(config: Config, sock: socket.socket, base: str, key_line: str) -> Non
     finally:
         server.close()
     click.echo("\nThe API stopped. The node still runs with the demo catalogue; `make demo` serves it again in seconds.")
-    exit_now()
 
 
 def demo_admin_key(data_dir: Path) -> str:

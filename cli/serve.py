@@ -7,7 +7,7 @@ import socket
 
 import click
 
-from cli.common import ensure_fast_malloc, exit_now, load_config, reports_errors
+from cli.common import answer_ctrl_c, ensure_fast_malloc, load_config, reports_errors
 from engine.errors import PortInUse
 
 
@@ -19,13 +19,13 @@ from engine.errors import PortInUse
 def serve(host: str, port: int, threads: int | None) -> None:
     """Serve the search API (POST /search, GET /products/<id>[/similar], /thumbnails/<fp>, /health)."""
     ensure_fast_malloc()  # a photo query embeds several regions of the photo in one batch
+    answer_ctrl_c()
     from api.server import serve as serve_api  # Flask loads only for this command
 
     config = load_config()
     sock = bind_port(host, port, f"serve on another port with `lookalike serve --port {port + 1}`")  # before the model loads
     click.echo(f"lookalike API on http://{host}:{port} (OpenSearch {config.opensearch_url}, alias {config.index_alias})")
     serve_api(config, sock, threads)
-    exit_now()
 
 
 def bind_port(host: str, port: int, instead: str) -> socket.socket:
