@@ -30,6 +30,7 @@ from evaluation.searchers import ServedSearch, photo_bytes
 from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import backend_for
+from plugin.search.regions import iou
 from sample_data.distractors import prepare_distractors
 from sample_data.heldout import prepare_heldout
 from sample_data.vendure import prepare_vendure
@@ -149,15 +150,6 @@ def _covered(under: tuple[float, float, float, float], over: tuple[float, float,
     if width <= 0 or height <= 0:
         return 0.0
     return width * height / ((under[2] - under[0]) * (under[3] - under[1]))
-
-
-def iou(a: tuple[float, ...] | list[float], b: tuple[float, ...] | list[float]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def evaluate_scenes(

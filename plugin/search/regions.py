@@ -24,7 +24,7 @@ from PIL import Image
 
 from plugin.models.detector import Box
 
-__all__ = ["Box", "DetectMode", "Detection", "Region", "closest_region", "cut_out", "grid", "regions_for", "salient", "working_copy"]
+__all__ = ["Box", "DetectMode", "Detection", "Region", "closest_region", "cut_out", "grid", "iou", "regions_for", "salient", "working_copy"]
 
 #: A detected box is widened by this share of its size on each side before it is cut out:
 #: detectors cut tight, and the catalogue's photos show a product with some of its surroundings.
@@ -164,7 +164,7 @@ def regions_for(
     wanted = [Region((box.left, box.top, box.right, box.bottom), "object", index) for index, box in enumerate(boxes)]
     wanted += [Region(window, "window") for window in windows]
     for region in wanted:
-        if any(_iou(region.box, earlier.box) >= SAME_REGION for earlier, _ in found):
+        if any(iou(region.box, earlier.box) >= SAME_REGION for earlier, _ in found):
             continue  # a box around the whole frame, or a window that is the whole photo
         pixels = cut_out(image, region.box)
         if pixels is not None:
@@ -196,7 +196,8 @@ def closest_region(
     return int(np.argmax(scores)), [float(value) for value in cosines]
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes given as (left, top, right, bottom)."""
     width = min(a[2], b[2]) - max(a[0], b[0])
     height = min(a[3], b[3]) - max(a[1], b[1])
     if width <= 0 or height <= 0:
