@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from api.schemas import SearchBody
+from plugin.opensearch.documents import without_views
 from plugin.search.service import SearchResult
 
 
 def with_thumbnails(product: dict[str, Any]) -> dict[str, Any]:
-    """*product* with the URLs of its images' thumbnails (``/thumbnails/<fingerprint>``)."""
+    """*product*, its photos without their gallery views, with the URLs of their thumbnails (``/thumbnails/<fingerprint>``)."""
+    product = without_views(product)
     images = product.get("images", [])
     return product | {"thumbnails": [f"/thumbnails/{image['fingerprint']}" for image in images if image.get("fingerprint")]}
 

@@ -26,7 +26,7 @@ from plugin.models.base import EmbeddingBackend, EmbeddingSpec
 from plugin.models.detector import Detector
 from plugin.models.registry import backend_for, detector_for, usable_cores
 from plugin.opensearch.client import cluster_health, connect
-from plugin.opensearch.documents import describe_model, same_model
+from plugin.opensearch.documents import describe_model, same_model, without_views
 from plugin.opensearch.indices import index_model, indices_behind
 from plugin.opensearch.ranking_store import StoredRanking, live_ranking, saved_ranking
 from plugin.search.profiles import store_profiles
@@ -168,9 +168,12 @@ class SearchService:
             return []
 
     def product(self, product_id: str, fields: list[str]) -> dict[str, Any]:
-        """*fields* of the product's stored source; a 404 :class:`ApiError` when there is no such product."""
+        """*fields* of the product's stored source, its photos without their gallery views; a 404
+        :class:`ApiError` when there is no such product."""
+        if any(field.startswith("images.") for field in fields):
+            fields = [*fields, "images.view"]  # to tell the photos from their views
         try:
-            return self.client.get(index=self.config.index_alias, id=product_id, _source_includes=fields)["_source"]
+            return without_views(self.client.get(index=self.config.index_alias, id=product_id, _source_includes=fields)["_source"])
         except NotFoundError:
             raise ApiError(404, "not_found", f"no product {product_id}", "product_id") from None
 

@@ -106,6 +106,23 @@ def eval_scenes(count: int, reports_dir: Path | None) -> None:
     )
 
 
+@eval_group.command("views")
+@click.option("--scenes", "count", default=60, show_default=True, type=click.IntRange(min=10, max=5_000), help="Demo-product scenes per set of views.")
+@click.option("--reports", "reports_dir", default=None, type=click.Path(path_type=Path), help=_REPORTS_HELP)
+@reports_errors
+def eval_views(count: int, reports_dir: Path | None) -> None:
+    """Gallery views (tilted, small, cut-out copies of catalogue photos) indexed beside them: what each set gains and costs."""
+    ensure_fast_malloc()
+    from evaluation.gallery import evaluate_gallery_views
+    from evaluation.report import write_report
+
+    config = load_config()
+    figures = evaluate_gallery_views(config, scenes=count, progress=_echo)
+    paths = write_report("views", figures, reports_dir or config.reports_dir, f"lookalike eval views --scenes {count}")
+    best = max(figures["sets"].items(), key=lambda pair: pair[1]["vendure"]["mean_recall_at_1"])
+    click.echo(f"Highest Vendure mean recall@1: {best[0]} {best[1]['vendure']['mean_recall_at_1']:.3f}. {_written(paths)}")
+
+
 @eval_group.command("fashion")
 @click.option("--catalogue", "catalogue_size", default=10_000, show_default=True, type=click.IntRange(min=100, max=60_000))
 @click.option("--queries", default=1_000, show_default=True, type=click.IntRange(min=10, max=10_000))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from opensearchpy import OpenSearch
 
@@ -46,7 +47,11 @@ def ingest_for_evaluation(
     expected = sum(1 for line in catalogue.read_text(encoding="utf-8").splitlines() if line.strip())
     live = indices_behind(client, config.index_alias)
     if live and not rebuild:
-        if same_model(index_model(client, live[0]), backend.spec) and client.count(index=config.index_alias)["count"] == expected:
+        if (
+            same_model(index_model(client, live[0]), backend.spec)
+            and client.count(index=config.index_alias)["count"] == expected
+            and indexed_gallery_views(client, config.index_alias) == config.gallery_views
+        ):
             return expected
     client.indices.delete(index=f"{config.index_alias}-*", expand_wildcards="all", ignore_unavailable=True)
     summary = runner.run_catalogue(client, config, catalogue, eager=True, new_index=True)
@@ -58,6 +63,27 @@ def ingest_for_evaluation(
         )
     client.indices.refresh(index=config.index_alias)
     return expected
+
+
+def indexed_gallery_views(client: OpenSearch, alias: str) -> tuple[str, ...]:
+    """The gallery views made of the photos of a product behind *alias* (all are made alike)."""
+    hits = client.search(index=alias, body={"size": 1, "_source": ["images.gallery_views"], "query": {"match_all": {}}})["hits"]["hits"]
+    images = hits[0]["_source"].get("images", []) if hits else []
+    return tuple(images[0].get("gallery_views", ())) if images else ()
+
+
+def index_cost(client: OpenSearch, alias: str, seconds: float) -> dict[str, Any]:
+    """What the index behind *alias* holds and cost: its gallery views, vectors stored, bytes on disk, ingest time."""
+    stats = client.indices.stats(index=alias, metric="docs,store")["_all"]["primaries"]
+    products = client.count(index=alias)["count"]
+    return {
+        "gallery_views": list(indexed_gallery_views(client, alias)),
+        "products": products,
+        # Every nested ``images`` entry is a Lucene document of its own: a photo or a view, each one vector.
+        "image_vectors": stats["docs"]["count"] - products,
+        "bytes": stats["store"]["size_in_bytes"],
+        "ingest_seconds": round(seconds, 1),
+    }
 
 
 def index_among_distractors(config: Config, alias: str, shop: Path, backend: EmbeddingBackend, *, rebuild: bool = True) -> tuple[Config, int]:

@@ -75,7 +75,7 @@ def evaluate_fashion(
     return {
         "description": f"{indexed} training images as the catalogue, {len(chosen)} test images as queries (seed {seed}); "
         f"relevant: the catalogue's products of the query's class ({len(CLASSES)} classes)",
-        "catalogue": {"products": indexed, "queries": len(chosen), "seed": seed},
+        "catalogue": {"products": indexed, "queries": len(chosen), "seed": seed, "gallery_views": list(config.gallery_views)},
         "served": {metric: round(mean(values), 4) for metric, values in figures["served"].items()},
         "exact": {metric: round(mean(values), 4) for metric, values in figures["exact"].items()},
         "latency_ms": {"query_median": float(np.median(served.latencies_ms))},

@@ -67,6 +67,7 @@ def evaluate_heldout(
         "catalogue": {"products": len(products), "distractors": indexed - len(products), "categories": len(leaves), "groups": len(groups)},
         "text": text,
         "photo_and_words_degradations": list(PHOTO_DEGRADATIONS),
+        "gallery_views": list(config.gallery_views),
     }
 
 

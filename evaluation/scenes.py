@@ -172,7 +172,7 @@ def evaluate_scenes(
     spec = backend.spec
     out: dict[str, Any] = {
         "scenes_per_set": scenes, "seed": SEED, "backgrounds": len(found), "model": f"{spec.name} v{spec.version}",
-        "detector": _detector_settings(config), "sets": {},
+        "detector": _detector_settings(config), "gallery_views": list(config.gallery_views), "sets": {},
     }
     for name in sets:
         shop = prepare_vendure(config.data_dir) if name == "vendure" else prepare_heldout(config.data_dir)

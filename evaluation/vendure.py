@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from evaluation.catalogues import index_among_distractors
+from evaluation.catalogues import index_among_distractors, index_cost
 from evaluation.degradations import DEGRADATIONS, as_query_photo
-from evaluation.metrics import hit_at, mean
+from evaluation.metrics import hit_at, mean, reciprocal_rank
 from evaluation.searchers import ExactSearch, ServedSearch, photo_bytes
 from evaluation.signals import HYBRID_CONFIGS, TEXT_CONFIGS, JudgedText, measure
 from plugin.config import Config
@@ -56,6 +56,7 @@ def evaluate_vendure(
     *,
     degradations: tuple[str, ...] = tuple(DEGRADATIONS),
     compare_views: bool = False,
+    words: bool = True,
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """Run the evaluation and return the report's figures (see ``reports/eval-vendure.md`` for their meaning)."""
@@ -64,7 +65,8 @@ def evaluate_vendure(
     started = time.perf_counter()
     config, indexed = index_among_distractors(config, ALIAS, shop, backend)
     client = connect(config)
-    progress(f"indexed {indexed} products in {time.perf_counter() - started:.1f} s")
+    cost = index_cost(client, config.index_alias, time.perf_counter() - started)
+    progress(f"indexed {indexed} products ({cost['image_vectors']} image vectors) in {cost['ingest_seconds']:.1f} s")
     served = ServedSearch(config, backend)
     exact = ExactSearch.load(client, config.index_alias)
     products = [json.loads(line) for line in shop.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -76,7 +78,7 @@ def evaluate_vendure(
     views_hits: dict[str, dict[str, list[float]]] = {"+".join(views): {} for views in VIEW_SETS}
     views_ms: dict[str, list[float]] = {"+".join(views): [] for views in VIEW_SETS}
     for name in ("original", *degradations):
-        figures = rows.setdefault(name, {key: [] for key in ("served_at_1", "served_at_5", "exact_at_1", "exact_at_5", "cosine", "margin")})
+        figures = rows.setdefault(name, {key: [] for key in ("served_at_1", "served_at_5", "served_rr", "exact_at_1", "exact_at_5", "cosine", "margin")})
         for product in products:
             query = photo_bytes(query_photo(product, name, originals))
             relevant = {product["id"]: 1.0}
@@ -89,6 +91,7 @@ def evaluate_vendure(
             own = scores[own_index[product["id"]]]
             figures["served_at_1"].append(hit_at(ranked, relevant, 1))
             figures["served_at_5"].append(hit_at(ranked, relevant, 5))
+            figures["served_rr"].append(reciprocal_rank(ranked, relevant))
             figures["exact_at_1"].append(hit_at(order, relevant, 1))
             figures["exact_at_5"].append(hit_at(order, relevant, 5))
             figures["cosine"].append(float(own))
@@ -107,10 +110,11 @@ def evaluate_vendure(
     report = _photo_figures(rows, degradations)
     report.update(
         catalogue={"products": len(products), "distractors": indexed - len(products), "queries_per_degradation": len(products)},
-        text=_text_figures(served, products, originals, hybrid),
-        photo_and_words_degradations=list(hybrid),
+        text=_text_figures(served, products, originals, hybrid) if words else {},
+        photo_and_words_degradations=list(hybrid) if words else [],
         latency_ms={"photo_query_median": float(np.median(photo_latencies))},
         query_views=list(config.query_views),
+        index=cost,
         misses=misses,
     )
     if compare_views:
@@ -166,6 +170,8 @@ def _photo_figures(rows: dict[str, dict[str, list[float]]], degradations: tuple[
     return {
         "recall_at_1": served_1,
         "recall_at_5": table("served_at_5"),
+        # The first five results are all a query asks for, so this is MRR@5.
+        "mrr": table("served_rr"),
         "mean_recall_at_1": round(mean([served_1[name] for name in degradations]), 4),
         "min_recall_at_1": round(min(served_1[name] for name in degradations), 4),
         "exact": {

@@ -32,18 +32,24 @@ from PIL import Image
 
 from plugin.catalogue.reader import Product
 from plugin.config import Config
-from plugin.errors import CorruptImage, EngineBusy, SourceError
+from plugin.errors import ConfigError, CorruptImage, EngineBusy, SourceError
 from plugin.images.decode import decode_image
 from plugin.images.fetch import fetch_image
+from plugin.images.gallery import OBJECT_AT_MOST, box_area, gallery_views
 from plugin.images.thumbnails import make_thumbnail, thumbnail_action
 from plugin.models.base import EmbeddingBackend, EmbeddingSpec
+from plugin.models.detector import Detector
+from plugin.models.registry import detector_for
 from plugin.opensearch.documents import (
     image_entry,
     product_document,
     same_model,
     sha256,
+    view_entry,
 )
+from plugin.opensearch.indices import check_room_for_views, indices_behind
 from plugin.opensearch.quarantine import QuarantineRecord, clear_products, write_records
+from plugin.search.regions import salient, working_copy
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +79,11 @@ class _Image:
     decoded: Image.Image | None = None
     #: The decoded picture's width and height, which its document keeps after the pixels are gone.
     size: tuple[int, int] = (0, 0)
-    #: The indexed entry for the same bytes and model, whose vector can be reused.
-    reused: dict[str, Any] | None = None
+    #: The indexed entries (the photo's, then its gallery views') for the same bytes, model and
+    #: views, whose vectors can be reused.
+    reused: list[dict[str, Any]] | None = None
+    #: The gallery views to embed beside the photo, each with its name.
+    views: list[tuple[str, Image.Image]] = dataclasses.field(default_factory=list)
     error: SourceError | None = None
     phash: str = ""
     thumbnail: tuple[bytes, int, int] | None = None
@@ -95,6 +104,8 @@ class _Batch:
     ready: list[Product] = dataclasses.field(default_factory=list)
     records: list[QuarantineRecord] = dataclasses.field(default_factory=list)
     result: BatchResult = dataclasses.field(default_factory=BatchResult)
+    #: The gallery views made of each new photo (``LOOKALIKE_GALLERY_VIEWS``).
+    gallery_views: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
@@ -103,6 +114,8 @@ class _Vectors:
 
     embedded: list[_Image]
     images: dict[int, tuple[Any, list[str]]]
+    #: Each new image's gallery views' vectors, with their names.
+    views: dict[int, list[tuple[str, Any]]]
     texts: dict[str, Any]
     text_fingerprints: dict[str, str]
 
@@ -148,7 +161,9 @@ def process_products(
         return BatchResult()
     size = config.ingest.batch_size
     chunks = [products[start : start + size] for start in range(0, len(products), size)]
-    steps = _Steps(client, config, backend, catalogue, attempt, target or config.index_alias, on_written)
+    target = target or config.index_alias
+    detector = _gallery_detector(client, config, target)
+    steps = _Steps(client, config, backend, catalogue, attempt, target, on_written, detector)
     results: list[BatchResult] = []
     # Shut down in reverse: the writer and the preparer finish before the fetchers they use.
     with (
@@ -195,6 +210,8 @@ class _Steps:
     attempt: int
     target: str
     on_written: Callable[[BatchResult], None] | None
+    #: Finds the product in each photo for the ``object`` gallery view; None when not asked for.
+    detector: Detector | None = None
 
     def prepare(self, products: list[Product], fetchers: Executor) -> _Batch:
         """What is indexed of *products*, their images collected, and each product's way on."""
@@ -205,8 +222,9 @@ class _Steps:
                 last_attempt=self.attempt >= self.config.ingest.max_attempts,
                 target=self.target,
                 existing=_existing_documents(self.client, self.target, [p.id for p in products]),
+                gallery_views=self.config.gallery_views,
             )
-        batch.images = collect_images(products, batch.existing, self.backend.spec, self.config, fetchers)
+        batch.images = collect_images(products, batch.existing, self.backend.spec, self.config, fetchers, self.detector)
         _sort_out(batch, products)
         return batch
 
@@ -225,14 +243,15 @@ def collect_images(
     spec: EmbeddingSpec,
     config: Config,
     pool: Executor | None = None,
+    detector: Detector | None = None,
 ) -> dict[str, list[_Image]]:
     """Fetch and check every image of the batch in parallel (in *pool*, or in threads of its own),
-    decoding only those not already embedded."""
-    reusable: dict[str, dict[str, dict[str, Any]]] = {}
+    decoding only those not already embedded with the configured gallery views."""
+    reusable: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for product in products:
         previous = existing.get(product.id)
         if previous and same_model(previous, spec):
-            reusable[product.id] = {e["fingerprint"]: e for e in previous.get("images", []) if e.get("vector")}
+            reusable[product.id] = _reusable_entries(previous.get("images", []), config.gallery_views)
     images = {p.id: [_Image(source=source, position=i) for i, source in enumerate(p.images)] for p in products}
 
     def work(job: tuple[str, _Image]) -> None:
@@ -246,6 +265,8 @@ def collect_images(
                 img.size = img.decoded.size
                 img.phash = str(imagehash.phash(img.decoded))
                 img.thumbnail = make_thumbnail(img.decoded)
+                if config.gallery_views:
+                    img.views = _views_of(img.decoded, config.gallery_views, detector)
         except SourceError as exc:
             img.error = exc
         except Exception as exc:  # noqa: BLE001 - a hostile file must cost only its own image
@@ -266,10 +287,16 @@ def embed(backend: EmbeddingBackend, batch: _Batch) -> _Vectors:
     spec = backend.spec
     to_embed = [img for p in batch.ready for img in batch.images[p.id] if img.error is None and img.reused is None]
     vectors, labels = backend.embed_and_label([img.decoded for img in to_embed]) if to_embed else ([], [])  # type: ignore[misc]
+    views = [(img, name, picture) for img in to_embed for name, picture in img.views]
+    view_vectors = backend.embed_images([picture for _, _, picture in views]) if views else []
+    made: dict[int, list[tuple[str, Any]]] = {}
+    for (img, name, _), vector in zip(views, view_vectors):
+        made.setdefault(id(img), []).append((name, vector))
     for img in to_embed:
         # Hashed and thumbnailed already: let the pixels go while the batch waits for its write,
         # so that three batches in flight hold the pixels of two.
         img.decoded = None
+        img.views = []
     batch.result.images_embedded = len(to_embed)
 
     texts = {p.id: text_for_embedding(p) for p in batch.ready}
@@ -281,6 +308,7 @@ def embed(backend: EmbeddingBackend, batch: _Batch) -> _Vectors:
     return _Vectors(
         embedded=to_embed,
         images={id(img): (vectors[i], labels[i]) for i, img in enumerate(to_embed)},
+        views=made,
         texts=text_vectors,
         text_fingerprints=text_fingerprints,
     )
@@ -295,7 +323,8 @@ def build_documents(batch: _Batch, vectors: _Vectors, spec: EmbeddingSpec, thumb
         text_vector = vectors.texts.get(product.id)
         if text_vector is None:
             text_vector = _reusable_text(previous, fingerprint, spec)
-        document = product_document(product, _entries(batch.images[product.id], vectors.images), text_vector, fingerprint, spec)
+        entries = _entries(batch.images[product.id], vectors, batch.gallery_views)
+        document = product_document(product, entries, text_vector, fingerprint, spec)
         if previous is not None and previous.get("fingerprint") == document["fingerprint"]:
             batch.result.outcomes[product.id] = UNCHANGED
             continue
@@ -386,18 +415,60 @@ def _reusable_text(previous: dict[str, Any] | None, fingerprint: str, spec: Embe
     return previous["text_vector"]
 
 
-def _entries(images: list[_Image], fresh: dict[int, tuple[Any, list[str]]]) -> list[dict[str, Any]]:
-    """The ``images`` of a product's document: reused entries as they were, new ones with their vectors."""
+def _entries(images: list[_Image], fresh: _Vectors, views: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The ``images`` of a product's document, each photo followed by its gallery views: reused
+    entries as they were, new ones with their vectors."""
     entries = []
     for img in images:
         if img.error is not None:
             continue
         if img.reused is not None:
-            entries.append(dict(img.reused, url=img.source, position=img.position))
+            entries.extend(dict(entry, url=img.source, position=img.position) for entry in img.reused)
             continue
-        vector, labels = fresh[id(img)]
-        entries.append(image_entry(img.source, img.position, img.fingerprint, img.phash, img.size, labels, vector))
+        vector, labels = fresh.images[id(img)]
+        photo = image_entry(img.source, img.position, img.fingerprint, img.phash, img.size, labels, vector, views)
+        entries.append(photo)
+        entries.extend(view_entry(photo, name, view_vector) for name, view_vector in fresh.views.get(id(img), []))
     return entries
+
+
+def _reusable_entries(images: list[dict[str, Any]], views: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
+    """The indexed photos made with at least the gallery views *views*, by fingerprint, each with
+    the entries of those views: views dropped cost no model call, views added re-embed the photo."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for entry in images:
+        if entry.get("vector") and "view" not in entry and set(views) <= set(entry.get("gallery_views", ())):
+            photo = {key: value for key, value in entry.items() if key != "gallery_views"}
+            found[entry["fingerprint"]] = [photo | ({"gallery_views": list(views)} if views else {})]
+    for entry in images:
+        if entry.get("view") in views and entry.get("fingerprint") in found:
+            found[entry["fingerprint"]].append(entry)
+    return found
+
+
+def _views_of(photo: Image.Image, names: tuple[str, ...], detector: Detector | None) -> list[tuple[str, Image.Image]]:
+    """The gallery views *names* of a catalogue photo, from a copy small enough to turn and cut quickly."""
+    working = working_copy(photo)
+    box = None
+    if detector is not None:
+        # The most salient box that leaves part of the photo out; one around the whole frame says nothing.
+        found = [(b.left, b.top, b.right, b.bottom) for b in salient(detector.detect(working), 3)]
+        box = next((b for b in found if box_area(b) <= OBJECT_AT_MOST), None)
+    return gallery_views(working, names, box)
+
+
+def _gallery_detector(client: OpenSearch, config: Config, target: str) -> Detector | None:
+    """Check that *target* can hold the configured gallery views; the detector the ``object`` view needs."""
+    if not config.gallery_views:
+        return None
+    for index in indices_behind(client, target) or [target]:
+        check_room_for_views(client, config, index)
+    if "object" not in config.gallery_views:
+        return None
+    detector = detector_for(config)
+    if detector is None:
+        raise ConfigError("the gallery view object needs the object detector: run lookalike detector build (or make detector) first")
+    return detector
 
 
 def _record(kind: str, img: _Image, product: Product, batch: _Batch) -> QuarantineRecord:

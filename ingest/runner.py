@@ -40,6 +40,7 @@ from plugin.errors import (
 from plugin.models.registry import backend_for, spec_for_model
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import (
+    check_room_for_views,
     create_product_index,
     ensure_index,
     ensure_product_index,
@@ -83,6 +84,7 @@ def prepare_indices(client: OpenSearch, config: Config, *, new_index: bool = Fal
             f"but LOOKALIKE_MODEL is {spec.name} v{spec.version}; set LOOKALIKE_MODEL to the index's model, "
             "or re-embed the catalogue into a new index with --new-index."
         )
+    check_room_for_views(client, config, live)
     return live
 
 

@@ -15,12 +15,17 @@ from importlib import resources
 from typing import Any
 
 #: The product template version that new indices are created from.
-CURRENT_PRODUCT_VERSION = 2
+CURRENT_PRODUCT_VERSION = 3
 
 #: Product mapping versions an index may have to go live behind the alias. Version 1 stores
 #: the same fields but lacks the sub-fields and analyzers the keyword signal searches
 #: (``category.text``, ``tags.text``, stems, synonyms): live, it would answer without them.
-LIVE_PRODUCT_VERSIONS = frozenset({CURRENT_PRODUCT_VERSION})
+#: Version 2 searches as version 3 does; it only has no room for gallery views
+#: (``images.view``), which ingest refuses to write into it.
+LIVE_PRODUCT_VERSIONS = frozenset({2, CURRENT_PRODUCT_VERSION})
+
+#: The first product mapping version with room for gallery views.
+GALLERY_VIEWS_VERSION = 3
 
 _PLACEHOLDER = re.compile(r"^\$\{([a-z_]+)\}$")
 

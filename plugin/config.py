@@ -17,6 +17,7 @@ from pathlib import Path
 from plugin.errors import ConfigError
 from plugin.images.decode import DecodePolicy
 from plugin.images.fetch import FetchPolicy
+from plugin.images.gallery import parse_gallery_views
 from plugin.images.views import parse_views
 
 #: The repository root, where ``engine/`` (the local node's build) lives.
@@ -164,6 +165,8 @@ class Config:
     runtime: str = "onnx"
     #: The views of a query photo whose vectors are averaged (test-time augmentation); see plugin/images/views.py.
     query_views: tuple[str, ...] = ("original",)
+    #: Further views of each catalogue photo indexed beside it (plugin/images/gallery.py); none by default.
+    gallery_views: tuple[str, ...] = ()
     #: Where prepared data sets (the demo catalogue, evaluation sets) are kept.
     data_dir: Path = REPO_ROOT / ".lookalike" / "data"
     #: The key that opens ``/admin``; with none set, the admin views refuse every request.
@@ -289,6 +292,7 @@ class Config:
             inference_threads=_int(env, "LOOKALIKE_INFERENCE_THREADS", _int(env, "LOOKALIKE_TORCH_THREADS", 0)),
             runtime=_choice(env, "LOOKALIKE_RUNTIME", ("onnx", "torch"), "onnx"),
             query_views=_views(env, "LOOKALIKE_QUERY_VIEWS", "original"),
+            gallery_views=_gallery_views(env, "LOOKALIKE_GALLERY_VIEWS"),
             data_dir=Path(env.get("LOOKALIKE_DATA_DIR", str(REPO_ROOT / ".lookalike" / "data"))).expanduser().resolve(),
             admin_key=env.get("LOOKALIKE_ADMIN_KEY") or None,
             cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
@@ -376,6 +380,13 @@ def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
 def _views(env: Mapping[str, str], key: str, default: str) -> tuple[str, ...]:
     try:
         return parse_views(env.get(key) or default)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _gallery_views(env: Mapping[str, str], key: str) -> tuple[str, ...]:
+    try:
+        return parse_gallery_views(env.get(key, ""))
     except ConfigError as exc:
         raise ConfigError(f"{key}: {exc}") from None
 

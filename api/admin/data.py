@@ -14,7 +14,7 @@ from opensearchpy.exceptions import NotFoundError
 from api.results import with_thumbnails
 from plugin.catalogue.reader import MAX_ID_BYTES
 from plugin.config import Config
-from plugin.opensearch.documents import DETAIL_FIELDS, SOURCE_FIELDS
+from plugin.opensearch.documents import DETAIL_FIELDS, SOURCE_FIELDS, photo_entries
 from plugin.opensearch.indices import index_model, indices_behind
 from plugin.search.request import Filters, Query
 from plugin.search.service import search
@@ -80,7 +80,7 @@ def product_detail(client: OpenSearch, alias: str, product_id: str, neighbours: 
         )
         duplicates = [with_thumbnails(hit["_source"]) for hit in response["hits"]["hits"]]
     similar: list[dict[str, Any]] = []
-    vectors = client.get(index=alias, id=product_id, _source_includes=["images.vector"])["_source"].get("images", [])
+    vectors = photo_entries(client.get(index=alias, id=product_id, _source_includes=["images.vector", "images.view"])["_source"].get("images", []))
     if vectors:
         query = Query(image_vector=vectors[0]["vector"], filters=Filters(exclude_ids=(product_id,)), size=neighbours, explain=True)
         for hit in search(client, alias, query).hits:

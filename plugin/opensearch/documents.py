@@ -25,7 +25,7 @@ PRODUCT_FIELDS = (
     "images",
 )
 #: Every field of one entry of a product's ``images``.
-IMAGE_FIELDS = ("url", "position", "fingerprint", "phash", "width", "height", "labels", "vector")
+IMAGE_FIELDS = ("url", "position", "fingerprint", "phash", "width", "height", "labels", "view", "gallery_views", "vector")
 #: What a candidate hit carries: its product id, read from doc values, and no stored field.
 #: Reading any stored field of a hit, even ``_id``, decompresses the stored source around it,
 #: vectors and all; over a window of 100 candidates that was most of a signal's time (5,000
@@ -44,7 +44,7 @@ def hit_id(hit: Mapping[str, Any]) -> str:
 #: Fields returned with each search hit; vectors stay in the index.
 SOURCE_FIELDS = [
     "product_id", "title", "brand", "category", "tags", "labels", "price", "currency", "in_stock",
-    "popularity", "rating", "product_url", "images.url", "images.fingerprint",
+    "popularity", "rating", "product_url", "images.url", "images.fingerprint", "images.view",
 ]
 #: Fields of a product the admin's catalogue browser shows (still no vectors).
 DETAIL_FIELDS = [*SOURCE_FIELDS, "description", "dup_group", "images.labels", "images.width", "images.height", "updated_at"]
@@ -67,10 +67,18 @@ def describe_model(meta: Mapping[str, Any]) -> str:
 
 
 def image_entry(
-    url: str, position: int, fingerprint: str, phash: str, size: tuple[int, int], labels: Sequence[str], vector: Any
+    url: str,
+    position: int,
+    fingerprint: str,
+    phash: str,
+    size: tuple[int, int],
+    labels: Sequence[str],
+    vector: Any,
+    gallery_views: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """One entry of a product's ``images``: a photo, its fingerprints, labels and vector."""
-    return {
+    """One entry of a product's ``images``: a photo, its fingerprints, labels and vector, and the
+    names of the gallery views made of it (:func:`view_entry`), when any were asked for."""
+    entry = {
         "url": url,
         "position": position,
         "fingerprint": fingerprint,
@@ -80,6 +88,29 @@ def image_entry(
         "labels": list(labels),
         "vector": as_vector(vector),
     }
+    # Absent rather than empty: a document without views stays one a version 2 index accepts.
+    return entry | ({"gallery_views": list(gallery_views)} if gallery_views else {})
+
+
+def view_entry(photo: Mapping[str, Any], view: str, vector: Any) -> dict[str, Any]:
+    """An entry of ``images`` holding the vector of gallery view *view* of the photo entry *photo*.
+
+    It shares the photo's URL, position and fingerprint, so that it is shown, reused and
+    replaced with its photo, and it is searched as one more photo of the product.
+    """
+    return {"url": photo["url"], "position": photo["position"], "fingerprint": photo["fingerprint"], "view": view, "vector": as_vector(vector)}
+
+
+def photo_entries(images: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The entries of ``images`` that are the product's photos, without their gallery views."""
+    return [entry for entry in images if "view" not in entry]
+
+
+def without_views(source: dict[str, Any]) -> dict[str, Any]:
+    """A product's stored fields as shown: its photos without the gallery views searched beside them."""
+    if "images" not in source:
+        return source
+    return source | {"images": photo_entries(source["images"])}
 
 
 def product_document(
@@ -91,6 +122,7 @@ def product_document(
     would not change can be recognised without writing it.
     """
     labels = list(dict.fromkeys(label for entry in images for label in entry.get("labels", [])))
+    photos = photo_entries(images)
     document: dict[str, Any] = {
         "product_id": product.id,
         "title": product.title,
@@ -115,7 +147,7 @@ def product_document(
         "images": images,
         # Near-duplicate group: the perceptual hash of the main photo, equal for re-encoded,
         # resized or lightly edited copies, so search can show one of them.
-        "dup_group": images[0].get("phash") if images else None,
+        "dup_group": photos[0].get("phash") if photos else None,
     }
     document = {key: value for key, value in document.items() if value is not None}
     without_vectors = {k: v for k, v in document.items() if k != "text_vector"}

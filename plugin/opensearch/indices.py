@@ -129,6 +129,18 @@ def check_can_go_live(client: OpenSearch, config: Config, index: str, spec: Embe
         )
 
 
+def check_room_for_views(client: OpenSearch, config: Config, index: str) -> None:
+    """Raise :class:`IndexLifecycleError` when gallery views are configured and *index*'s mapping cannot hold them."""
+    if not config.gallery_views:
+        return
+    version = index_model(client, index).get("mapping_version", 0)
+    if version < mappings.GALLERY_VIEWS_VERSION:
+        raise IndexLifecycleError(
+            f"LOOKALIKE_GALLERY_VIEWS asks for gallery views, and index {index} has mapping v{version}, which has no room "
+            "for them; re-ingest the catalogue with lookalike ingest --new-index (or leave LOOKALIKE_GALLERY_VIEWS empty)."
+        )
+
+
 def ensure_product_index(client: OpenSearch, config: Config, spec: EmbeddingSpec) -> str:
     """Return the index behind the configured alias, creating one and the alias if there is none.
 

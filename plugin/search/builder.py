@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from plugin.opensearch.documents import HIT_IDS, SOURCE_FIELDS
+from plugin.opensearch.documents import HIT_IDS, SOURCE_FIELDS, without_views
 from plugin.search.fusion import FusedHit
 from plugin.search.request import Query
 
@@ -200,7 +200,7 @@ def facets(response: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def hit(source: dict[str, Any], fused: FusedHit | None, explain: bool) -> dict[str, Any]:
-    out = dict(source)
+    out = dict(without_views(source))
     if fused is not None:
         out["score"] = round(fused.score, 6)
         if explain:

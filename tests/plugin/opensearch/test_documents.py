@@ -18,8 +18,11 @@ from plugin.opensearch.documents import (
     SOURCE_FIELDS,
     describe_model,
     image_entry,
+    photo_entries,
     product_document,
     same_model,
+    view_entry,
+    without_views,
 )
 from plugin.opensearch.indices import product_index_body
 from tests.support.models import TINY_SPEC, hand_made_document
@@ -82,7 +85,7 @@ def test_a_product_becomes_a_document_of_the_mappings_fields() -> None:
     document = product_document(product, entries(), [0.5, 0.5, 0.0], "text-fp", TINY_SPEC)
 
     assert set(document) <= set(PRODUCT_FIELDS)
-    assert all(set(entry) == set(IMAGE_FIELDS) for entry in document["images"])
+    assert all(set(entry) == set(IMAGE_FIELDS) - {"view", "gallery_views"} for entry in document["images"])
     assert document["category"] == "Women > Shoes > Sneakers"
     assert document["category_path"] == ["Women", "Women > Shoes", "Women > Shoes > Sneakers"]
     assert document["tags"] == ["red", "leather"]
@@ -124,6 +127,24 @@ def test_the_near_duplicate_group_is_the_main_photos_hash() -> None:
 
     assert product_document(product, entries(), None, "t", TINY_SPEC)["dup_group"] == "c3c3"
     assert product_document(product, entries()[::-1], None, "t", TINY_SPEC)["dup_group"] == "a5a5"
+
+
+def test_gallery_views_are_entries_beside_their_photo_that_shoppers_never_see() -> None:
+    front, side = entries()
+    photo = image_entry("front.jpg", 0, "fp-front", "c3c3", (640, 480), ["sneaker"], [1, 0, 0, 0], ("rotate_45", "small"))
+    turned, small = view_entry(photo, "rotate_45", [0, 1, 0, 0]), view_entry(photo, "small", [0, 0, 1, 0])
+
+    document = product_document(Product.model_validate(ROW), [photo, turned, small, side], None, "t", TINY_SPEC)
+
+    assert photo["gallery_views"] == ["rotate_45", "small"]  # which views were made, so a new choice re-embeds
+    assert turned == {"url": "front.jpg", "position": 0, "fingerprint": "fp-front", "view": "rotate_45", "vector": [0.0, 1.0, 0.0, 0.0]}
+    assert set(turned) < set(IMAGE_FIELDS)
+    assert photo_entries(document["images"]) == [photo, side]
+    assert without_views(document)["images"] == [photo, side]
+    assert document["labels"] == ["sneaker", "sandal"] and document["dup_group"] == "c3c3"
+    without = product_document(Product.model_validate(ROW), [photo, side], None, "t", TINY_SPEC)
+    assert without["fingerprint"] != document["fingerprint"]  # views asked for or dropped rewrite the document
+    assert "gallery_views" not in front  # a document without views stays one a version 2 index accepts
 
 
 def test_vectors_are_stored_as_rounded_floats() -> None:
