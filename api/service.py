@@ -161,11 +161,13 @@ class SearchService:
                 self.profiles_stored = True
 
     def product_vectors(self, product_id: str) -> list[list[float]]:
-        """The vectors of a product's photos (none when it has gone since it was found)."""
+        """Every vector the image signal scored a product by: its photos' and their gallery views'
+        (none when it has gone since it was found)."""
         try:
-            return [image["vector"] for image in self.product(product_id, ["images.vector"]).get("images", [])]
-        except ApiError:
+            source = self.client.get(index=self.config.index_alias, id=product_id, _source_includes=["images.vector"])["_source"]
+        except NotFoundError:
             return []
+        return [image["vector"] for image in source.get("images", [])]
 
     def product(self, product_id: str, fields: list[str]) -> dict[str, Any]:
         """*fields* of the product's stored source, its photos without their gallery views; a 404

@@ -58,8 +58,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"OpenSearch {node.status().version} at {url}: cluster {health['cluster_name']} is {health['status']}.")
     click.echo(f"Ingesting the demo catalogue {catalogue} in this process (--eager) ...")
     previous = indices_behind(client, config.index_alias)
-    # An index from an older mapping lacks what newer searches rely on (category words, synonyms): the demo rebuilds it.
-    stale = bool(previous) and index_model(client, previous[0]).get("mapping_version", 0) < mappings.CURRENT_PRODUCT_VERSION
+    # An index from a mapping this version no longer searches lacks what searches rely on (category
+    # words, synonyms), and one older than gallery views cannot hold them when asked for: the demo rebuilds it.
+    version = index_model(client, previous[0]).get("mapping_version", 0) if previous else mappings.CURRENT_PRODUCT_VERSION
+    stale = version not in mappings.LIVE_PRODUCT_VERSIONS or (bool(config.gallery_views) and version < mappings.GALLERY_VIEWS_VERSION)
     if stale:
         click.echo(f"{previous[0]} was made from an older mapping; re-ingesting into a new index ...")
     try:

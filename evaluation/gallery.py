@@ -135,7 +135,7 @@ def _pasted(frame: Image.Image, product: Image.Image, rng: random.Random) -> Ima
 
 def _lifestyle(config: Config, backend: EmbeddingBackend, catalogue: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    config, _ = index_among_distractors(config, LIFESTYLE_ALIAS, catalogue, backend, rebuild=False)
+    config, _ = index_among_distractors(config, LIFESTYLE_ALIAS, catalogue, backend)
     cost = index_cost(connect(config), config.index_alias, time.perf_counter() - started)
     served = ServedSearch(config, backend)
     shop = prepare_vendure(config.data_dir)

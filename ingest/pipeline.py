@@ -84,6 +84,8 @@ class _Image:
     reused: list[dict[str, Any]] | None = None
     #: The gallery views to embed beside the photo, each with its name.
     views: list[tuple[str, Image.Image]] = dataclasses.field(default_factory=list)
+    #: The gallery views the photo's entry says were made of it (none when making them failed).
+    view_names: tuple[str, ...] = ()
     error: SourceError | None = None
     phash: str = ""
     thumbnail: tuple[bytes, int, int] | None = None
@@ -104,8 +106,6 @@ class _Batch:
     ready: list[Product] = dataclasses.field(default_factory=list)
     records: list[QuarantineRecord] = dataclasses.field(default_factory=list)
     result: BatchResult = dataclasses.field(default_factory=BatchResult)
-    #: The gallery views made of each new photo (``LOOKALIKE_GALLERY_VIEWS``).
-    gallery_views: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
@@ -222,7 +222,6 @@ class _Steps:
                 last_attempt=self.attempt >= self.config.ingest.max_attempts,
                 target=self.target,
                 existing=_existing_documents(self.client, self.target, [p.id for p in products]),
-                gallery_views=self.config.gallery_views,
             )
         batch.images = collect_images(products, batch.existing, self.backend.spec, self.config, fetchers, self.detector)
         _sort_out(batch, products)
@@ -266,7 +265,7 @@ def collect_images(
                 img.phash = str(imagehash.phash(img.decoded))
                 img.thumbnail = make_thumbnail(img.decoded)
                 if config.gallery_views:
-                    img.views = _views_of(img.decoded, config.gallery_views, detector)
+                    img.views, img.view_names = _views_or_none(img, config.gallery_views, detector)
         except SourceError as exc:
             img.error = exc
         except Exception as exc:  # noqa: BLE001 - a hostile file must cost only its own image
@@ -323,7 +322,7 @@ def build_documents(batch: _Batch, vectors: _Vectors, spec: EmbeddingSpec, thumb
         text_vector = vectors.texts.get(product.id)
         if text_vector is None:
             text_vector = _reusable_text(previous, fingerprint, spec)
-        entries = _entries(batch.images[product.id], vectors, batch.gallery_views)
+        entries = _entries(batch.images[product.id], vectors)
         document = product_document(product, entries, text_vector, fingerprint, spec)
         if previous is not None and previous.get("fingerprint") == document["fingerprint"]:
             batch.result.outcomes[product.id] = UNCHANGED
@@ -415,7 +414,7 @@ def _reusable_text(previous: dict[str, Any] | None, fingerprint: str, spec: Embe
     return previous["text_vector"]
 
 
-def _entries(images: list[_Image], fresh: _Vectors, views: tuple[str, ...]) -> list[dict[str, Any]]:
+def _entries(images: list[_Image], fresh: _Vectors) -> list[dict[str, Any]]:
     """The ``images`` of a product's document, each photo followed by its gallery views: reused
     entries as they were, new ones with their vectors."""
     entries = []
@@ -426,7 +425,7 @@ def _entries(images: list[_Image], fresh: _Vectors, views: tuple[str, ...]) -> l
             entries.extend(dict(entry, url=img.source, position=img.position) for entry in img.reused)
             continue
         vector, labels = fresh.images[id(img)]
-        photo = image_entry(img.source, img.position, img.fingerprint, img.phash, img.size, labels, vector, views)
+        photo = image_entry(img.source, img.position, img.fingerprint, img.phash, img.size, labels, vector, img.view_names)
         entries.append(photo)
         entries.extend(view_entry(photo, name, view_vector) for name, view_vector in fresh.views.get(id(img), []))
     return entries
@@ -440,10 +439,29 @@ def _reusable_entries(images: list[dict[str, Any]], views: tuple[str, ...]) -> d
         if entry.get("vector") and "view" not in entry and set(views) <= set(entry.get("gallery_views", ())):
             photo = {key: value for key, value in entry.items() if key != "gallery_views"}
             found[entry["fingerprint"]] = [photo | ({"gallery_views": list(views)} if views else {})]
+    kept: set[tuple[str, str]] = set()
     for entry in images:
-        if entry.get("view") in views and entry.get("fingerprint") in found:
-            found[entry["fingerprint"]].append(entry)
+        key = (entry.get("fingerprint", ""), entry.get("view", ""))
+        # The same bytes twice in a product store their views twice: take each view once.
+        if entry.get("view") in views and key[0] in found and key not in kept:
+            kept.add(key)
+            found[key[0]].append(entry)
     return found
+
+
+def _views_or_none(
+    img: _Image, names: tuple[str, ...], detector: Detector | None
+) -> tuple[list[tuple[str, Image.Image]], tuple[str, ...]]:
+    """The photo's gallery views and their names; none when making them fails, which costs the views, not the photo.
+
+    The photo's entry then lists no views, so the next ingest tries them again.
+    """
+    assert img.decoded is not None
+    try:
+        return _views_of(img.decoded, names, detector), names
+    except Exception as exc:  # noqa: BLE001 - the detector or a transform failing must not quarantine a good photo
+        log.warning("gallery views of %s not made: %s: %s", img.source, type(exc).__name__, exc)
+        return [], ()
 
 
 def _views_of(photo: Image.Image, names: tuple[str, ...], detector: Detector | None) -> list[tuple[str, Image.Image]]:

@@ -46,8 +46,10 @@ from ingest.progress import RedisRunTracker, RunTracker
 from plugin.catalogue.reader import Product
 from plugin.config import Config
 from plugin.errors import (
+    ConfigError,
     EngineBusy,
     EngineUnavailable,
+    IndexLifecycleError,
     LookalikeError,
     ModelMismatch,
     PoisonTask,
@@ -115,7 +117,9 @@ class IngestTask(Task):
     retry_jitter = False
     max_retries = 8
     #: Refusals to report, not faults of the worker: logged in one line, without a traceback.
-    throws = (ModelMismatch, PoisonTask)
+    #: A worker whose gallery views its target index cannot hold, or that lacks the detector
+    #: they need, refuses each task the same way: its products carry the reason.
+    throws = (ModelMismatch, PoisonTask, IndexLifecycleError, ConfigError)
 
     # Celery makes one instance per task and process; the context (the model above all) is
     # built once per process for every task, so it lives on this class, not on an instance.

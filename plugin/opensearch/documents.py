@@ -95,8 +95,8 @@ def image_entry(
 def view_entry(photo: Mapping[str, Any], view: str, vector: Any) -> dict[str, Any]:
     """An entry of ``images`` holding the vector of gallery view *view* of the photo entry *photo*.
 
-    It shares the photo's URL, position and fingerprint, so that it is shown, reused and
-    replaced with its photo, and it is searched as one more photo of the product.
+    It shares the photo's URL, position and fingerprint, so that it is reused and replaced with
+    its photo; it is searched as one more photo of the product and never shown.
     """
     return {"url": photo["url"], "position": photo["position"], "fingerprint": photo["fingerprint"], "view": view, "vector": as_vector(vector)}
 

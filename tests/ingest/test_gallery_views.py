@@ -95,6 +95,22 @@ def test_views_are_reused_when_unchanged_dropped_without_a_model_call_and_made_w
     assert [set(entry) & {"view", "gallery_views"} for entry in entries_of(client, ingest_config, "p1")] == [set()]
 
 
+def test_a_photo_given_twice_keeps_one_set_of_views_per_copy_through_re_ingests(
+    client: OpenSearch, ingest_config: Config, image_dir: Path, products: dict[str, dict[str, Any]]
+) -> None:
+    photo = demo_rows(products, image_dir)[0]["images"][0]
+    catalogue = write_catalogue(image_dir / "c.jsonl", [row("twice", photo, photo)])
+    config = with_views(ingest_config, "rotate_45", "small")
+    ingest_here(client, config, catalogue)
+    first = entries_of(client, config, "twice")
+
+    for _ in range(2):
+        again = ingest_here(client, config, catalogue)
+        assert (again["unchanged"], again["images_embedded"]) == (1, 0)
+    assert [entry.get("view") for entry in first] == [None, "rotate_45", "small", None, "rotate_45", "small"]
+    assert entries_of(client, config, "twice") == first
+
+
 def test_an_index_of_mapping_version_2_is_refused_gallery_views_with_the_way_out(
     client: OpenSearch, ingest_config: Config, image_dir: Path, products: dict[str, dict[str, Any]]
 ) -> None:
