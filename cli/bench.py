@@ -75,6 +75,28 @@ def bench_search(products: int, queries: int, report: Path | None) -> None:
         click.echo(f"  {kind} p50 by stage: " + ", ".join(f"{name} {ms} ms" for name, ms in stages.items()))
 
 
+@bench.command("views")
+@click.option("--products", default=10_000, show_default=True, type=click.IntRange(min=1_000, max=60_000))
+@click.option("--queries", default=300, show_default=True, type=click.IntRange(min=20, max=2_000))
+@_report_option("bench-views.json")
+@reports_errors
+def bench_views(products: int, queries: int, report: Path | None) -> None:
+    """What gallery views cost at scale: vectors, disk, ingest time and k-NN time beside an index without views."""
+    ensure_fast_malloc()
+    from bench import gallery_views
+
+    config = load_config()
+    report = report or config.reports_dir / "bench-views.json"
+    cluster_health(connect(config))
+    result = gallery_views.run(config, products, queries, report)
+    for name, row in result["sets"].items():
+        click.echo(
+            f"{name}: {row['image_vectors']} vectors, {row['bytes'] / 2**20:.0f} MiB, ingest {row['ingest_seconds']} s, "
+            f"k-NN p50 {row['knn_ms_p50']} ms ({row['knn_p50_to_none']}x), p99 {row['knn_ms_p99']} ms, recall@100 {row['recall_at_100']}"
+        )
+    click.echo(f"Written to {report}.")
+
+
 @bench.command("bridge")
 @_report_option("bench-bridge.json")
 @reports_errors
