@@ -14,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
+from plugin.images.gallery import border_colour
+
 Degradation = Callable[[Image.Image, int], Image.Image]
 
 #: Query photos are first scaled so their longer side is this long, as a phone upload would be.
@@ -46,7 +48,7 @@ def rotation(degrees: float) -> Degradation:
     def rotate(photo: Image.Image, seed: int) -> Image.Image:
         # The corners a rotation uncovers take the photo's border colour, as a photo of the
         # product lying on its backdrop would, rather than a black frame no camera produces.
-        return photo.rotate(degrees, resample=Image.BICUBIC, expand=True, fillcolor=_border_colour(photo))
+        return photo.rotate(degrees, resample=Image.BICUBIC, expand=True, fillcolor=border_colour(photo))
 
     return rotate
 
@@ -129,12 +131,6 @@ def combined(*steps: Degradation) -> Degradation:
         return photo
 
     return apply
-
-
-def _border_colour(photo: Image.Image) -> tuple[int, int, int]:
-    pixels = np.asarray(photo.convert("RGB"))
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    return tuple(int(v) for v in np.median(border, axis=0))  # type: ignore[return-value]
 
 
 #: The degradations of the robustness table, in the order the report lists them.
