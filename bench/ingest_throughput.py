@@ -146,7 +146,7 @@ def _pipeline(config: Config, catalogue: Path, root: Path, runtime: Runtime) -> 
         )
     client = connect(bench_config)
     try:
-        _wait_for_worker(log, worker, queue)
+        wait_for_worker(log, worker, queue, config.ingest.broker_url)
         prepare_indices(client, bench_config)
         started = time.perf_counter()
         summary = run_catalogue(client, bench_config, catalogue, queue=queue)
@@ -158,7 +158,7 @@ def _pipeline(config: Config, catalogue: Path, root: Path, runtime: Runtime) -> 
     return {"seconds": seconds, "summary": summary}
 
 
-def _wait_for_worker(log: Path, worker: subprocess.Popen[bytes], queue: str, timeout: float = 180) -> None:
+def wait_for_worker(log: Path, worker: subprocess.Popen[bytes], queue: str, broker_url: str, timeout: float = 180) -> None:
     from celery import Celery
 
     from ingest.celery_app import app
@@ -168,7 +168,8 @@ def _wait_for_worker(log: Path, worker: subprocess.Popen[bytes], queue: str, tim
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"the benchmark's worker exited: {log.read_text()[-2000:]}")
-        replies = app.control.inspect(timeout=1.0).active_queues() or {}
+        with app.connection_for_write(broker_url) as connection:
+            replies = app.control.inspect(timeout=1.0, connection=connection).active_queues() or {}
         if any(q.get("name") == queue for queues in replies.values() for q in queues):
             return
     raise RuntimeError(f"the benchmark's worker did not answer within {timeout:.0f} s; see {log}")

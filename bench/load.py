@@ -371,10 +371,10 @@ class NodeCpu:
     def __init__(self, config: Config, client: OpenSearch) -> None:
         self.client = client
         local = LocalNode(config.engine)
-        self.pid = local.running_pid() if config.opensearch_url.rstrip("/") == local.url.rstrip("/") else None
+        self.pid = local.running_pid() if config.opensearch_urls == (local.url,) else None
         self.source = f"/proc/{self.pid}/stat (the local node)" if self.pid else "nodes stats API, process.cpu.total_in_millis"
-        host = urlsplit(config.opensearch_url).hostname or ""
-        self.on_this_machine = self.pid is not None or host in ("127.0.0.1", "localhost", "::1")
+        hosts = {urlsplit(url).hostname or "" for url in config.opensearch_urls}
+        self.on_this_machine = self.pid is not None or hosts <= {"127.0.0.1", "localhost", "::1"}
 
     def seconds(self) -> float:
         if self.pid:

@@ -97,6 +97,69 @@ def bench_views(products: int, queries: int, report: Path | None) -> None:
     click.echo(f"Written to {report}.")
 
 
+@bench.command("scale")
+@click.option("--products", default=1_000_000, show_default=True, type=click.IntRange(min=1_000, max=10_000_000))
+@click.option("--queries", default=200, show_default=True, type=click.IntRange(min=20, max=2_000))
+@click.option("--base", default=20_000, show_default=True, type=click.IntRange(min=100, max=60_000), help="Real photos whose vectors the products are made from.")
+@click.option(
+    "--variants",
+    default="float,sq,pca256",
+    show_default=True,
+    help="Index layouts, the first one measured through the API too; of float, sq, pca256, pca256-sq.",
+)
+@click.option("--api-queries", default=100, show_default=True, type=click.IntRange(min=0, max=2_000), help="Photo queries through the HTTP API.")
+@_report_option("bench-scale.json")
+@reports_errors
+def bench_scale(products: int, queries: int, base: int, variants: str, api_queries: int, report: Path | None) -> None:
+    """A catalogue of up to millions of products on one node: recall@10 and k-NN time under filters beside exact
+    search, index time, disk and memory, for float vectors, Lucene's scalar quantisation and fewer dimensions."""
+    ensure_fast_malloc()
+    from bench import scale
+
+    names = [name.strip() for name in variants.split(",") if name.strip()]
+    unknown = [name for name in names if name not in scale.VARIANTS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown variant(s) {unknown}; choose from {', '.join(scale.VARIANTS)}", param_hint="--variants")
+    config = load_config()
+    report = report or config.reports_dir / "bench-scale.json"
+    cluster_health(connect(config))
+    result = scale.run(config, products, queries, base, names, api_queries, report)
+    click.echo(scale.summary(result))
+    click.echo(f"Written to {report}.")
+
+
+@bench.command("failover")
+@click.option("--products", default=2_000, show_default=True, type=click.IntRange(min=100, max=60_000), help="Catalogue ingested while a node is lost.")
+@click.option("--kill-after", default=20.0, show_default=True, type=click.FloatRange(min=1), help="Seconds into the ingest that a node is SIGKILLed.")
+@click.option("--down-for", default=30.0, show_default=True, type=click.FloatRange(min=1), help="Seconds the node stays down before it is started again.")
+@click.option("--query-threads", default=2, show_default=True, type=click.IntRange(min=1, max=32))
+@click.option("--port", default=9250, show_default=True, type=click.IntRange(min=1024, max=65000), help="First HTTP port of the benchmark's own three nodes.")
+@_report_option("bench-failover.json")
+@reports_errors
+def bench_failover(products: int, kill_after: float, down_for: float, query_threads: int, port: int, report: Path | None) -> None:
+    """A three-node cluster (3 shards, 1 replica) loses a node mid-ingest while shoppers search: failed queries,
+    p99 during the loss, every product present exactly once, and the time back to green."""
+    ensure_fast_malloc()
+    from bench import failover
+    from engine.local_redis import LocalRedis
+    from evaluation.report import write_json
+
+    config = load_config()
+    report = report or config.reports_dir / "bench-failover.json"
+    LocalRedis(config.ingest.redis_home, config.ingest.redis_port).start()
+    scenario = failover.Scenario(products=products, query_threads=query_threads, kill_after=kill_after, down_for=down_for)
+    result = failover.measure(config, scenario, config.engine.home.parent / "failover", port, port + 100)
+    result["command"] = (
+        f"lookalike bench failover --products {products} --kill-after {kill_after:g} --down-for {down_for:g} --query-threads {query_threads}"
+    )
+    write_json(report, result)
+    click.echo(
+        f"{result['queries']} queries, {result['failed']} failed; p99 {result['p99_ms_during_loss']} ms while a node was lost "
+        f"({result['queries_during_loss']} queries); products {result['products_found']} of {result['products_expected']} "
+        f"({result['duplicates']} duplicates); green again {result['seconds_to_green']} s after the node's restart. Written to {report}."
+    )
+
+
 @bench.command("bridge")
 @_report_option("bench-bridge.json")
 @reports_errors

@@ -22,7 +22,7 @@ from cli.common import (
     reports_errors,
 )
 from cli.serve import bind_port
-from engine.local_node import LocalNode
+from engine.local_cluster import LocalCluster
 from plugin.config import Config
 from plugin.errors import ModelMismatch
 from plugin.opensearch import cluster_health, connect, indices_behind
@@ -47,15 +47,15 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     config = load_config()
     # The port is taken now, before minutes of set-up, not after; early visitors wait for the page.
     sock = None if no_serve else bind_port(host, port, f"serve the demo on another port with `make demo DEMO_PORT={port + 1}` or `lookalike demo --port {port + 1}`")
-    node = LocalNode(config.engine)
-    click.echo("Starting the local OpenSearch node ...")
-    url = node.start()
+    cluster = LocalCluster(config.engine)  # LOOKALIKE_ENGINE_NODES local nodes, one by default
+    click.echo("Starting the local OpenSearch node ..." if cluster.size == 1 else f"Starting {cluster.size} local OpenSearch nodes ...")
+    url = ", ".join(cluster.start())
     catalogue = prepare_vendure(config.data_dir)
     images = catalogue.parent / "images"
     config = dataclasses.replace(config, fetch=dataclasses.replace(config.fetch, local_roots=(*config.fetch.local_roots, images)))
     client = connect(config)
     health = cluster_health(client)
-    click.echo(f"OpenSearch {node.status().version} at {url}: cluster {health['cluster_name']} is {health['status']}.")
+    click.echo(f"OpenSearch {cluster.members[0].status().version} at {url}: cluster {health['cluster_name']} is {health['status']}.")
     click.echo(f"Ingesting the demo catalogue {catalogue} in this process (--eager) ...")
     previous = indices_behind(client, config.index_alias)
     # An index from a mapping this version no longer searches lacks what searches rely on (category

@@ -1,4 +1,4 @@
-"""Build, start, stop and inspect the local single-node OpenSearch cluster.
+"""Build, start, stop and inspect one local OpenSearch node (:mod:`engine.local_cluster` runs several).
 
 OpenSearch 2.19.1 and its k-NN, Painless, analysis-common and netty4 plugins are resolved
 from Maven Central by ``engine/pom.xml`` and run as one embedded node by
@@ -48,10 +48,16 @@ class NodeStatus:
 
 
 class LocalNode:
-    """One local OpenSearch node whose data, logs and pid file live under ``config.home``."""
+    """One local OpenSearch node whose data, logs and pid file live under ``config.home``.
 
-    def __init__(self, config: EngineConfig) -> None:
+    Alone it is a single-node cluster. Given ``cluster``, the transport ports and names of
+    every member (itself included), it discovers them and they elect a cluster manager.
+    """
+
+    def __init__(self, config: EngineConfig, *, name: str = "lookalike-local", cluster: tuple[tuple[str, int], ...] = ()) -> None:
         self.config = config
+        self.name = name
+        self.cluster = cluster
         self.home = config.home
         self.data_dir = config.home / "data"
         self.logs_dir = config.home / "logs"
@@ -100,14 +106,18 @@ class LocalNode:
         same time are serialised by a lock file, so they cannot both launch a node.
         ``die_with_caller``: SIGTERM the node when its starter dies (Linux), so killed test runs leave no node behind.
         """
-        with self._lock():
-            return self._start_locked(die_with_caller)
-
-    def _start_locked(self, die_with_caller: bool = False) -> str:
-        pid = self.running_pid()
-        if pid is not None:
-            self._wait_healthy(process=None, pid=pid)
+        with self.lock():
+            self.wait_healthy(self.launch(die_with_caller=die_with_caller))
             return self.url
+
+    def launch(self, *, die_with_caller: bool = False) -> subprocess.Popen[bytes] | None:
+        """Start the node's process unless it runs already, without waiting: a cluster's members
+        must all be up before any of them can elect a manager. None if it was running.
+
+        The caller holds :meth:`lock`.
+        """
+        if self.running_pid() is not None:
+            return None
         java = find_java()
         self._check_port_free(self.config.http_port, "HTTP", "LOOKALIKE_ENGINE_PORT")
         self._check_port_free(self.config.transport_port, "transport", "LOOKALIKE_ENGINE_TRANSPORT_PORT")
@@ -128,16 +138,35 @@ class LocalNode:
                 preexec_fn=die_with_parent(os.getpid()) if die_with_caller and sys.platform == "linux" else None,
             )
         self.pid_file.write_text(str(process.pid))
+        return process
+
+    def wait_healthy(self, process: subprocess.Popen[bytes] | None) -> None:
+        """Wait until the node answers with a yellow or green cluster; a node that fails to is stopped."""
+        pid = process.pid if process is not None else self.running_pid()
+        if pid is None:
+            raise EngineStartFailed(f"The OpenSearch node {self.name} is not running.", self.log_tail())
         try:
-            self._wait_healthy(process=process, pid=process.pid)
+            self._wait_healthy(process=process, pid=pid)
         except EngineStartFailed:
-            self._terminate(process.pid, timeout=10)
-            self.pid_file.unlink(missing_ok=True)
+            if process is not None:
+                self._terminate(process.pid, timeout=10)
+                self.pid_file.unlink(missing_ok=True)
             raise
-        return self.url
+
+    def kill(self) -> int | None:
+        """SIGKILL the node, as a crash or a lost machine would stop it; its pid, or None if it was not running."""
+        pid = self.running_pid()
+        if pid is None:
+            return None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while is_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return pid
 
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
+    def lock(self) -> Iterator[None]:
+        """Serialises starts and stops of this node across processes (a lock file in its home)."""
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.home / "node.lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
@@ -148,7 +177,7 @@ class LocalNode:
 
     def stop(self, timeout: float = 60.0) -> bool:
         """Shut the node down cleanly (SIGTERM, so it flushes); return False if it was not running."""
-        with self._lock():
+        with self.lock():
             pid = self.running_pid()
             if pid is None:
                 self.pid_file.unlink(missing_ok=True)
@@ -174,7 +203,7 @@ class LocalNode:
             pid=pid,
             version=root.get("version", {}).get("number"),
             health=health.get("status"),
-            plugins=tuple(sorted(p["component"] for p in plugins)),
+            plugins=tuple(sorted({p["component"] for p in plugins})),
         )
 
     def running_pid(self) -> int | None:
@@ -201,14 +230,19 @@ class LocalNode:
             "path.data": str(self.data_dir),
             "path.logs": str(self.logs_dir),
             "cluster.name": "lookalike",
-            "node.name": "lookalike-local",
+            "node.name": self.name,
             "network.host": "127.0.0.1",
             "http.port": str(self.config.http_port),
             "transport.port": str(self.config.transport_port),
-            "discovery.type": "single-node",
             # Small development disks would otherwise turn every index read-only.
             "cluster.routing.allocation.disk.threshold_enabled": "false",
         }
+        if self.cluster:
+            settings["discovery.seed_hosts"] = ",".join(f"127.0.0.1:{port}" for _, port in self.cluster)
+            # Read only when the cluster first forms; its members keep the elected state after.
+            settings["cluster.initial_cluster_manager_nodes"] = ",".join(name for name, _ in self.cluster)
+        else:
+            settings["discovery.type"] = "single-node"
         for pair in self.config.extra_settings:
             key, _, value = pair.partition("=")
             settings[key] = value
@@ -217,6 +251,8 @@ class LocalNode:
             f"-Xms{self.config.heap}",
             f"-Xmx{self.config.heap}",
             "-XX:+UseG1GC",
+            # Each node sizes its thread pools by the cores it sees; several on one machine share them.
+            *([f"-XX:ActiveProcessorCount={max(1, (os.cpu_count() or 1) // len(self.cluster))}"] if len(self.cluster) > 1 else []),
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
             "-Dfile.encoding=UTF-8",

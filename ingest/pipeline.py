@@ -58,7 +58,8 @@ FETCH_THREADS = 8
 
 INDEXED, UPDATED, UNCHANGED, DELETED, QUARANTINED = "indexed", "updated", "unchanged", "deleted", "quarantined"
 
-#: Answers of a cluster (or of the proxy in front of it) that is overloaded rather than refusing.
+#: Answers of a cluster (or of the proxy in front of it) that is overloaded or short of a node
+#: (503: a shard whose primary is being moved to another node), rather than refusing.
 BUSY_STATUSES = frozenset({429, 502, 503, 504})
 
 
@@ -393,7 +394,7 @@ def _settle_rejected(config: Config, batch: _Batch, item: dict[str, Any]) -> Non
         return
     pid = item["_id"]
     product = next(p for p in batch.ready if p.id == pid)
-    if item.get("status") == 429 and not batch.last_attempt:  # the cluster is busy: try again later
+    if item.get("status") in BUSY_STATUSES and not batch.last_attempt:  # the cluster is busy or short of a node: try again later
         del batch.result.outcomes[pid]
         batch.result.retry.append(product.model_dump(mode="json"))
         return

@@ -32,8 +32,11 @@ class EngineConfig:
     home: Path
     http_port: int = 9200
     transport_port: int = 9300
-    #: JVM heap, as given to ``-Xms``/``-Xmx``.
+    #: JVM heap of each node, as given to ``-Xms``/``-Xmx``.
     heap: str = "1g"
+    #: Nodes ``lookalike engine start`` runs: 1 is a single node; more form one cluster on
+    #: consecutive ports from ``http_port`` and ``transport_port``, each with its own data.
+    nodes: int = 1
     #: Extra OpenSearch settings as ``key=value`` pairs, for tuning without code changes.
     extra_settings: tuple[str, ...] = ()
     #: Seconds to wait for the cluster to turn yellow or green.
@@ -135,6 +138,8 @@ class DetectConfig:
 class Config:
     """Everything lookalike needs to know about its surroundings."""
 
+    #: One node's URL, or several separated by commas: clients then spread requests over them
+    #: and take a node that stops answering out of rotation (:attr:`opensearch_urls`).
     opensearch_url: str
     engine: EngineConfig
     opensearch_user: str | None = None
@@ -143,6 +148,10 @@ class Config:
     verify_certs: bool = True
     ca_certs: str | None = None
     request_timeout: float = 30.0
+    #: Further nodes a request is sent to when one cannot be reached, times out or answers 502-504.
+    max_retries: int = 3
+    #: Seconds a node that failed stays out of rotation before it is tried again (doubling while it keeps failing).
+    dead_timeout: float = 10.0
     #: gzip request bodies: worth it over a slow link, pure CPU cost on a local or LAN cluster.
     http_compress: bool = False
     #: Clients read and write products through this alias, never a concrete index.
@@ -184,6 +193,11 @@ class Config:
     knn_ef_search: int = 256
 
     @property
+    def opensearch_urls(self) -> tuple[str, ...]:
+        """Each node URL of :attr:`opensearch_url`."""
+        return tuple(url.strip().rstrip("/") for url in self.opensearch_url.split(",") if url.strip())
+
+    @property
     def models_dir(self) -> Path:
         """Models exported for ONNX Runtime, each under a hash of its weights and the export code."""
         return self.data_dir / "models"
@@ -219,7 +233,8 @@ class Config:
             home=Path(env.get("LOOKALIKE_ENGINE_HOME", str(REPO_ROOT / ".lookalike" / "engine"))).expanduser().resolve(),
             http_port=_port(env, "LOOKALIKE_ENGINE_PORT", 9200),
             transport_port=_port(env, "LOOKALIKE_ENGINE_TRANSPORT_PORT", 9300),
-            heap=env.get("LOOKALIKE_ENGINE_HEAP", "1g"),
+            heap=_heap(env, "LOOKALIKE_ENGINE_HEAP", "1g"),
+            nodes=int(_within(env, "LOOKALIKE_ENGINE_NODES", 1, 1, 9)),
             extra_settings=tuple(env.get("LOOKALIKE_ENGINE_SETTINGS", "").split()),
             start_timeout=_float(env, "LOOKALIKE_ENGINE_START_TIMEOUT", 120.0),
         )
@@ -228,13 +243,15 @@ class Config:
             if "=" not in pair:
                 raise ConfigError(f"LOOKALIKE_ENGINE_SETTINGS: expected key=value pairs, got {pair!r}")
         return cls(
-            opensearch_url=env.get("OPENSEARCH_URL", f"http://127.0.0.1:{engine.http_port}").rstrip("/"),
+            opensearch_url=_urls(env, "OPENSEARCH_URL", ",".join(f"http://127.0.0.1:{engine.http_port + i}" for i in range(engine.nodes))),
             engine=engine,
             opensearch_user=env.get("OPENSEARCH_USER") or None,
             opensearch_password=env.get("OPENSEARCH_PASSWORD") or None,
             verify_certs=_bool(env, "OPENSEARCH_VERIFY_CERTS", True),
             ca_certs=env.get("OPENSEARCH_CA_CERTS") or None,
             request_timeout=_float(env, "OPENSEARCH_TIMEOUT", 30.0),
+            max_retries=_int(env, "OPENSEARCH_MAX_RETRIES", 3),
+            dead_timeout=_float(env, "OPENSEARCH_DEAD_TIMEOUT", 10.0),
             http_compress=_bool(env, "OPENSEARCH_HTTP_COMPRESS", False),
             index_alias=_name(env, "LOOKALIKE_INDEX_ALIAS", "products"),
             index_shards=_int(env, "LOOKALIKE_INDEX_SHARDS", 1),
@@ -398,6 +415,24 @@ def _origins(env: Mapping[str, str], key: str) -> tuple[str, ...]:
         if origin != "*" and (not origin.startswith(("http://", "https://")) or "/" in origin.split("://", 1)[1]):
             raise ConfigError(f"{key}: expected origins like https://shop.example or *, got {origin!r}")
     return origins
+
+
+def _urls(env: Mapping[str, str], key: str, default: str) -> str:
+    """Node URLs separated by commas, each ``http(s)://host[:port]``, as one string without trailing slashes."""
+    urls = [url.strip().rstrip("/") for url in (env.get(key) or default).split(",") if url.strip()]
+    if not urls:
+        raise ConfigError(f"{key} must name at least one node, e.g. http://127.0.0.1:9200")
+    for url in urls:
+        if not re.fullmatch(r"https?://[^\s/,]+(/[^\s,]*)?", url):
+            raise ConfigError(f"{key}: expected node URLs like http://127.0.0.1:9200 separated by commas, got {url!r}")
+    return ",".join(urls)
+
+
+def _heap(env: Mapping[str, str], key: str, default: str) -> str:
+    value = (env.get(key) or default).strip()
+    if not re.fullmatch(r"\d+[kmgKMG]", value):
+        raise ConfigError(f"{key} must be a JVM heap size such as 512m or 2g, got {value!r}")
+    return value
 
 
 def _name(env: Mapping[str, str], key: str, default: str) -> str:

@@ -22,10 +22,17 @@ from plugin.errors import (
 #: (a node starting or recovering answers 503 "all shards failed"), or a proxy in front of it
 #: failing. 429 (a circuit breaker, a full search queue) is :class:`EngineBusy`.
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+POOL_SIZE = 32
 
 
 def connect(config: Config) -> OpenSearch:
     """Return a client for the configured cluster (the local node or a real cluster).
+
+    With several node URLs, requests go round robin over them; a node that cannot be reached,
+    times out or answers 502-504 is taken out of rotation for ``dead_timeout`` seconds and the
+    request is sent to the next one, up to ``max_retries`` times, so a lost node costs a retry,
+    not an error. With one URL a timeout is not retried. Every request lookalike sends may be repeated safely: searches read, and
+    writes name their document's id.
 
     Creating the client does not contact the cluster; :func:`cluster_health` does.
     """
@@ -33,7 +40,13 @@ def connect(config: Config) -> OpenSearch:
     if config.opensearch_user is not None:
         auth = (config.opensearch_user, config.opensearch_password or "")
     return OpenSearch(
-        hosts=[config.opensearch_url],
+        hosts=list(config.opensearch_urls),
+        max_retries=config.max_retries,
+        # A timeout is worth another try only on another node: on the same one it multiplies the wait.
+        retry_on_timeout=len(config.opensearch_urls) > 1,
+        dead_timeout=config.dead_timeout,
+        # Connections kept open per node: the API's threads share one client.
+        pool_maxsize=POOL_SIZE,
         http_auth=auth,
         verify_certs=config.verify_certs,
         ssl_show_warn=config.verify_certs,

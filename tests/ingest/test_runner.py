@@ -41,6 +41,23 @@ def test_a_delete_row_removes_the_product(client: OpenSearch, ingest_config: Con
     assert not client.exists(index=ingest_config.index_alias, id="drop")
 
 
+def test_a_new_index_takes_the_configured_shards_and_replicas_and_then_the_alias(
+    client: OpenSearch, ingest_config: Config, image_dir: Path
+) -> None:
+    catalogue = write_catalogue(image_dir / "a.jsonl", [row(f"p{i}", product_photo(image_dir / f"p{i}.jpg", seed=i)) for i in range(6)])
+    ingest_here(client, ingest_config, catalogue)
+    (before,) = client.indices.get_alias(name=ingest_config.index_alias)
+    layout = dataclasses.replace(ingest_config, index_shards=3, index_replicas=1)
+
+    summary = runner.run_catalogue(client, layout, catalogue, eager=True, new_index=True)
+
+    (after,) = client.indices.get_alias(name=ingest_config.index_alias)
+    settings = client.indices.get_settings(index=after)[after]["settings"]["index"]
+    assert summary["new_index"] == after != before
+    assert (settings["number_of_shards"], settings["number_of_replicas"]) == ("3", "1")
+    assert client.count(index=ingest_config.index_alias)["count"] == 6  # every product, in the new layout
+
+
 def test_ingesting_into_an_index_built_for_another_model_is_refused(
     client: OpenSearch, ingest_config: Config, image_dir: Path
 ) -> None:

@@ -5,6 +5,7 @@ Every expected ranking is computed independently with numpy, never copied from a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +16,9 @@ from opensearchpy import OpenSearch, helpers
 from plugin.config import Config
 from plugin.models.base import EmbeddingSpec
 from plugin.opensearch import indices
+from plugin.opensearch.documents import hit_id
+from plugin.search.builder import signal_queries
+from plugin.search.request import Filters, Query
 from tests.support.models import TINY_SPEC
 
 
@@ -251,3 +255,35 @@ def test_a_product_with_several_images_is_found_by_any_of_them_and_returned_once
     assert best_image == "back.jpg"
     assert hit_ids(search([1, 0, 0, 0]))[0] == "jacket"
     assert len(set(hit_ids(by_back))) == len(hit_ids(by_back))
+
+
+def test_knn_over_three_shards_returns_what_exact_search_over_the_same_vectors_returns(client: OpenSearch, config: Config) -> None:
+    spec = EmbeddingSpec(name=TINY_SPEC.name, version=TINY_SPEC.version, image_dims=32, text_dims=3)
+    sharded = dataclasses.replace(config, index_shards=3)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(900, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    kinds = np.array(["shoe", "bag", "hat"])[np.arange(900) % 3]
+    index = make_index(client, sharded, spec)
+    bulk_index(
+        client,
+        config.index_alias,
+        [
+            product(f"p{i}", [1.0, 0.0, 0.0], category=str(kinds[i]), category_path=[str(kinds[i])], images=[{"url": f"u{i}", "position": 0, "vector": v.tolist()}])
+            for i, v in enumerate(vectors)
+        ],
+    )
+    shards = client.cat.shards(index=index, format="json")
+    assert sorted({int(s["shard"]) for s in shards}) == [0, 1, 2]
+    assert all(int(s["docs"]) > 0 for s in shards)  # every shard holds part of the catalogue
+
+    for query in rng.normal(size=(10, 32)).astype(np.float32):
+        for kind in (None, "bag"):
+            allowed = np.ones(900, bool) if kind is None else kinds == kind
+            scores = np.where(allowed, vectors @ query / np.linalg.norm(query), -np.inf)
+            expected = [f"p{i}" for i in np.argsort(-scores)[:10]]
+            request = Query(image_vector=query.tolist(), filters=Filters(category=kind), window=10, size=10, weights={"image": 1.0})
+
+            found = [hit_id(hit) for hit in client.search(index=config.index_alias, body=signal_queries(request)["image"])["hits"]["hits"]]
+
+            assert found == expected

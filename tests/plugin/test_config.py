@@ -28,6 +28,20 @@ def test_the_url_follows_the_local_node_port_unless_a_cluster_is_named() -> None
     assert named.opensearch_url == "https://search.shop.example:9200"
 
 
+def test_several_node_urls_are_read_as_one_cluster() -> None:
+    config = Config.from_env({"OPENSEARCH_URL": "http://10.0.0.1:9200/, http://10.0.0.2:9200,https://10.0.0.3:9200"})
+
+    assert config.opensearch_urls == ("http://10.0.0.1:9200", "http://10.0.0.2:9200", "https://10.0.0.3:9200")
+    assert (config.max_retries, config.dead_timeout) == (3, 10.0)
+
+
+def test_a_local_cluster_of_three_is_reached_on_its_three_ports_unless_a_url_is_named() -> None:
+    config = Config.from_env({"LOOKALIKE_ENGINE_NODES": "3", "LOOKALIKE_ENGINE_PORT": "9400", "LOOKALIKE_ENGINE_HEAP": "512m"})
+
+    assert config.opensearch_urls == ("http://127.0.0.1:9400", "http://127.0.0.1:9401", "http://127.0.0.1:9402")
+    assert (config.engine.nodes, config.engine.heap) == (3, "512m")
+
+
 def test_a_real_cluster_gets_credentials_and_tls_settings() -> None:
     config = Config.from_env(
         {
@@ -61,6 +75,10 @@ def test_a_real_cluster_gets_credentials_and_tls_settings() -> None:
         ("LOOKALIKE_ENGINE_PORT", "70000", "LOOKALIKE_ENGINE_PORT must be a port between 1 and 65535, got 70000"),
         ("LOOKALIKE_INDEX_ALIAS", "Products", "LOOKALIKE_INDEX_ALIAS is not a valid OpenSearch index name: 'Products'"),
         ("LOOKALIKE_ENGINE_SETTINGS", "knn.cache", "LOOKALIKE_ENGINE_SETTINGS: expected key=value pairs, got 'knn.cache'"),
+        ("OPENSEARCH_URL", "10.0.0.1:9200", "OPENSEARCH_URL: expected node URLs like http://127.0.0.1:9200 separated by commas, got '10.0.0.1:9200'"),
+        ("OPENSEARCH_URL", " , ", "OPENSEARCH_URL must name at least one node, e.g. http://127.0.0.1:9200"),
+        ("LOOKALIKE_ENGINE_NODES", "12", "LOOKALIKE_ENGINE_NODES must be from 1 to 9; got 12"),
+        ("LOOKALIKE_ENGINE_HEAP", "lots", "LOOKALIKE_ENGINE_HEAP must be a JVM heap size such as 512m or 2g, got 'lots'"),
         ("LOOKALIKE_RUNTIME", "tensorrt", "LOOKALIKE_RUNTIME must be one of onnx, torch; got 'tensorrt'"),
         ("LOOKALIKE_INGEST_LARGE_RUN_REFRESH", "soon", "LOOKALIKE_INGEST_LARGE_RUN_REFRESH must be a time such as 30s or 2m, or -1; got 'soon'"),
     ],

@@ -42,6 +42,16 @@ def test_a_closed_port_is_an_engine_unavailable_error_naming_the_address(config:
     closed.close()
 
 
+def test_a_node_that_cannot_be_reached_costs_a_retry_not_an_error(config: Config) -> None:
+    lost = f"http://127.0.0.1:{free_port()}"  # nothing listens: a node that is down
+    client = connect(dataclasses.replace(config, opensearch_url=f"{lost},{config.opensearch_url}", request_timeout=5.0))
+
+    answers = [client.cluster.health()["status"] for _ in range(6)]
+
+    assert set(answers) <= {"green", "yellow"}  # every request answered, though the rotation included the lost node
+    assert {c.host for c in client.transport.connection_pool.dead_count} == {lost}  # taken out of rotation
+
+
 def test_the_client_is_configured_from_the_config_without_contacting_the_cluster(config: Config) -> None:
     secured = dataclasses.replace(
         config, opensearch_url=f"https://127.0.0.1:{free_port()}", opensearch_user="admin", opensearch_password="s3cret",
