@@ -98,7 +98,13 @@ class Truth:
     """Exact top-100 product numbers per query and filter, over the model's float vectors."""
 
     best: dict[str, np.ndarray]  # selectivity -> (queries, 100) product numbers, best first
+    scores: dict[str, np.ndarray]  # their cosines; -inf where fewer than 100 products pass the filter
     exact_ms: list[float]
+
+    def expected(self, selectivity: str, query: int, k: int) -> set[str]:
+        """The exact top *k* product ids, fewer when fewer products pass the filter."""
+        kept = np.isfinite(self.scores[selectivity][query, :k])
+        return {f"p{n}" for n in self.best[selectivity][query, :k][kept]}
 
 
 def run(config: Config, products: int, queries: int, base: int, variants: list[str], api_queries: int, report: Path) -> dict[str, Any]:
@@ -230,7 +236,7 @@ def _exact(
             keep = np.argsort(-all_scores, axis=1)[:, :WINDOW]
             scores_kept[s] = np.take_along_axis(all_scores, keep, axis=1)
             best[s] = np.take_along_axis(all_numbers, keep, axis=1)
-    return Truth(best=best, exact_ms=list(exact_ms))
+    return Truth(best=best, scores=scores_kept, exact_ms=list(exact_ms))
 
 
 # -- the index --------------------------------------------------------------------------------
@@ -247,11 +253,17 @@ def _build(
     products: int,
     projection: np.ndarray | None,
 ) -> dict[str, Any]:
-    """Fill the variant's index unless a complete one is already behind its alias; its build time either way."""
+    """Fill the variant's index unless a complete one made the same way is already behind its alias; its build time either way."""
+    made = {"base_photos": len(base_vectors), "model": f"{spec.name} v{spec.version}", **dataclasses.asdict(variant)}
     live = indices_behind(client, alias)
     if live and client.count(index=alias)["count"] == products:
         meta = client.indices.get_mapping(index=live[0])[live[0]]["mappings"].get("_meta", {})
-        return {"index_seconds": meta.get("bench_index_seconds"), "reused_index": True}
+        if meta.get("bench_made") == made:
+            return {"index_seconds": meta.get("bench_index_seconds"), "reused_index": True}
+    # Indices of this alias not behind it are a build that was interrupted: they only take disk.
+    for stale in client.indices.get(index=f"{alias}-v*", expand_wildcards="all", ignore_unavailable=True):
+        if stale not in live:
+            client.indices.delete(index=stale)
     bench_config = dataclasses.replace(config, index_alias=alias)
     variant_spec = dataclasses.replace(spec, image_dims=variant.dims or spec.image_dims)
     body = product_index_body(bench_config, variant_spec)
@@ -276,7 +288,8 @@ def _build(
     client.indices.put_settings(index=index, body={"index": {"refresh_interval": "1s"}})
     client.indices.refresh(index=index, request_timeout=3600)
     seconds = round(time.perf_counter() - started, 1)
-    client.indices.put_mapping(index=index, body={"_meta": body["mappings"].get("_meta", {}) | {"bench_index_seconds": seconds}})
+    meta = body["mappings"].get("_meta", {}) | {"bench_index_seconds": seconds, "bench_made": made}
+    client.indices.put_mapping(index=index, body={"_meta": meta})
     for stale in swap_alias(client, alias, index):
         client.indices.delete(index=stale)
     return {"index_seconds": seconds, "reused_index": False}
@@ -314,9 +327,9 @@ def _measure(
         for k in KS:
             for q in range(len(vectors)):
                 took, found = _knn(client, alias, vectors[q], make_filter(q), k, ef_search)
-                expected = {f"p{n}" for n in truth.best[s][q, :k]}
+                expected = truth.expected(s, q, k)
                 ms[str(k)][s].append(took)
-                recall[str(k)][s].append(len(expected & set(found[:k])) / k)
+                recall[str(k)][s].append(len(expected & set(found[:k])) / max(1, len(expected)))
     at = {k: {s: round(float(np.mean(v)), 4) for s, v in per.items()} for k, per in recall.items()}
     timing = {
         k: {s: {"p50": round(float(np.percentile(v, 50)), 2), "p99": round(float(np.percentile(v, 99)), 2)} for s, v in per.items()}
@@ -342,7 +355,7 @@ def _ef_sweep(client: OpenSearch, alias: str, vectors: np.ndarray, truth: Truth)
             for q in range(len(vectors)):
                 took, hits = _knn(client, alias, vectors[q], Filters(), k, ef)
                 ms.append(took)
-                found.append(len({f"p{n}" for n in truth.best["1.0"][q, :k]} & set(hits[:k])) / k)
+                found.append(len(truth.expected("1.0", q, k) & set(hits[:k])) / k)
             row[f"k{k}"] = {"recall": round(float(np.mean(found)), 4), "ms_p50": round(float(np.median(ms)), 2)}
         out[str(ef)] = row
     return out

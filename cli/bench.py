@@ -105,7 +105,7 @@ def bench_views(products: int, queries: int, report: Path | None) -> None:
     "--variants",
     default="float,sq,pca256",
     show_default=True,
-    help="Index layouts, the first one measured through the API too; of float, sq, pca256, pca256-sq.",
+    help="Index layouts, the first one measured through the API too; of float, sq, pca256, pca256-sq, pca512.",
 )
 @click.option("--api-queries", default=100, show_default=True, type=click.IntRange(min=0, max=2_000), help="Photo queries through the HTTP API.")
 @_report_option("bench-scale.json")

@@ -45,7 +45,8 @@ def engine_start(nodes: int | None) -> None:
 def engine_stop() -> None:
     """Shut down every local node (single or clustered) cleanly; their data stays for the next start."""
     config = load_config()
-    stopped = sum(cluster.stop() for cluster in running_clusters(config.engine))
+    # Stopping the single node even when none runs clears a pid file a crashed node left.
+    stopped = sum(cluster.stop() for cluster in running_clusters(config.engine) or [LocalCluster(config.engine)])
     if not stopped:
         click.echo("OpenSearch was not running.")
     else:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from engine.errors import EngineStartFailed
+from engine.errors import EngineError, EngineStartFailed
 from engine.local_node import LocalNode, NodeStatus
 from plugin.config import EngineConfig
 
@@ -75,13 +76,16 @@ class LocalCluster:
         with contextlib.ExitStack() as locks:
             for member in self.members:
                 locks.enter_context(member.lock())
-            launched = [member.launch(die_with_caller=die_with_caller) for member in self.members]
+            launched: list[tuple[LocalNode, subprocess.Popen[bytes] | None]] = []
             try:
-                for member, process in zip(self.members, launched):
+                for member in self.members:
+                    launched.append((member, member.launch(die_with_caller=die_with_caller)))
+                for member, process in launched:
                     member.wait_healthy(process)
                 self.wait_for_nodes(self.size)
-            except EngineStartFailed:
-                for member, process in zip(self.members, launched):
+            except (EngineError, OSError):
+                # A member that could not start (a port taken, no Java) must not leave the others running.
+                for member, process in launched:
                     if process is not None:
                         member.kill()
                         member.pid_file.unlink(missing_ok=True)
@@ -134,7 +138,7 @@ class LocalCluster:
                 if not health.get("timed_out"):
                     return time.monotonic() - started
             time.sleep(0.2)
-        raise EngineStartFailed(f"The local cluster did not turn {status} within {timeout:.0f} s.")
+        raise EngineStartFailed(f"The local cluster did not turn {status} within {timeout:.0f} s; the end of {self.members[0].log_file} follows.", self.members[0].log_tail())
 
 
 def cluster_home(config: EngineConfig, size: int) -> Path:

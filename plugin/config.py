@@ -238,6 +238,14 @@ class Config:
             extra_settings=tuple(env.get("LOOKALIKE_ENGINE_SETTINGS", "").split()),
             start_timeout=_float(env, "LOOKALIKE_ENGINE_START_TIMEOUT", 120.0),
         )
+        last = engine.nodes - 1
+        if max(engine.http_port, engine.transport_port) + last > 65535:
+            raise ConfigError(f"LOOKALIKE_ENGINE_NODES={engine.nodes} needs ports up to {max(engine.http_port, engine.transport_port) + last}; choose lower LOOKALIKE_ENGINE_PORT and LOOKALIKE_ENGINE_TRANSPORT_PORT")
+        if engine.http_port <= engine.transport_port + last and engine.transport_port <= engine.http_port + last:
+            raise ConfigError(
+                f"the local nodes' HTTP ports {engine.http_port}-{engine.http_port + last} and transport ports "
+                f"{engine.transport_port}-{engine.transport_port + last} overlap; set LOOKALIKE_ENGINE_PORT and LOOKALIKE_ENGINE_TRANSPORT_PORT apart"
+            )
         redis_port = _port(env, "LOOKALIKE_REDIS_PORT", 6379)
         for pair in engine.extra_settings:
             if "=" not in pair:
@@ -423,7 +431,7 @@ def _urls(env: Mapping[str, str], key: str, default: str) -> str:
     if not urls:
         raise ConfigError(f"{key} must name at least one node, e.g. http://127.0.0.1:9200")
     for url in urls:
-        if not re.fullmatch(r"https?://[^\s/,]+(/[^\s,]*)?", url):
+        if not re.fullmatch(r"https?://([^\s/,@]+@)?(\[[0-9A-Fa-f:.]+\]|[^\s/,:\[\]@]+)(:\d{1,5})?(/[^\s,]*)?", url):
             raise ConfigError(f"{key}: expected node URLs like http://127.0.0.1:9200 separated by commas, got {url!r}")
     return ",".join(urls)
 

@@ -42,6 +42,13 @@ def test_a_local_cluster_of_three_is_reached_on_its_three_ports_unless_a_url_is_
     assert (config.engine.nodes, config.engine.heap) == (3, "512m")
 
 
+def test_a_local_cluster_whose_ports_would_collide_or_overflow_is_refused() -> None:
+    with pytest.raises(ConfigError, match="HTTP ports 9200-9202 and transport ports 9201-9203 overlap"):
+        Config.from_env({"LOOKALIKE_ENGINE_NODES": "3", "LOOKALIKE_ENGINE_TRANSPORT_PORT": "9201"})
+    with pytest.raises(ConfigError, match="needs ports up to 65536"):
+        Config.from_env({"LOOKALIKE_ENGINE_NODES": "3", "LOOKALIKE_ENGINE_PORT": "65534"})
+
+
 def test_a_real_cluster_gets_credentials_and_tls_settings() -> None:
     config = Config.from_env(
         {
@@ -77,6 +84,7 @@ def test_a_real_cluster_gets_credentials_and_tls_settings() -> None:
         ("LOOKALIKE_ENGINE_SETTINGS", "knn.cache", "LOOKALIKE_ENGINE_SETTINGS: expected key=value pairs, got 'knn.cache'"),
         ("OPENSEARCH_URL", "10.0.0.1:9200", "OPENSEARCH_URL: expected node URLs like http://127.0.0.1:9200 separated by commas, got '10.0.0.1:9200'"),
         ("OPENSEARCH_URL", " , ", "OPENSEARCH_URL must name at least one node, e.g. http://127.0.0.1:9200"),
+        ("OPENSEARCH_URL", "http://:9200", "OPENSEARCH_URL: expected node URLs like http://127.0.0.1:9200 separated by commas, got 'http://:9200'"),
         ("LOOKALIKE_ENGINE_NODES", "12", "LOOKALIKE_ENGINE_NODES must be from 1 to 9; got 12"),
         ("LOOKALIKE_ENGINE_HEAP", "lots", "LOOKALIKE_ENGINE_HEAP must be a JVM heap size such as 512m or 2g, got 'lots'"),
         ("LOOKALIKE_RUNTIME", "tensorrt", "LOOKALIKE_RUNTIME must be one of onnx, torch; got 'tensorrt'"),
