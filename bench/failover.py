@@ -38,6 +38,7 @@ from engine.local_cluster import LocalCluster
 from ingest import run_catalogue
 from ingest.runner import prepare_indices
 from plugin.config import Config
+from plugin.models.base import EmbeddingBackend
 from plugin.opensearch.client import connect
 from sample_data.fashion_mnist import CLASSES, load_split, write_catalogue
 
@@ -110,7 +111,7 @@ def run(config: Config, cluster: LocalCluster, scenario: Scenario, catalogue: Pa
     run_catalogue(client, config, first, eager=True)
     client.cluster.health(wait_for_status="green", params={"timeout": "120s"}, request_timeout=130)
 
-    server, base = _serve(config)
+    server, base = serve_api(config)
     for _ in range(3):  # the server's first searches pay for its set-up; they are not measured
         _ask(base, "photo", _multipart(Image.new("RGB", (28, 28), (90, 90, 90))))
     answers: list[Answer] = []
@@ -191,13 +192,14 @@ def _ingest(client: OpenSearch, config: Config, catalogue: Path, timeout: float,
     out["seconds"] = round(time.monotonic() - started, 1)
 
 
-def _serve(config: Config) -> tuple[Any, str]:
+def serve_api(config: Config, backend: EmbeddingBackend | None = None) -> tuple[Any, str]:
+    """The real API in a thread of this process, without per-client rate limits (one client asks everything); the server and its URL."""
     from waitress.server import create_server
 
     from api.app import create_app
 
     unlimited = dataclasses.replace(config.limits, search="", url_fetch="")
-    server = create_server(create_app(dataclasses.replace(config, limits=unlimited)), host="127.0.0.1", port=0, threads=4)
+    server = create_server(create_app(dataclasses.replace(config, limits=unlimited), backend), host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     return server, f"http://127.0.0.1:{server.effective_port}"
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -408,16 +407,10 @@ def _rss(pid: int) -> int | None:
 
 def _api_latency(config: Config, backend: EmbeddingBackend, photos: list[Image.Image]) -> dict[str, float]:
     """A photo query end to end through the HTTP API at this scale: p50/p99 in milliseconds."""
-    from waitress.server import create_server
-
-    from api.app import create_app
+    from bench.failover import serve_api
     from bench.search_latency import _post_multipart, png
 
-    unlimited = dataclasses.replace(config.limits, search="", url_fetch="")
-    server = create_server(create_app(dataclasses.replace(config, limits=unlimited), backend), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.effective_port}"
+    server, base = serve_api(config, backend)
     try:
         for photo in photos[:5]:
             _post_multipart(base, png(photo.transpose(Image.FLIP_TOP_BOTTOM)), None)

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from engine.errors import EngineError, EngineStartFailed
-from engine.local_node import LocalNode, NodeStatus
+from engine.local_node import LocalNode, NodeStatus, get_json
 from plugin.config import EngineConfig
 
 
@@ -102,7 +100,7 @@ class LocalCluster:
         if answering is None:
             return ClusterStatus(self.size, members)
         try:
-            nodes = _get_json(f"{answering.url}/_cat/nodes?format=json&h=name,node.role,cluster_manager,heap.percent,http_address&s=name")
+            nodes = get_json(f"{answering.url}/_cat/nodes?format=json&h=name,node.role,cluster_manager,heap.percent,http_address&s=name")
         except (OSError, ValueError):
             nodes = []
         return ClusterStatus(self.size, members, tuple(nodes), answering.health)
@@ -114,7 +112,7 @@ class LocalCluster:
         while time.monotonic() < deadline:
             for url in self.urls:
                 try:
-                    health = _get_json(f"{url}/_cluster/health?wait_for_nodes={count}&timeout=2s")
+                    health = get_json(f"{url}/_cluster/health?wait_for_nodes={count}&timeout=2s")
                 except (OSError, ValueError):
                     continue
                 if not health.get("timed_out") and health.get("number_of_nodes") == count:
@@ -132,7 +130,7 @@ class LocalCluster:
         while time.monotonic() - started < timeout:
             for url in self.urls:
                 try:
-                    health = _get_json(f"{url}/_cluster/health?wait_for_status={status}&timeout=2s", timeout=10)
+                    health = get_json(f"{url}/_cluster/health?wait_for_status={status}&timeout=2s", timeout=10)
                 except (OSError, ValueError):
                     continue
                 if not health.get("timed_out"):
@@ -150,9 +148,4 @@ def running_clusters(config: EngineConfig) -> list[LocalCluster]:
     sizes = [1] + sorted(int(p.name.split("-", 1)[1]) for p in config.home.glob("cluster-*") if p.name.split("-", 1)[1].isdigit())
     clusters = [LocalCluster(config, size) for size in sizes]
     return [cluster for cluster in clusters if any(member.running_pid() is not None for member in cluster.members)]
-
-
-def _get_json(url: str, timeout: float = 5.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (local URL we built)
-        return json.loads(response.read())
 

@@ -192,9 +192,9 @@ class LocalNode:
         if pid is None:
             return NodeStatus(running=False, url=self.url)
         try:
-            root = _get_json(f"{self.url}/")
-            health = _get_json(f"{self.url}/_cluster/health")
-            plugins = _get_json(f"{self.url}/_cat/plugins?format=json")
+            root = get_json(f"{self.url}/")
+            health = get_json(f"{self.url}/_cluster/health")
+            plugins = get_json(f"{self.url}/_cat/plugins?format=json")
         except (OSError, ValueError):
             return NodeStatus(running=True, url=self.url, pid=pid)
         return NodeStatus(
@@ -288,7 +288,7 @@ class LocalNode:
             if process is None and not _is_our_node(pid, self.home):
                 raise EngineStartFailed("The OpenSearch node stopped while starting.", self.log_tail())
             try:
-                health = _get_json(f"{self.url}/_cluster/health")
+                health = get_json(f"{self.url}/_cluster/health")
                 if health.get("status") in ("green", "yellow"):
                     return
             except (OSError, ValueError):
@@ -333,7 +333,7 @@ def _is_our_node(pid: int, home: Path) -> bool:
     return MAIN_CLASS.encode() in arguments and f"-Epath.home={home}".encode() in arguments
 
 
-def _get_json(url: str, timeout: float = 5.0) -> Any:
+def get_json(url: str, timeout: float = 5.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (local URL we built)
         return json.loads(response.read())
 
