@@ -142,7 +142,7 @@ def run(config: Config, cluster: LocalCluster, scenario: Scenario, catalogue: Pa
         stop.set()
         for thread in threads:
             thread.join(30)
-        server.close()
+        stop_api(server)
     expected = [json.loads(line)["id"] for line in catalogue.read_text().splitlines() if line.strip()]
     client.indices.refresh(index=config.index_alias)
     found = [hit["_id"] for hit in helpers.scan(client, index=config.index_alias, query={"_source": False}, size=1000)]
@@ -202,6 +202,12 @@ def serve_api(config: Config, backend: EmbeddingBackend | None = None) -> tuple[
     server = create_server(create_app(dataclasses.replace(config, limits=unlimited), backend), host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     return server, f"http://127.0.0.1:{server.effective_port}"
+
+
+def stop_api(server: Any) -> None:
+    """Stop :func:`serve_api`'s server: its request threads first, since each wakes the event loop as it ends."""
+    server.task_dispatcher.shutdown()
+    server.close()
 
 
 def _shop(base: str, seed: int, answers: list[Answer], stop: threading.Event) -> None:

@@ -30,6 +30,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from plugin.opensearch.documents import hit_id, image_entry, product_document
 from plugin.opensearch.indices import (
+    apply_search_settings,
     indices_behind,
     product_index_body,
     swap_alias,
@@ -89,6 +91,9 @@ VARIANTS = {
 }
 #: HNSW search breadths tried on the first variant, unfiltered: a lever that needs no rebuild.
 EF_SWEEP = (100, 256, 512)
+#: Client threads sending k-NN queries at once when concurrent segment search is weighed:
+#: one shopper's latency, and the node's throughput once every core is busy.
+SEGMENT_SEARCH_CLIENTS = (1, 4)
 
 
 
@@ -140,6 +145,7 @@ def run(config: Config, products: int, queries: int, base: int, variants: list[s
         measured = _measure(client, alias, queries_of, query_labels, query_buckets, truth, config.knn_ef_search)
         if name == variants[0]:
             measured["ef_search_sweep"] = _ef_sweep(client, alias, queries_of, truth)
+            measured["segment_search"] = _segment_search(client, config, alias, queries_of)
         result["variants"][name] = {"layout": variant.describe(), **measured, **build, **_footprint(client, alias)}
         write_json(report, result)
     default = variants[0]
@@ -258,6 +264,7 @@ def _build(
     if live and client.count(index=alias)["count"] == products:
         meta = client.indices.get_mapping(index=live[0])[live[0]]["mappings"].get("_meta", {})
         if meta.get("bench_made") == made:
+            apply_search_settings(client, config, live[0])
             return {"index_seconds": meta.get("bench_index_seconds"), "reused_index": True}
     # Indices of this alias not behind it are a build that was interrupted: they only take disk.
     for stale in client.indices.get(index=f"{alias}-v*", expand_wildcards="all", ignore_unavailable=True):
@@ -360,6 +367,38 @@ def _ef_sweep(client: OpenSearch, alias: str, vectors: np.ndarray, truth: Truth)
     return out
 
 
+def _segment_search(client: OpenSearch, config: Config, alias: str, vectors: np.ndarray) -> dict[str, Any]:
+    """Unfiltered k = 10 with concurrent segment search off (the previous runtime) and as configured.
+
+    Per mode and number of client threads: p50, p99 and queries per second. The configured
+    mode is put back on the index afterwards.
+    """
+    index = indices_behind(client, alias)[0]
+    out: dict[str, Any] = {}
+    try:
+        for mode in dict.fromkeys(("none", config.segment_search)):
+            apply_search_settings(client, dataclasses.replace(config, segment_search=mode), index)
+            out[mode] = {}
+            for clients in SEGMENT_SEARCH_CLIENTS:
+
+                def ask(q: int) -> float:
+                    return _knn(client, alias, vectors[q % len(vectors)], Filters(), 10, config.knn_ef_search)[0]
+
+                with ThreadPoolExecutor(clients) as pool:
+                    list(pool.map(ask, range(20)))
+                    started = time.perf_counter()
+                    ms = list(pool.map(ask, range(max(len(vectors), 100))))
+                    seconds = time.perf_counter() - started
+                out[mode][str(clients)] = {
+                    "p50": round(float(np.percentile(ms, 50)), 2),
+                    "p99": round(float(np.percentile(ms, 99)), 2),
+                    "qps": round(len(ms) / seconds, 1),
+                }
+    finally:
+        apply_search_settings(client, config, index)
+    return out
+
+
 def _knn(client: OpenSearch, alias: str, vector: np.ndarray, filters: Filters, k: int, ef_search: int) -> tuple[float, list[str]]:
     query = Query(image_vector=vector.tolist(), filters=filters, window=k, size=min(k, 20), ef_search=ef_search, weights={"image": 1.0})
     body = signal_queries(query)["image"]
@@ -407,7 +446,7 @@ def _rss(pid: int) -> int | None:
 
 def _api_latency(config: Config, backend: EmbeddingBackend, photos: list[Image.Image]) -> dict[str, float]:
     """A photo query end to end through the HTTP API at this scale: p50/p99 in milliseconds."""
-    from bench.failover import serve_api
+    from bench.failover import serve_api, stop_api
     from bench.search_latency import _post_multipart, png
 
     server, base = serve_api(config, backend)
@@ -416,7 +455,7 @@ def _api_latency(config: Config, backend: EmbeddingBackend, photos: list[Image.I
             _post_multipart(base, png(photo.transpose(Image.FLIP_TOP_BOTTOM)), None)
         ms = [_post_multipart(base, png(photo), None)[0] for photo in photos]
     finally:
-        server.close()
+        stop_api(server)
     return {"p50": round(float(np.percentile(ms, 50)), 1), "p99": round(float(np.percentile(ms, 99)), 1), "queries": len(ms)}
 
 
@@ -427,6 +466,9 @@ def summary(result: dict[str, Any]) -> str:
             f"  {name}: recall@10 {json.dumps(v['recall_at_10'])}, k-NN p50 {v['knn_ms_p50']} ms p99 {v['knn_ms_p99']} ms, "
             f"{v['index_bytes'] / 2**30:.2f} GiB, indexed in {v['index_seconds']} s"
         )
+        for mode, by_clients in v.get("segment_search", {}).items():
+            rows = ", ".join(f"{n} client(s) p50 {r['p50']} ms {r['qps']} q/s" for n, r in by_clients.items())
+            lines.append(f"    concurrent segment search {mode}: {rows}")
     if "api_photo_ms" in result:
         lines.append(f"  photo query through the API ({result['api_variant']}): {json.dumps(result['api_photo_ms'])} ms")
     return "\n".join(lines)

@@ -95,6 +95,13 @@ class ServeConfig:
     query_fetches: int = 0
     #: Reverse proxies in front of the API whose ``X-Forwarded-For`` is trusted (0: none).
     trusted_proxies: int = 0
+    #: A PEM certificate (chain) and its private key: with both, ``lookalike serve`` speaks only HTTPS.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("LOOKALIKE_TLS_CERT and LOOKALIKE_TLS_KEY go together: set both to serve HTTPS, or neither")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +187,8 @@ class Config:
     data_dir: Path = REPO_ROOT / ".lookalike" / "data"
     #: The key that opens ``/admin``; with none set, the admin views refuse every request.
     admin_key: str | None = None
+    #: The shop's id, hidden as an invisible watermark in every thumbnail the API serves; None: no watermark.
+    watermark: str | None = None
     #: Origins (``scheme://host[:port]``) whose pages may call the public API and load the widget;
     #: ``*`` allows any. Empty: same origin only.
     cors_origins: tuple[str, ...] = ()
@@ -191,6 +200,10 @@ class Config:
     #: Candidates an HNSW search keeps while walking the graph (never fewer than the window):
     #: recall against k-NN latency (see ``plugin.search.request.EF_SEARCH``).
     knn_ef_search: int = 256
+    #: OpenSearch's concurrent segment search for product indices (``all``, ``auto``, ``none``):
+    #: ``all`` searches a shard's segments on several threads, so one k-NN query over many
+    #: unmerged HNSW graphs uses every core (``lookalike bench scale`` measures both).
+    segment_search: str = "all"
 
     @property
     def opensearch_urls(self) -> tuple[str, ...]:
@@ -294,6 +307,8 @@ class Config:
                 query_fetch_timeout=_float(env, "LOOKALIKE_QUERY_FETCH_TIMEOUT", 5.0),
                 query_fetches=_int(env, "LOOKALIKE_QUERY_FETCHES", 0),
                 trusted_proxies=_int(env, "LOOKALIKE_TRUSTED_PROXIES", 0),
+                tls_cert=_file(env, "LOOKALIKE_TLS_CERT"),
+                tls_key=_file(env, "LOOKALIKE_TLS_KEY"),
             ),
             limits=LimitsConfig(
                 storage_url=env.get("LOOKALIKE_RATE_LIMIT_STORAGE") or None,
@@ -320,11 +335,23 @@ class Config:
             gallery_views=_gallery_views(env, "LOOKALIKE_GALLERY_VIEWS"),
             data_dir=Path(env.get("LOOKALIKE_DATA_DIR", str(REPO_ROOT / ".lookalike" / "data"))).expanduser().resolve(),
             admin_key=env.get("LOOKALIKE_ADMIN_KEY") or None,
+            watermark=env.get("LOOKALIKE_WATERMARK", "").strip() or None,
             cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
             reports_dir=Path(env.get("LOOKALIKE_REPORTS_DIR", str(REPO_ROOT / "reports"))).expanduser().resolve(),
             synonyms_file=Path(env["LOOKALIKE_SYNONYMS_FILE"]).expanduser().resolve() if env.get("LOOKALIKE_SYNONYMS_FILE") else None,
             knn_ef_search=max(1, _int(env, "LOOKALIKE_KNN_EF_SEARCH", 256)),
+            segment_search=_choice(env, "LOOKALIKE_SEGMENT_SEARCH", ("all", "auto", "none"), "all"),
         )
+
+
+def _file(env: Mapping[str, str], key: str) -> Path | None:
+    value = env.get(key, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"{key}={value!r}: no such file")
+    return path
 
 
 def _int(env: Mapping[str, str], key: str, default: int) -> int:

@@ -39,7 +39,22 @@ def product_index_body(config: Config, spec: EmbeddingSpec, version: int = mappi
         "shared_space": spec.shared_space,
         "synonyms": read_synonyms(config.synonyms_file),
     }
-    return mappings.render(mappings.load("products", version), variables)
+    body = mappings.render(mappings.load("products", version), variables)
+    body["settings"]["index"] |= search_settings(config)
+    return body
+
+
+def search_settings(config: Config) -> dict[str, Any]:
+    """The product index's dynamic search settings, the same for a new index and the live one."""
+    return {"search.concurrent_segment_search.mode": config.segment_search}
+
+
+def apply_search_settings(client: OpenSearch, config: Config, index: str) -> None:
+    """Give an existing product index :func:`search_settings`, so a changed setting needs no re-ingest."""
+    try:
+        client.indices.put_settings(index=index, body={"index": search_settings(config)})
+    except RequestError as exc:
+        raise IndexLifecycleError(f"OpenSearch refused the search settings of index {index}: {_reason(exc)}") from exc
 
 
 def versioned_index_name(alias: str, version: int = mappings.CURRENT_PRODUCT_VERSION, now: dt.datetime | None = None) -> str:
@@ -144,11 +159,13 @@ def check_room_for_views(client: OpenSearch, config: Config, index: str) -> None
 def ensure_product_index(client: OpenSearch, config: Config, spec: EmbeddingSpec) -> str:
     """Return the index behind the configured alias, creating one and the alias if there is none.
 
-    Idempotent: a second call returns the same index. It does not check that the live
+    Idempotent: a second call returns the same index, and gives it the configured
+    :func:`search_settings`. It does not check that the live
     index matches *spec*; :func:`index_model` tells which model an index was built for.
     """
     live = indices_behind(client, config.index_alias)
     if live:
+        apply_search_settings(client, config, live[0])
         return live[0]
     index = create_product_index(client, config, spec)
     swap_alias(client, config.index_alias, index)

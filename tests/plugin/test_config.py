@@ -144,3 +144,10 @@ def test_a_detection_setting_out_of_range_is_refused_naming_it(variable: str, va
 def test_detection_settings_are_read_from_the_environment() -> None:
     detect = Config.from_env({"LOOKALIKE_DETECT": "off", "LOOKALIKE_DETECT_GRID": "3", "LOOKALIKE_DETECT_GRID_SIDE": "0.5"}).detect
     assert (detect.mode, detect.grid, detect.grid_side, detect.candidates, detect.size) == ("off", 3, 0.5, 3, 384)
+
+
+def test_concurrent_segment_search_is_on_by_default_and_only_opensearchs_modes_are_taken() -> None:
+    assert Config.from_env({}).segment_search == "all"
+    assert Config.from_env({"LOOKALIKE_SEGMENT_SEARCH": "none"}).segment_search == "none"
+    with pytest.raises(ConfigError, match="LOOKALIKE_SEGMENT_SEARCH"):
+        Config.from_env({"LOOKALIKE_SEGMENT_SEARCH": "sometimes"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 
@@ -37,6 +38,29 @@ def test_ensure_creates_the_index_and_alias_once(client: OpenSearch, config: Con
 
     assert first == second
     assert indices.indices_behind(client, config.index_alias) == [first]
+
+
+def _segment_search(client: OpenSearch, index: str) -> str:
+    settings = client.indices.get_settings(index=index, flat_settings=True)[index]["settings"]
+    return settings["index.search.concurrent_segment_search.mode"]
+
+
+def test_a_product_index_searches_its_segments_concurrently_as_configured(client: OpenSearch, config: Config) -> None:
+    index = indices.create_product_index(client, config, TINY_SPEC)
+
+    assert _segment_search(client, index) == "all"
+
+
+def test_ensuring_the_live_index_gives_it_a_changed_search_setting_without_re_ingest(client: OpenSearch, config: Config) -> None:
+    live = indices.ensure_product_index(client, config, TINY_SPEC)
+    client.indices.put_settings(index=live, body={"index.search.concurrent_segment_search.mode": "none"})
+
+    assert indices.ensure_product_index(client, config, TINY_SPEC) == live
+    assert _segment_search(client, live) == "all"
+
+    auto = dataclasses.replace(config, segment_search="auto")
+    indices.ensure_product_index(client, auto, TINY_SPEC)
+    assert _segment_search(client, live) == "auto"
 
 
 def test_swapping_the_alias_moves_reads_and_writes_to_the_new_index(client: OpenSearch, config: Config) -> None:
