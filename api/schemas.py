@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Request
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from werkzeug.datastructures import FileStorage
 
 from api.errors import ApiError
@@ -23,6 +23,8 @@ from plugin.catalogue.reader import (
 )
 from plugin.search.regions import DetectMode
 from plugin.search.request import SearchOptions, Weights
+
+M = TypeVar("M", bound=BaseModel)
 
 #: The smallest crop box side, as a fraction of the photo: below it, too few pixels remain to match.
 MIN_CROP = 0.05
@@ -201,3 +203,57 @@ def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) 
     if body.crop is not None and sources in ([], ["product_id"]):
         raise ApiError(400, "invalid_parameter", "crop: a box needs a photo (image, image_base64 or image_url)", "crop")
     return body
+
+
+class TakedownBody(BaseModel):
+    """``POST /admin/api/takedowns``: which photo of which product infringes, why, and who says so."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str = Field(min_length=1, max_length=512)
+    #: One of the product's image URLs or image fingerprints.
+    image: str = Field(min_length=1, max_length=4096)
+    reason: str = Field(min_length=1, max_length=1000)
+    #: The operator's name, for the audit log (the admin key does not say who holds it).
+    operator: str = Field(min_length=1, max_length=100)
+
+    @field_validator("product_id")
+    @classmethod
+    def _id_length(cls, value: str) -> str:
+        if len(value.encode()) > MAX_ID_BYTES:
+            raise ValueError(f"at most {MAX_ID_BYTES} bytes")
+        return value
+
+
+class UndoBody(BaseModel):
+    """``POST /admin/api/takedowns/<id>/undo``: why the product returns, and who says so."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+    operator: str = Field(min_length=1, max_length=100)
+
+
+class CopiesBody(BaseModel):
+    """``POST /admin/api/copies`` as JSON: the photo whose copies are looked for (or upload it as ``image``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_base64: str | None = Field(default=None, min_length=1, max_length=14_000_000)
+    image_url: str | None = Field(default=None, min_length=1, max_length=4096)
+
+
+def read_model(request: Request, model: type[M]) -> M:
+    """*request*'s JSON body validated as *model*; a 400 naming the first field at fault."""
+    data = request.get_data()
+    if request.mimetype not in JSON_TYPES:
+        raise ApiError(415, "unsupported_media_type", "The body must be JSON.", None)
+    value = read_json(data, None) if data else {}
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.", None)
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or None
+        raise ApiError(400, "invalid_parameter", f"{field or 'body'}: {error['msg']}", field) from exc

@@ -116,12 +116,30 @@ def thumbnail(fingerprint: str) -> Response:
     if not FINGERPRINT.fullmatch(fingerprint):
         raise ApiError(400, "invalid_parameter", "a thumbnail is named by a 64-character image fingerprint", "fingerprint")
     service = current_service()
-    webp = load_thumbnail(service.client, service.config.thumbnail_index, fingerprint)
+    shop = service.config.watermark
+
+    def stored() -> bytes | None:
+        return load_thumbnail(service.client, service.config.thumbnail_index, fingerprint)
+
+    if shop:
+        # Imported here: the wavelets, OpenCV and torch load only for a shop that marks its thumbnails.
+        from plugin.images.watermark import served_thumbnails, watermark_tag
+
+        webp = served_thumbnails.get(fingerprint, shop, stored)
+    else:
+        webp = stored()
     if webp is None:
         raise ApiError(404, "not_found", f"no thumbnail {fingerprint}", "fingerprint")
     response = Response(webp, mimetype="image/webp")
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # content-addressed
-    return response
+    if shop:
+        # The same URL serves other bytes once the mark changes or is switched off, so a browser
+        # checks back daily (a 304 while the ETag, which names the mark, still matches).
+        response.set_etag(f"{fingerprint}.{watermark_tag(shop)}")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+    else:
+        response.set_etag(fingerprint)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"  # content-addressed
+    return response.make_conditional(request)
 
 
 def check_product_id(product_id: str) -> None:

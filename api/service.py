@@ -29,6 +29,7 @@ from plugin.opensearch.client import cluster_health, connect
 from plugin.opensearch.documents import describe_model, same_model, without_views
 from plugin.opensearch.indices import index_model, indices_behind
 from plugin.opensearch.ranking_store import StoredRanking, live_ranking, saved_ranking
+from plugin.opensearch.takedowns import check_not_withheld
 from plugin.search.profiles import store_profiles
 from plugin.search.query_vectors import QueryEmbedder
 from plugin.search.ranking import DEFAULT_RANKING, RankingSettings
@@ -171,7 +172,9 @@ class SearchService:
 
     def product(self, product_id: str, fields: list[str]) -> dict[str, Any]:
         """*fields* of the product's stored source, its photos without their gallery views; a 404
-        :class:`ApiError` when there is no such product."""
+        :class:`ApiError` when there is no such product, :class:`ProductTakenDown` (410) while a
+        takedown withholds it."""
+        check_not_withheld(self.client, self.config.index_alias, product_id)
         if any(field.startswith("images.") for field in fields):
             fields = [*fields, "images.view"]  # to tell the photos from their views
         try:

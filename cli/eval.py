@@ -123,6 +123,26 @@ def eval_views(count: int, reports_dir: Path | None) -> None:
     click.echo(f"Highest Vendure mean recall@1: {best[0]} {best[1]['vendure']['mean_recall_at_1']:.3f}. {_written(paths)}")
 
 
+@eval_group.command("copies")
+@click.option("--reports", "reports_dir", default=None, type=click.Path(path_type=Path), help=_REPORTS_HELP)
+@reports_errors
+def eval_copies(reports_dir: Path | None) -> None:
+    """Edited copies of catalogue photos (crops, resizing, recompression, recolouring, flips, captions, logos)
+    among other products and distractor photos: precision and recall of copy detection, by edit."""
+    ensure_fast_malloc()
+    from evaluation.copies import evaluate_copies
+    from evaluation.report import write_json
+
+    config = load_config()
+    figures = evaluate_copies(config, progress=_echo)
+    path = write_json((reports_dir or config.reports_dir) / "eval-copies.json", figures)
+    click.echo(
+        f"Precision {figures['precision']:.4f} at recall {figures['recall']:.4f} over the content-preserving edits "
+        f"(goal {figures['goal']['precision']} at {figures['goal']['recall']}: {'met' if figures['goal']['met'] else 'missed'}). "
+        f"{_written([path])}"
+    )
+
+
 @eval_group.command("fashion")
 @click.option("--catalogue", "catalogue_size", default=10_000, show_default=True, type=click.IntRange(min=100, max=60_000))
 @click.option("--queries", default=1_000, show_default=True, type=click.IntRange(min=10, max=10_000))
@@ -163,6 +183,36 @@ def eval_judged(judged_file: Path, name: str, reports_dir: Path | None) -> None:
     figures = evaluate_judged(config, judged_file, progress=_echo)
     paths = write_report(name, figures, reports_dir or config.reports_dir, f"lookalike eval judged {judged_file}")
     click.echo(f"nDCG@10 served {figures['served']['ndcg_at_10']:.4f} / exact {figures['exact']['ndcg_at_10']:.4f}. {_written(paths)}")
+
+
+@eval_group.command("watermark")
+@click.option("--stock-every", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Measure invisible-watermark's methods as shipped on every Nth thumbnail (0: not at all).")
+@click.option("--reports", "reports_dir", default=None, type=click.Path(path_type=Path), help=_REPORTS_HELP)
+@reports_errors
+def eval_watermark(stock_every: int, reports_dir: Path | None) -> None:
+    """The thumbnails' invisible watermark: read back after JPEG, resizing and cropping, and its PSNR."""
+    import datetime as dt
+    import platform
+
+    from evaluation.report import write_json
+    from evaluation.watermark import evaluate_watermark
+
+    config = load_config()
+    figures = evaluate_watermark(config, stock_every=stock_every, progress=_echo)
+    document = {
+        "evaluation": "watermark",
+        "command": f"lookalike eval watermark --stock-every {stock_every}",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+        **figures,
+    }
+    path = write_json((reports_dir or config.reports_dir) / "eval-watermark.json", document)
+    click.echo(
+        f"Read back from {figures['recovered']:.1%} of {figures['thumbnails']} thumbnails after JPEG 50 and a halving, "
+        f"PSNR {figures['psnr_db']:.1f} dB (goal {figures['goal']['recovered']:.0%} and {figures['goal']['psnr_db']:g} dB: "
+        f"{'met' if figures['goal']['met'] else 'missed'}). {_written([path])}"
+    )
 
 
 @eval_group.command("gate")

@@ -13,6 +13,7 @@ import click
 
 from cli.bench import bench
 from cli.broker import broker
+from cli.copies import copies
 from cli.demo import demo
 from cli.detector import detector
 from cli.engine import engine
@@ -21,6 +22,7 @@ from cli.index import index
 from cli.ingest import ingest
 from cli.ranking import ranking, tune
 from cli.serve import serve
+from cli.watermark import watermark
 from cli.worker import worker
 
 
@@ -30,5 +32,6 @@ def main() -> None:
     """Visual product search on OpenSearch: search a catalogue by photo, by text, or both."""
 
 
-for command in (engine, index, broker, worker, ingest, serve, bench, eval_group, tune, ranking, demo, detector):
+for command in (engine, index, broker, worker, ingest, serve, bench, eval_group, tune, ranking, demo, detector, copies):
     main.add_command(command)
+main.add_command(watermark)

@@ -1,4 +1,5 @@
-"""``lookalike serve``: the search API under waitress, with the limits of :mod:`api.server`."""
+"""``lookalike serve``: the search API under waitress, with the limits of :mod:`api.server`; HTTPS
+when ``LOOKALIKE_TLS_CERT`` and ``LOOKALIKE_TLS_KEY`` name a certificate and its key."""
 
 from __future__ import annotations
 
@@ -21,11 +22,15 @@ def serve(host: str, port: int, threads: int | None) -> None:
     ensure_fast_malloc()  # a photo query embeds several regions of the photo in one batch
     answer_ctrl_c()
     from api.server import serve as serve_api  # Flask loads only for this command
+    from api.server import tls_context
 
     config = load_config()
-    sock = bind_port(host, port, f"serve on another port with `lookalike serve --port {port + 1}`")  # before the model loads
-    click.echo(f"lookalike API on http://{host}:{port} (OpenSearch {config.opensearch_url}, alias {config.index_alias})")
-    serve_api(config, sock, threads)
+    # A certificate that will not load, like a taken port, ends the command before the model loads.
+    tls = tls_context(config.serve.tls_cert, config.serve.tls_key) if config.serve.tls_cert and config.serve.tls_key else None
+    sock = bind_port(host, port, f"serve on another port with `lookalike serve --port {port + 1}`")
+    scheme = "https" if tls else "http"
+    click.echo(f"lookalike API on {scheme}://{host}:{port} (OpenSearch {config.opensearch_url}, alias {config.index_alias})")
+    serve_api(config, sock, threads, tls)
 
 
 def bind_port(host: str, port: int, instead: str) -> socket.socket:

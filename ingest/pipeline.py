@@ -30,12 +30,14 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import TransportError
 from PIL import Image
 
+import mappings
 from plugin.catalogue.reader import Product
 from plugin.config import Config
 from plugin.errors import ConfigError, CorruptImage, EngineBusy, SourceError
 from plugin.images.decode import decode_image
-from plugin.images.fetch import fetch_image
+from plugin.images.fetch import FetchedImage, fetch_image
 from plugin.images.gallery import OBJECT_AT_MOST, box_area, gallery_views
+from plugin.images.provenance import read_provenance
 from plugin.images.thumbnails import make_thumbnail, thumbnail_action
 from plugin.models.base import EmbeddingBackend, EmbeddingSpec
 from plugin.models.detector import Detector
@@ -46,8 +48,9 @@ from plugin.opensearch.documents import (
     same_model,
     sha256,
     view_entry,
+    without_rights,
 )
-from plugin.opensearch.indices import check_room_for_views, indices_behind
+from plugin.opensearch.indices import check_room_for_views, index_model, indices_behind
 from plugin.opensearch.quarantine import QuarantineRecord, clear_products, write_records
 from plugin.search.regions import salient, working_copy
 
@@ -90,6 +93,10 @@ class _Image:
     error: SourceError | None = None
     phash: str = ""
     thumbnail: tuple[bytes, int, int] | None = None
+    #: The image's licence, credit and source URL from its catalogue row.
+    rights: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Its Content Credentials (``Provenance.to_document()``), when the file carries a manifest.
+    provenance: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass
@@ -164,7 +171,7 @@ def process_products(
     chunks = [products[start : start + size] for start in range(0, len(products), size)]
     target = target or config.index_alias
     detector = _gallery_detector(client, config, target)
-    steps = _Steps(client, config, backend, catalogue, attempt, target, on_written, detector)
+    steps = _Steps(client, config, backend, catalogue, attempt, target, on_written, detector, _room_for_rights(client, target))
     results: list[BatchResult] = []
     # Shut down in reverse: the writer and the preparer finish before the fetchers they use.
     with (
@@ -213,6 +220,8 @@ class _Steps:
     on_written: Callable[[BatchResult], None] | None
     #: Finds the product in each photo for the ``object`` gallery view; None when not asked for.
     detector: Detector | None = None
+    #: Whether the target's mapping holds images' rights and provenance (version 4 on).
+    rights: bool = True
 
     def prepare(self, products: list[Product], fetchers: Executor) -> _Batch:
         """What is indexed of *products*, their images collected, and each product's way on."""
@@ -230,7 +239,7 @@ class _Steps:
 
     def finish(self, batch: _Batch, vectors: _Vectors) -> BatchResult:
         with busy_as_engine_busy():
-            actions = build_documents(batch, vectors, self.backend.spec, self.config.thumbnail_index)
+            actions = build_documents(batch, vectors, self.backend.spec, self.config.thumbnail_index, self.rights)
             write(self.client, self.config, batch, actions)
         if self.on_written is not None:
             self.on_written(batch.result)
@@ -252,7 +261,7 @@ def collect_images(
         previous = existing.get(product.id)
         if previous and same_model(previous, spec):
             reusable[product.id] = _reusable_entries(previous.get("images", []), config.gallery_views)
-    images = {p.id: [_Image(source=source, position=i) for i, source in enumerate(p.images)] for p in products}
+    images = {p.id: [_Image(source=source, position=i, rights=p.image_rights(i)) for i, source in enumerate(p.images)] for p in products}
 
     def work(job: tuple[str, _Image]) -> None:
         product_id, img = job
@@ -265,6 +274,7 @@ def collect_images(
                 img.size = img.decoded.size
                 img.phash = str(imagehash.phash(img.decoded))
                 img.thumbnail = make_thumbnail(img.decoded)
+                img.provenance = _provenance(fetched)
                 if config.gallery_views:
                     img.views, img.view_names = _views_or_none(img, config.gallery_views, detector)
         except SourceError as exc:
@@ -314,8 +324,11 @@ def embed(backend: EmbeddingBackend, batch: _Batch) -> _Vectors:
     )
 
 
-def build_documents(batch: _Batch, vectors: _Vectors, spec: EmbeddingSpec, thumbnail_index: str) -> list[dict[str, Any]]:
-    """The bulk actions of the batch: each new or changed product's document, and the new thumbnails."""
+def build_documents(batch: _Batch, vectors: _Vectors, spec: EmbeddingSpec, thumbnail_index: str, rights: bool = True) -> list[dict[str, Any]]:
+    """The bulk actions of the batch: each new or changed product's document, and the new thumbnails.
+
+    Without *rights* (a target whose mapping predates them), images' rights and provenance are left out.
+    """
     actions: list[dict[str, Any]] = []
     for product in batch.ready:
         previous = batch.existing.get(product.id)
@@ -324,6 +337,8 @@ def build_documents(batch: _Batch, vectors: _Vectors, spec: EmbeddingSpec, thumb
         if text_vector is None:
             text_vector = _reusable_text(previous, fingerprint, spec)
         entries = _entries(batch.images[product.id], vectors)
+        if not rights:
+            entries = [without_rights(entry) for entry in entries]
         document = product_document(product, entries, text_vector, fingerprint, spec)
         if previous is not None and previous.get("fingerprint") == document["fingerprint"]:
             batch.result.outcomes[product.id] = UNCHANGED
@@ -423,10 +438,15 @@ def _entries(images: list[_Image], fresh: _Vectors) -> list[dict[str, Any]]:
         if img.error is not None:
             continue
         if img.reused is not None:
-            entries.extend(dict(entry, url=img.source, position=img.position) for entry in img.reused)
+            # The same bytes: the vectors and the provenance stand, the row's rights may have changed.
+            photo, *views = img.reused
+            entries.append(dict(without_rights(photo, keep_provenance=True), url=img.source, position=img.position, **img.rights))
+            entries.extend(dict(entry, url=img.source, position=img.position) for entry in views)
             continue
         vector, labels = fresh.images[id(img)]
-        photo = image_entry(img.source, img.position, img.fingerprint, img.phash, img.size, labels, vector, img.view_names)
+        photo = image_entry(
+            img.source, img.position, img.fingerprint, img.phash, img.size, labels, vector, img.view_names, img.rights, img.provenance
+        )
         entries.append(photo)
         entries.extend(view_entry(photo, name, view_vector) for name, view_vector in fresh.views.get(id(img), []))
     return entries
@@ -474,6 +494,18 @@ def _views_of(photo: Image.Image, names: tuple[str, ...], detector: Detector | N
         found = [(b.left, b.top, b.right, b.bottom) for b in salient(detector.detect(working), 3)]
         box = next((b for b in found if box_area(b) <= OBJECT_AT_MOST), None)
     return gallery_views(working, names, box)
+
+
+def _provenance(fetched: FetchedImage) -> dict[str, Any] | None:
+    """The image's Content Credentials for its document; None without a manifest."""
+    found = read_provenance(fetched.data, fetched.media_type)
+    return found.to_document() if found is not None else None
+
+
+def _room_for_rights(client: OpenSearch, target: str) -> bool:
+    """Whether every index of *target* has a mapping that holds images' rights and provenance."""
+    versions = [index_model(client, index).get("mapping_version", 0) for index in indices_behind(client, target) or [target]]
+    return all(version >= mappings.IMAGE_RIGHTS_VERSION for version in versions)
 
 
 def _gallery_detector(client: OpenSearch, config: Config, target: str) -> Detector | None:

@@ -76,6 +76,30 @@ class QuarantineWriteFailed(LookalikeError):
     retryable = True
 
 
+class TakedownNotFound(LookalikeError):
+    """No takedown, or no active one, has the id an undo named."""
+
+    reason = "takedown_not_found"
+
+
+class ProductNotFound(LookalikeError):
+    """No product has the id a request named."""
+
+    reason = "not_found"
+
+
+class ImageNotInProduct(LookalikeError):
+    """A takedown named an image the product does not have."""
+
+    reason = "image_not_in_product"
+
+
+class ProductTakenDown(LookalikeError):
+    """The product has an image an operator marked as infringing: it is withheld until the takedown is undone."""
+
+    reason = "taken_down"
+
+
 class BrokerUnavailable(LookalikeError):
     """The Celery broker (Redis) cannot be reached."""
 

@@ -10,11 +10,13 @@ app's :class:`~api.service.SearchService`, and the ingest runs on its :class:`In
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 from flask import (
     Blueprint,
     Response,
@@ -28,6 +30,7 @@ from flask import (
 )
 from flask_limiter.errors import RateLimitExceeded
 
+from api.admin.copies import catalogue_copies, copies_photo
 from api.admin.data import catalogue_page, index_overview, product_detail
 from api.admin.ingest_monitor import IngestMonitor
 from api.admin.reports import list_reports, report_image
@@ -52,10 +55,14 @@ from api.auth import (
 from api.errors import ApiError, answer_for, error_response
 from api.limits import retry_after, too_many_requests
 from api.pages import CSP
+from api.schemas import TakedownBody, UndoBody, read_model
 from api.service import current_service
+from plugin.copies.evidence import CopyRule
+from plugin.copies.finder import find_copies
 from plugin.opensearch.quarantine import list_records
 from plugin.opensearch.ranking_store import ranking_history
 from plugin.opensearch.sessions import end_session, session_open, start_session
+from plugin.opensearch.takedowns import active_takedowns, audit_log, restore, take_down
 from plugin.search.profiles import PROFILES
 from plugin.search.ranking import DEFAULT_RANKING
 
@@ -199,7 +206,8 @@ def product_page(product_id: str) -> Response | str:
     detail = product_detail(service.client, service.config.index_alias, product_id)
     if detail is None:
         return Response(render_template("admin/missing.html", product_id=product_id, section="catalogue"), status=404)
-    return render_template("admin/product.html", detail=detail, section="catalogue")
+    takedowns = [t for t in active_takedowns(service.client, service.config.index_alias) if t["product_id"] == product_id]
+    return render_template("admin/product.html", detail=detail, takedowns=takedowns, section="catalogue")
 
 
 @bp.get("/playground")
@@ -273,6 +281,60 @@ def api_product(product_id: str) -> Response:
     return jsonify(detail)
 
 
+@bp.get("/copies")
+def copies_page() -> str:
+    service = current_service()
+    return render_template("admin/copies.html", scan=catalogue_copies(service.client, service.config.index_alias), section="copies")
+
+
+@bp.get("/api/copies")
+def api_catalogue_copies() -> Response:
+    """The catalogue's photos that are copies of one another, in groups (scanned at most every few minutes)."""
+    service = current_service()
+    return jsonify(catalogue_copies(service.client, service.config.index_alias))
+
+
+@bp.post("/api/copies")
+def api_copies() -> Response:
+    """Which catalogue photos are copies of the photo sent (an ``image`` upload, or JSON
+    ``image_base64`` / ``image_url``), each with its evidence, product and seller."""
+    service = current_service()
+    photo = copies_photo(request, service)
+    rule = CopyRule()
+    matches = find_copies(service.client, service.config.index_alias, photo, np.asarray(service.embedder.image(photo), np.float32), rule)
+    return jsonify(copies=[match.as_dict() for match in matches], rule=dataclasses.asdict(rule))
+
+
+@bp.get("/takedowns")
+def takedowns_page() -> str:
+    service = current_service()
+    alias = service.config.index_alias
+    return render_template("admin/takedowns.html", active=active_takedowns(service.client, alias), log=audit_log(service.client, alias), section="takedowns")
+
+
+@bp.get("/api/takedowns")
+def api_takedowns() -> Response:
+    service = current_service()
+    alias = service.config.index_alias
+    return jsonify(active=active_takedowns(service.client, alias), log=audit_log(service.client, alias))
+
+
+@bp.post("/api/takedowns")
+def api_take_down() -> tuple[Response, int]:
+    """Withhold a product from every search because one of its photos infringes; logged with who and why."""
+    body = read_model(request, TakedownBody)
+    service = current_service()
+    record = take_down(service.client, service.config, body.product_id, body.image, body.reason, _operator(body.operator))
+    return jsonify(record), 201
+
+
+@bp.post("/api/takedowns/<takedown_id>/undo")
+def api_undo_takedown(takedown_id: str) -> Response:
+    body = read_model(request, UndoBody)
+    service = current_service()
+    return jsonify(restore(service.client, service.config, takedown_id, body.reason, _operator(body.operator)))
+
+
 @bp.get("/events")
 def events() -> Response:
     """Ingest progress as server-sent events: one short response, which the browser asks again a second later."""
@@ -284,6 +346,11 @@ def events() -> Response:
 @bp.app_template_filter("when")
 def _when(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _operator(name: str) -> str:
+    """Who acted, for the audit log: the name given, and how they were let in."""
+    return f"{name} (admin session)" if g.get("csrf_token") else f"{name} (admin key)"
 
 
 def _wants_json() -> bool:

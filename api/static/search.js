@@ -297,6 +297,13 @@
     return section;
   }
 
+  // The shown photo's credit and licence, as the catalogue gives them ("Photo: Ana Lopez · CC-BY-4.0").
+  function photoCredit(hit) {
+    const photo = (hit.images || [])[0] || {};
+    const parts = [photo.credit ? "Photo: " + photo.credit : "", photo.licence || ""].filter(Boolean);
+    return parts.join(" · ");
+  }
+
   function card(hit) {
     const node = $("card").content.firstElementChild.cloneNode(true);
     node.dataset.productId = hit.product_id;
@@ -307,6 +314,8 @@
     node.querySelector(".thumb").href = link;
     node.querySelector(".thumb").setAttribute("aria-hidden", "true");
     node.querySelector(".thumb").tabIndex = -1;
+    const credit = photoCredit(hit);
+    if (credit) { node.querySelector(".credit").textContent = credit; node.querySelector(".credit").hidden = false; }
     const title = node.querySelector(".title a");
     title.textContent = hit.title;
     title.href = link;

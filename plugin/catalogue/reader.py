@@ -75,6 +75,10 @@ MAX_URL_LENGTH = 2048
 _Level = Annotated[str, StringConstraints(max_length=MAX_CATEGORY_LEVEL_LENGTH)]
 _Tag = Annotated[str, StringConstraints(max_length=MAX_TAG_LENGTH)]
 _Source = Annotated[str, StringConstraints(max_length=MAX_URL_LENGTH)]
+#: An image's licence or credit line, e.g. ``CC-BY-4.0`` or ``Photo: Ana Lopez``; "" for none.
+MAX_RIGHTS_LENGTH = 500
+_Rights = Annotated[str, StringConstraints(max_length=MAX_RIGHTS_LENGTH)]
+_SourceURL = Annotated[str, StringConstraints(max_length=MAX_URL_LENGTH, pattern=r"^(https?://\S+)?$")]
 
 _ALIASES = {
     "product_id": "id",
@@ -90,6 +94,28 @@ _ALIASES = {
     "categories": "category",
     "stock_quantity": "stock",
     "availability": "in_stock",
+    # An image's rights, as shop and DAM exports name them.
+    "licence": "image_licences",
+    "license": "image_licences",
+    "licences": "image_licences",
+    "licenses": "image_licences",
+    "image_licence": "image_licences",
+    "image_license": "image_licences",
+    "image_licenses": "image_licences",
+    "usage_rights": "image_licences",
+    "rights": "image_licences",
+    "credit": "image_credits",
+    "credits": "image_credits",
+    "image_credit": "image_credits",
+    "photo_credit": "image_credits",
+    "photographer": "image_credits",
+    "attribution": "image_credits",
+    "copyright": "image_credits",
+    "source_url": "image_sources",
+    "image_source": "image_sources",
+    "image_source_url": "image_sources",
+    "image_source_urls": "image_sources",
+    "photo_source": "image_sources",
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -115,6 +141,11 @@ class Product(BaseModel):
     product_url: str | None = Field(default=None, pattern=r"^https?://\S+$", max_length=MAX_URL_LENGTH)
     #: Image URLs or file paths, first one the main image.
     images: tuple[_Source, ...] = Field(min_length=1, max_length=MAX_IMAGES)
+    #: Each image's licence, credit and the page it was published on: one value for every image,
+    #: or one per image in the order of ``images`` ("" where an image has none).
+    image_licences: tuple[_Rights, ...] = Field(default=(), max_length=MAX_IMAGES)
+    image_credits: tuple[_Rights, ...] = Field(default=(), max_length=MAX_IMAGES)
+    image_sources: tuple[_SourceURL, ...] = Field(default=(), max_length=MAX_IMAGES)
     created_at: dt.datetime | None = None
 
     @model_validator(mode="before")
@@ -171,6 +202,36 @@ class Product(BaseModel):
         if isinstance(value, list):
             return tuple(str(item).strip() for item in value if str(item).strip())
         return value
+
+    @field_validator("image_licences", "image_credits", "image_sources", mode="before")
+    @classmethod
+    def _split_per_image(cls, value: Any) -> Any:
+        # Unlike tags, an empty item keeps its place: "CC0||CC-BY-4.0" says the second image has none.
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(LIST_SEPARATOR))
+        if isinstance(value, list):
+            return tuple("" if item is None else str(item).strip() for item in value)
+        return value
+
+    @model_validator(mode="after")
+    def _rights_per_image(self) -> Product:
+        for name in ("image_licences", "image_credits", "image_sources"):
+            given = len(getattr(self, name))
+            if given not in (0, 1, len(self.images)):
+                raise PydanticCustomError(
+                    "rights_count", "{field}: give one value for every image, or one per image ({images}), not {given}",
+                    {"field": name, "images": len(self.images), "given": given},
+                )
+        return self
+
+    def image_rights(self, position: int) -> dict[str, str]:
+        """The licence, credit and source URL of the image at *position*, those given."""
+        rights = {}
+        for key, values in (("licence", self.image_licences), ("credit", self.image_credits), ("source_url", self.image_sources)):
+            value = values[0] if len(values) == 1 else values[position] if values else ""
+            if value:
+                rights[key] = value
+        return rights
 
     @field_validator("tags")
     @classmethod

@@ -22,6 +22,9 @@ from plugin.errors import (
 #: (a node starting or recovering answers 503 "all shards failed"), or a proxy in front of it
 #: failing. 429 (a circuit breaker, a full search queue) is :class:`EngineBusy`.
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+#: What a cluster answers for a moment after it loses a node, until it notices: the same read
+#: succeeds again once the shard copies on the other nodes take over.
+NODE_LOST_ERRORS = ("node_not_connected_exception", "node_disconnected_exception", "node_closed_exception", "connect_transport_exception")
 POOL_SIZE = 32
 
 
@@ -89,6 +92,12 @@ def engine_error(exc: TransportError) -> LookalikeError | None:
     error = exc.info.get("error") if isinstance(exc.info, Mapping) else None
     found = answer_error(exc.status_code, error if error is not None else exc.error)
     return None if type(found) is SearchFailed else found
+
+
+def lost_a_node(exc: Exception) -> bool:
+    """Whether *exc* is the cluster answering that a node it counted on has gone (worth one more try)."""
+    text = str(exc.info) if isinstance(exc, TransportError) else str(exc) if isinstance(exc, LookalikeError) else ""
+    return any(kind in text for kind in NODE_LOST_ERRORS)
 
 
 def answer_error(status: Any, error: Any) -> LookalikeError:

@@ -25,7 +25,7 @@ PRODUCT_FIELDS = (
     "images",
 )
 #: Every field of one entry of a product's ``images``.
-IMAGE_FIELDS = ("url", "position", "fingerprint", "phash", "width", "height", "labels", "view", "gallery_views", "vector")
+IMAGE_FIELDS = ("url", "position", "fingerprint", "phash", "width", "height", "labels", "view", "gallery_views", "licence", "credit", "source_url", "provenance", "vector")
 #: What a candidate hit carries: its product id, read from doc values, and no stored field.
 #: Reading any stored field of a hit, even ``_id``, decompresses the stored source around it,
 #: vectors and all; over a window of 100 candidates that was most of a signal's time (5,000
@@ -45,9 +45,12 @@ def hit_id(hit: Mapping[str, Any]) -> str:
 SOURCE_FIELDS = [
     "product_id", "title", "brand", "category", "tags", "labels", "price", "currency", "in_stock",
     "popularity", "rating", "product_url", "images.url", "images.fingerprint", "images.view",
+    "images.licence", "images.credit", "images.source_url",
 ]
 #: Fields of a product the admin's catalogue browser shows (still no vectors).
-DETAIL_FIELDS = [*SOURCE_FIELDS, "description", "dup_group", "images.labels", "images.width", "images.height", "updated_at"]
+DETAIL_FIELDS = [*SOURCE_FIELDS, "description", "dup_group", "images.labels", "images.width", "images.height", "images.provenance", "updated_at"]
+#: An image's rights and Content Credentials: what a mapping before version 4 has no room for.
+RIGHTS_FIELDS = ("licence", "credit", "source_url", "provenance")
 
 
 def model_of(meta: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -75,9 +78,12 @@ def image_entry(
     labels: Sequence[str],
     vector: Any,
     gallery_views: Sequence[str] = (),
+    rights: Mapping[str, str] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One entry of a product's ``images``: a photo, its fingerprints, labels and vector, and the
-    names of the gallery views made of it (:func:`view_entry`), when any were asked for."""
+    """One entry of a product's ``images``: a photo, its fingerprints, labels and vector, the
+    names of the gallery views made of it (:func:`view_entry`) when any were asked for, its
+    licence, credit and source URL as the catalogue gives them, and its Content Credentials."""
     entry = {
         "url": url,
         "position": position,
@@ -89,7 +95,15 @@ def image_entry(
         "vector": as_vector(vector),
     }
     # Absent rather than empty: a document without views stays one a version 2 index accepts.
-    return entry | ({"gallery_views": list(gallery_views)} if gallery_views else {})
+    entry |= {"gallery_views": list(gallery_views)} if gallery_views else {}
+    entry |= dict(rights or {})
+    return entry | ({"provenance": dict(provenance)} if provenance else {})
+
+
+def without_rights(entry: Mapping[str, Any], keep_provenance: bool = False) -> dict[str, Any]:
+    """*entry* without its image's rights (and its provenance, unless *keep_provenance*)."""
+    dropped = [field for field in RIGHTS_FIELDS if not (keep_provenance and field == "provenance")]
+    return {key: value for key, value in entry.items() if key not in dropped}
 
 
 def view_entry(photo: Mapping[str, Any], view: str, vector: Any) -> dict[str, Any]:

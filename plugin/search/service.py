@@ -19,12 +19,16 @@ Each stage is timed with :func:`plugin.timing.stage` (``signals``, ``fusion``,
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import TransportError
 
-from plugin.opensearch.client import answer_error
+from plugin.errors import LookalikeError
+from plugin.opensearch.client import answer_error, lost_a_node
 from plugin.opensearch.documents import hit_id
+from plugin.opensearch.takedowns import withheld_products
 from plugin.search import builder
 from plugin.search.fusion import FusedHit, SignalHit, fuse
 from plugin.search.profiles import PROFILES, rescore
@@ -45,8 +49,22 @@ class SearchResult:
 def search(client: OpenSearch, index: str, query: Query, ranking: RankingSettings = DEFAULT_RANKING) -> SearchResult:
     """Run *query* against *index* (an alias) and return one page of products.
 
-    *ranking* supplies the weights and fusion method the query leaves out.
+    *ranking* supplies the weights and fusion method the query leaves out. A search the
+    cluster fails because it has just lost a node is run again (up to :data:`NODE_LOST_RETRIES`
+    times, a moment apart): a lost node costs a retry, not an error.
     """
+    for wait in NODE_LOST_WAITS:
+        try:
+            return _search(client, index, query, ranking)
+        except (TransportError, LookalikeError) as exc:
+            if not lost_a_node(exc):
+                raise
+            time.sleep(wait)
+    return _search(client, index, query, ranking)
+
+
+def _search(client: OpenSearch, index: str, query: Query, ranking: RankingSettings) -> SearchResult:
+    query = _withhold(query, withheld_products(client, index))
     query = ranking.resolve(query)
     signals = builder.signal_queries(query)
     if not signals:
@@ -86,6 +104,19 @@ def search(client: OpenSearch, index: str, query: Query, ranking: RankingSetting
             hits = [builder.hit(hit["_source"], by_id[hit["_id"]], query.explain) for hit in page]
             facets = builder.facets(response) if query.facets else {}
     return SearchResult(total=len(ids), hits=hits, facets=facets)
+
+
+#: Seconds between the tries of a search that met a lost node (the cluster notices within a few seconds).
+NODE_LOST_WAITS = (0.25, 0.5, 1.0)
+NODE_LOST_RETRIES = len(NODE_LOST_WAITS)
+
+
+def _withhold(query: Query, withheld: frozenset[str]) -> Query:
+    """*query* excluding the products under an active takedown, whatever the request asked."""
+    if not withheld:
+        return query
+    excluded = tuple(dict.fromkeys((*query.filters.exclude_ids, *sorted(withheld))))
+    return query.model_copy(update={"filters": query.filters.model_copy(update={"exclude_ids": excluded})})
 
 
 def fetch_signals(client: OpenSearch, index: str, query: Query) -> dict[str, list[SignalHit]]:

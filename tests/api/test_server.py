@@ -13,7 +13,6 @@ import dataclasses
 import http.client
 import http.server
 import json
-import selectors
 import socket
 import threading
 import time
@@ -34,6 +33,7 @@ from plugin.config import Config
 from tests.support.api import KEY
 from tests.support.cli import free_port
 from tests.support.images import degraded
+from tests.support.sockets import closed_within
 
 #: The hostile client's address and the shopper's: loopback answers on all of 127.0.0.0/8.
 ATTACKER = "127.0.0.2"
@@ -129,26 +129,6 @@ def half_open(count: int, server: GuardedServer) -> list[socket.socket]:
         sock.sendall(b"POST /search HTTP/1.1\r\nHost: shop.example\r\nContent-Type: application/json\r\nContent-Len")
         sockets.append(sock)
     return sockets
-
-
-def closed_within(sockets: list[socket.socket], seconds: float) -> list[float]:
-    """Seconds until the server closed each of *sockets*, waiting at most *seconds* in all."""
-    started = time.monotonic()
-    closed_at: list[float] = []
-    with selectors.DefaultSelector() as selector:
-        for sock in sockets:
-            sock.setblocking(False)
-            selector.register(sock, selectors.EVENT_READ)
-        while len(closed_at) < len(sockets) and (left := started + seconds - time.monotonic()) > 0:
-            for key, _ in selector.select(timeout=left):
-                try:
-                    data = key.fileobj.recv(4096)  # type: ignore[union-attr]
-                except ConnectionResetError:
-                    data = b""
-                if not data:
-                    selector.unregister(key.fileobj)
-                    closed_at.append(time.monotonic() - started)
-    return closed_at
 
 
 def test_two_hundred_half_sent_requests_from_one_client_starve_no_one(server: GuardedServer, served_config: Config, photo: bytes) -> None:

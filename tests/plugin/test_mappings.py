@@ -45,7 +45,7 @@ def test_the_index_records_its_mapping_version_and_model() -> None:
 
     assert meta["mappings"]["_meta"] == {
         "mapping": "products",
-        "mapping_version": 3,
+        "mapping_version": 4,
         "embedding_model": "clip-vit-b32",
         "embedding_model_version": "2024-01",
         "image_dims": 512,
@@ -69,3 +69,12 @@ def test_an_unknown_template_version_is_an_error() -> None:
 def test_vector_sizes_outside_what_lucene_accepts_are_refused() -> None:
     with pytest.raises(ValueError, match="image_dims must be between 1 and 16000"):
         EmbeddingSpec(name="x", version="1", image_dims=0, text_dims=3)
+
+
+def test_images_hold_their_rights_and_exactly_the_provenance_the_reader_writes() -> None:
+    from plugin.images.provenance import MAPPING
+
+    images = mappings.load("products", mappings.CURRENT_PRODUCT_VERSION)["mappings"]["properties"]["images"]["properties"]
+
+    assert {"licence", "credit", "source_url"} <= images.keys()
+    assert images["provenance"] == MAPPING

@@ -62,7 +62,7 @@ def test_logging_in_shows_the_index(page: Page, search_server: ApiServer, shop_c
     log_in(page, search_server)
 
     expect(page.locator("#alias")).to_have_text(shop_config.index_alias)
-    expect(page.locator("#index-name")).to_have_text(re.compile(f"^{shop_config.index_alias}-v3-"))
+    expect(page.locator("#index-name")).to_have_text(re.compile(f"^{shop_config.index_alias}-v4-"))
     expect(page.locator("#documents")).to_have_text("54")
     expect(page.locator("#model")).to_contain_text("efficientnet")
     page.click("summary")

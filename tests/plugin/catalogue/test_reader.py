@@ -298,3 +298,27 @@ def test_an_outsized_jsonl_line_is_rejected_by_size_without_the_rows_around_it(t
         2: f"rejected: the line is {len(huge):,} bytes, over the limit of {reader.MAX_ROW_BYTES:,}",
         3: "after",
     }
+
+
+def test_image_rights_come_under_common_export_names_one_for_all_or_one_per_image() -> None:
+    one_for_all = reader.Product.model_validate({"id": "a", "title": "T", "images": "x.jpg|y.jpg", "License": "CC0-1.0", "photographer": "Ana"})
+    per_image = reader.Product.model_validate(
+        {"id": "a", "title": "T", "images": ["x.jpg", "y.jpg"], "image_licenses": ["CC-BY-4.0", ""], "source_url": "|https://p.example/y"}
+    )
+
+    assert [one_for_all.image_rights(i) for i in (0, 1)] == [{"licence": "CC0-1.0", "credit": "Ana"}] * 2
+    assert per_image.image_rights(0) == {"licence": "CC-BY-4.0"}
+    assert per_image.image_rights(1) == {"source_url": "https://p.example/y"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("license", "a|b|c", r"one value for every image, or one per image \(2\), not 3"),
+        ("source_url", "ftp://elsewhere/x.jpg", "should match pattern"),
+        ("credit", "x" * 501, "at most 500 characters"),
+    ],
+)
+def test_image_rights_that_do_not_fit_the_images_are_refused_naming_the_field(field: str, value: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        reader.Product.model_validate({"id": "a", "title": "T", "images": "x.jpg|y.jpg", field: value})

@@ -17,7 +17,13 @@ from plugin.errors import (
     LookalikeError,
     SearchFailed,
 )
-from plugin.opensearch.client import answer_error, cluster_health, connect, engine_error
+from plugin.opensearch.client import (
+    answer_error,
+    cluster_health,
+    connect,
+    engine_error,
+    lost_a_node,
+)
 from tests.support.cli import free_port
 
 
@@ -92,3 +98,14 @@ def test_the_clusters_failures_become_product_errors_and_a_bad_request_stays_a_b
 )
 def test_each_failed_item_of_an_msearch_is_named_by_its_status(status: int, kind: str, error: type[LookalikeError]) -> None:
     assert type(answer_error(status, {"type": kind, "reason": "as OpenSearch words it"})) is error
+
+
+def test_a_cluster_that_just_lost_a_node_is_told_from_other_failures() -> None:
+    # The answer OpenSearch gave in the fault test (tests/engine/test_local_cluster.py) while a
+    # SIGKILLed node was still counted in the cluster: the real test produces it only by chance.
+    lost = {"type": "search_phase_execution_exception", "phase": "fetch", "caused_by": {"type": "node_not_connected_exception", "reason": "Node not connected"}}
+
+    assert lost_a_node(TransportError(500, "search_phase_execution_exception", lost))
+    assert lost_a_node(answer_error(500, lost))  # an _msearch item's error, raised as the product's
+    assert not lost_a_node(TransportError(500, "search_phase_execution_exception", {"type": "query_shard_exception"}))
+    assert not lost_a_node(answer_error(400, {"type": "parsing_exception"}))

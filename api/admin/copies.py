@@ -1,0 +1,60 @@
+"""The admin's copy detection: the photo an operator sends, and the catalogue's own copies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+from cachetools import TTLCache
+from flask import Request
+from opensearchpy import OpenSearch
+from PIL import Image
+
+from api.errors import ApiError
+from api.photos import MAX_PHOTO_BYTES, decode_photo, from_base64, from_url
+from api.schemas import CopiesBody, read_form, read_model
+from api.service import SearchService
+from plugin.copies.evidence import CopyRule
+from plugin.copies.scan import copy_groups, load_catalogue_images, scan_catalogue
+
+#: A catalogue scan reads every photo's vector: kept a few minutes, so the page stays quick to reload.
+SCAN_SECONDS = 300
+_scans: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=8, ttl=SCAN_SECONDS)
+_scanning = threading.Lock()
+
+
+def copies_photo(request: Request, service: SearchService) -> Image.Image:
+    """The photo of a copies request: an ``image`` upload, or JSON ``image_base64`` or ``image_url``."""
+    if request.mimetype == "multipart/form-data":
+        _, files = read_form(request)
+        upload = files.get("image")
+        if upload is None:
+            raise ApiError(400, "invalid_parameter", "image: send the photo as the form's image file", "image")
+        return decode_photo(upload.read(MAX_PHOTO_BYTES + 1), service, "image")
+    body = read_model(request, CopiesBody)
+    if (body.image_base64 is None) == (body.image_url is None):
+        raise ApiError(400, "invalid_parameter", "give one photo: image_base64 or image_url (or upload image)", "image_base64")
+    if body.image_base64 is not None:
+        return decode_photo(from_base64(body.image_base64), service, "image_base64")
+    assert body.image_url is not None
+    return decode_photo(from_url(body.image_url, service), service, "image_url")
+
+
+def catalogue_copies(client: OpenSearch, alias: str) -> dict[str, Any]:
+    """Groups of catalogue photos that are copies of one another, scanned now or at most
+    :data:`SCAN_SECONDS` ago (one scan at a time: it reads every vector)."""
+    with _scanning:
+        found = _scans.get(alias)
+        if found is None:
+            rule = CopyRule()
+            images = load_catalogue_images(client, alias)
+            pairs = scan_catalogue(images, rule)
+            found = {
+                "scanned_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "photos": len(images.photos),
+                "groups": copy_groups(pairs),
+                "pairs": len(pairs),
+            }
+            _scans[alias] = found
+    return found
