@@ -34,6 +34,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     described = {
         400: "A parameter or the body is invalid; ``error.field`` names it",
         404: "No such product, thumbnail or ranking version",
+        410: "The product, or this photo, was taken down as infringing (``error.code`` taken_down)",
         413: "The body or the photo is too large",
         415: "The body is neither JSON nor a form, or the photo is not an image",
         422: "The photo cannot be used (corrupt, too small, or its URL failed)",
@@ -62,7 +63,13 @@ def _schemas() -> dict[str, Any]:
     components["Image"] = {
         "type": "object",
         "description": "A product photo; ``url`` only for photos on the web (the thumbnail serves every photo)",
-        "properties": {"fingerprint": {"type": "string"}, "url": {"type": "string"}},
+        "properties": {
+            "fingerprint": {"type": "string"},
+            "url": {"type": "string"},
+            "licence": {"type": "string", "description": "the photo's licence, as the catalogue gives it"},
+            "credit": {"type": "string", "description": "who to credit for the photo"},
+            "source_url": {"type": "string", "description": "where the photo was published"},
+        },
     }
     components["Product"] = {
         "type": "object",
@@ -171,7 +178,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _answer("A page of products, with total, facets and explain when asked", _ref("SearchResult")),
-                        **_errors(400, 404, 413, 415, 422, 429, 502, 503),
+                        **_errors(400, 404, 410, 413, 415, 422, 429, 502, 503),
                     },
                 }
             },
@@ -179,14 +186,14 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "One product",
                     "parameters": [product_id],
-                    "responses": {"200": _answer("The product", _ref("Product")), **_errors(400, 404, 503)},
+                    "responses": {"200": _answer("The product", _ref("Product")), **_errors(400, 404, 410, 503)},
                 }
             },
             "/products/{product_id}/similar": {
                 "get": {
                     "summary": "More like this product (by its photos), itself excluded",
                     "parameters": [product_id, {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}],
-                    "responses": {"200": _answer("A page of products", _ref("SearchResult")), **_errors(400, 404, 422, 429, 502, 503)},
+                    "responses": {"200": _answer("A page of products", _ref("SearchResult")), **_errors(400, 404, 410, 422, 429, 502, 503)},
                 }
             },
             "/thumbnails/{fingerprint}": {
@@ -195,7 +202,7 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [{"name": "fingerprint", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
                     "responses": {
                         "200": _answer("The thumbnail", {"type": "string", "format": "binary"}, media="image/webp"),
-                        **_errors(400, 404, 503),
+                        **_errors(400, 404, 410, 503),
                     },
                 }
             },

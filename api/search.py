@@ -21,6 +21,7 @@ from api.schemas import SearchBody, product_id_problem, read_search
 from api.service import SearchService, current_service
 from plugin.images.thumbnails import load_thumbnail
 from plugin.opensearch.documents import SOURCE_FIELDS
+from plugin.opensearch.takedowns import image_taken_down
 from plugin.search import regions
 from plugin.search.regions import DetectMode
 from plugin.search.request import Query
@@ -116,6 +117,8 @@ def thumbnail(fingerprint: str) -> Response:
     if not FINGERPRINT.fullmatch(fingerprint):
         raise ApiError(400, "invalid_parameter", "a thumbnail is named by a 64-character image fingerprint", "fingerprint")
     service = current_service()
+    if image_taken_down(service.client, service.config.index_alias, fingerprint):
+        raise ApiError(410, "taken_down", f"the photo {fingerprint} was taken down as infringing", "fingerprint")
     shop = service.config.watermark
 
     def stored() -> bytes | None:

@@ -262,6 +262,7 @@ def collect_images(
         if previous and same_model(previous, spec):
             reusable[product.id] = _reusable_entries(previous.get("images", []), config.gallery_views)
     images = {p.id: [_Image(source=source, position=i, rights=p.image_rights(i)) for i, source in enumerate(p.images)] for p in products}
+    anchors = config.c2pa_trust_anchors.read_text(encoding="utf-8") if config.c2pa_trust_anchors else None
 
     def work(job: tuple[str, _Image]) -> None:
         product_id, img = job
@@ -274,7 +275,7 @@ def collect_images(
                 img.size = img.decoded.size
                 img.phash = str(imagehash.phash(img.decoded))
                 img.thumbnail = make_thumbnail(img.decoded)
-                img.provenance = _provenance(fetched)
+                img.provenance = _provenance(fetched, anchors)
                 if config.gallery_views:
                     img.views, img.view_names = _views_or_none(img, config.gallery_views, detector)
         except SourceError as exc:
@@ -496,9 +497,10 @@ def _views_of(photo: Image.Image, names: tuple[str, ...], detector: Detector | N
     return gallery_views(working, names, box)
 
 
-def _provenance(fetched: FetchedImage) -> dict[str, Any] | None:
-    """The image's Content Credentials for its document; None without a manifest."""
-    found = read_provenance(fetched.data, fetched.media_type)
+def _provenance(fetched: FetchedImage, anchors: str | None) -> dict[str, Any] | None:
+    """The image's Content Credentials for its document (``trusted`` when its signer chains to
+    one of *anchors*); None without a manifest."""
+    found = read_provenance(fetched.data, fetched.media_type, trust_anchors=anchors)
     return found.to_document() if found is not None else None
 
 

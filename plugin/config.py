@@ -189,6 +189,9 @@ class Config:
     admin_key: str | None = None
     #: The shop's id, hidden as an invisible watermark in every thumbnail the API serves; None: no watermark.
     watermark: str | None = None
+    #: PEM root certificates whose signers' Content Credentials count as ``trusted``; None: every
+    #: valid manifest is ``untrusted`` (valid, signer unknown).
+    c2pa_trust_anchors: Path | None = None
     #: Origins (``scheme://host[:port]``) whose pages may call the public API and load the widget;
     #: ``*`` allows any. Empty: same origin only.
     cors_origins: tuple[str, ...] = ()
@@ -336,6 +339,7 @@ class Config:
             data_dir=Path(env.get("LOOKALIKE_DATA_DIR", str(REPO_ROOT / ".lookalike" / "data"))).expanduser().resolve(),
             admin_key=env.get("LOOKALIKE_ADMIN_KEY") or None,
             watermark=env.get("LOOKALIKE_WATERMARK", "").strip() or None,
+            c2pa_trust_anchors=_pem_certificates(env, "LOOKALIKE_C2PA_TRUST_ANCHORS"),
             cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
             reports_dir=Path(env.get("LOOKALIKE_REPORTS_DIR", str(REPO_ROOT / "reports"))).expanduser().resolve(),
             synonyms_file=Path(env["LOOKALIKE_SYNONYMS_FILE"]).expanduser().resolve() if env.get("LOOKALIKE_SYNONYMS_FILE") else None,
@@ -351,6 +355,13 @@ def _file(env: Mapping[str, str], key: str) -> Path | None:
     path = Path(value).expanduser().resolve()
     if not path.is_file():
         raise ConfigError(f"{key}={value!r}: no such file")
+    return path
+
+
+def _pem_certificates(env: Mapping[str, str], key: str) -> Path | None:
+    path = _file(env, key)
+    if path is not None and "-----BEGIN CERTIFICATE-----" not in path.read_text(encoding="utf-8", errors="replace"):
+        raise ConfigError(f"{key}={str(path)!r}: expected PEM certificates (-----BEGIN CERTIFICATE-----)")
     return path
 
 

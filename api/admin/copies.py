@@ -20,6 +20,9 @@ from plugin.copies.scan import copy_groups, load_catalogue_images, scan_catalogu
 
 #: A catalogue scan reads every photo's vector: kept a few minutes, so the page stays quick to reload.
 SCAN_SECONDS = 300
+#: Products the page scans while an operator waits (every photo against every other); a larger
+#: catalogue is scanned with ``lookalike copies``, which no request thread waits on.
+PAGE_SCAN_PRODUCTS = 20_000
 _scans: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=8, ttl=SCAN_SECONDS)
 _scanning = threading.Lock()
 
@@ -44,6 +47,12 @@ def copies_photo(request: Request, service: SearchService) -> Image.Image:
 def catalogue_copies(client: OpenSearch, alias: str) -> dict[str, Any]:
     """Groups of catalogue photos that are copies of one another, scanned now or at most
     :data:`SCAN_SECONDS` ago (one scan at a time: it reads every vector)."""
+    products = client.count(index=alias)["count"]
+    if products > PAGE_SCAN_PRODUCTS:
+        raise ApiError(
+            422, "scan_too_large",
+            f"{products} products are more than this page scans ({PAGE_SCAN_PRODUCTS}); run lookalike copies --json FILE instead", None,
+        )
     with _scanning:
         found = _scans.get(alias)
         if found is None:

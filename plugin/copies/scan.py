@@ -22,7 +22,8 @@ from plugin.copies.evidence import (
     stored_hash,
 )
 
-#: Photos compared with all the others at once: bounds the scan's memory to a few hundred MB.
+#: Photos compared with all the others at once: a block holds 256 x photos similarities and
+#: hash distances (about 3 KB per photo, 300 MB at 100,000 photos).
 BLOCK = 256
 
 
@@ -75,8 +76,8 @@ def load_catalogue_images(client: OpenSearch, alias: str) -> CatalogueImages:
             vectors.append(image["vector"])
             hashes.append(value or 0)
             hashed.append(value is not None)
-    dims = len(vectors[0]) if vectors else 0
-    return CatalogueImages(photos, np.asarray(vectors, np.float32).reshape(-1, dims), np.asarray(hashes, np.uint64), np.asarray(hashed, bool))
+    matrix = np.asarray(vectors, np.float32) if vectors else np.zeros((0, 0), np.float32)
+    return CatalogueImages(photos, matrix, np.asarray(hashes, np.uint64), np.asarray(hashed, bool))
 
 
 def scan_catalogue(images: CatalogueImages, rule: CopyRule) -> list[CopyPair]:

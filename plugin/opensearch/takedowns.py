@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from typing import Any
 
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from plugin.config import Config
 from plugin.errors import (
@@ -27,6 +28,7 @@ from plugin.opensearch.indices import ensure_index
 
 #: Active takedowns read per search: far more than a shop marks, few enough to read in one request.
 MOST_ACTIVE = 10_000
+log = logging.getLogger(__name__)
 
 
 def takedown_index(alias: str) -> str:
@@ -73,14 +75,17 @@ def restore(client: OpenSearch, config: Config, takedown_id: str, reason: str, b
         raise TakedownNotFound(f"no active takedown {takedown_id}")
     record = found["_source"] | {"active": False}
     # The version read makes a second undo racing this one fail instead of logging twice.
-    client.index(index=index, id=takedown_id, body=record, refresh="wait_for", if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
+    try:
+        client.index(index=index, id=takedown_id, body=record, refresh="wait_for", if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
+    except ConflictError:
+        raise TakedownNotFound(f"takedown {takedown_id} was undone by someone else just now") from None
     _log(client, index, "restore", record, reason, by)
     return record | {"restored_by": by, "restore_reason": reason}
 
 
 def active_takedowns(client: OpenSearch, alias: str) -> list[dict[str, Any]]:
     """Every active takedown of *alias*'s products, newest first; none when nothing was ever taken down."""
-    body = {"size": MOST_ACTIVE, "query": {"bool": {"filter": [{"term": {"kind": "takedown"}}, {"term": {"active": True}}]}}, "sort": [{"at": "desc"}]}
+    body = {"size": MOST_ACTIVE, "query": _active(), "sort": [{"at": "desc"}]}
     try:
         return [hit["_source"] for hit in client.search(index=takedown_index(alias), body=body)["hits"]["hits"]]
     except NotFoundError:
@@ -89,18 +94,36 @@ def active_takedowns(client: OpenSearch, alias: str) -> list[dict[str, Any]]:
 
 def withheld_products(client: OpenSearch, alias: str) -> frozenset[str]:
     """The products no search may return: those with an active takedown."""
-    body = {"size": MOST_ACTIVE, "_source": ["product_id"], "query": {"bool": {"filter": [{"term": {"kind": "takedown"}}, {"term": {"active": True}}]}}}
+    body = {"size": MOST_ACTIVE, "_source": ["product_id"], "query": _active()}
     try:
         hits = client.search(index=takedown_index(alias), body=body)["hits"]["hits"]
     except NotFoundError:
         return frozenset()
+    if len(hits) >= MOST_ACTIVE:
+        log.warning("%d or more active takedowns: only %d products are withheld from search", MOST_ACTIVE, MOST_ACTIVE)
     return frozenset(hit["_source"]["product_id"] for hit in hits)
 
 
 def check_not_withheld(client: OpenSearch, alias: str, product_id: str) -> None:
     """Raise :class:`ProductTakenDown` when *product_id* has an active takedown."""
-    if product_id in withheld_products(client, alias):
+    if _any_active(client, alias, {"term": {"product_id": product_id}}):
         raise ProductTakenDown(f"product {product_id} is withheld: one of its photos was taken down as infringing")
+
+
+def image_taken_down(client: OpenSearch, alias: str, fingerprint: str) -> bool:
+    """Whether the photo with *fingerprint* has an active takedown (its thumbnail is then not served)."""
+    return _any_active(client, alias, {"term": {"image_fingerprint": fingerprint}})
+
+
+def _active(*more: dict[str, Any]) -> dict[str, Any]:
+    return {"bool": {"filter": [{"term": {"kind": "takedown"}}, {"term": {"active": True}}, *more]}}
+
+
+def _any_active(client: OpenSearch, alias: str, clause: dict[str, Any]) -> bool:
+    try:
+        return client.count(index=takedown_index(alias), body={"query": _active(clause)})["count"] > 0
+    except NotFoundError:
+        return False
 
 
 def audit_log(client: OpenSearch, alias: str, size: int = 200) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ indexed document and to the results; a licence change costs no model call."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from opensearchpy import OpenSearch
@@ -83,3 +84,18 @@ def test_an_index_made_before_rights_takes_the_products_without_them(client: Ope
 
     assert summary["indexed"] == 1 and not summary.get("quarantined")
     assert "licence" not in _images(client, ingest_config, "a")[0]
+
+
+def test_a_manifest_signed_under_a_configured_trust_anchor_is_trusted(
+    client: OpenSearch, ingest_config: Config, image_dir: Path, tmp_path: Path
+) -> None:
+    chain = signing_chain()
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_text(chain.ca_pem, encoding="utf-8")
+    photo = product_photo(image_dir / "p.jpg", seed=4).read_bytes()
+    (image_dir / "signed.jpg").write_bytes(sign(photo, "image/jpeg", manifest([action("c2pa.created", "Cam", None, DIGITAL_CAPTURE)]), chain))
+    trusting = dataclasses.replace(ingest_config, c2pa_trust_anchors=anchors)
+
+    ingest_here(client, trusting, write_catalogue(image_dir / "c.jsonl", [row("signed", image_dir / "signed.jpg")]))
+
+    assert _images(client, trusting, "signed")[0]["provenance"]["status"] == "trusted"

@@ -151,3 +151,13 @@ def test_concurrent_segment_search_is_on_by_default_and_only_opensearchs_modes_a
     assert Config.from_env({"LOOKALIKE_SEGMENT_SEARCH": "none"}).segment_search == "none"
     with pytest.raises(ConfigError, match="LOOKALIKE_SEGMENT_SEARCH"):
         Config.from_env({"LOOKALIKE_SEGMENT_SEARCH": "sometimes"})
+
+
+def test_c2pa_trust_anchors_must_be_pem_certificates(tmp_path: Path) -> None:
+    junk = tmp_path / "anchors.pem"
+    junk.write_text("not a certificate")
+
+    with pytest.raises(ConfigError, match="LOOKALIKE_C2PA_TRUST_ANCHORS"):
+        Config.from_env({"LOOKALIKE_C2PA_TRUST_ANCHORS": str(junk)})
+    with pytest.raises(ConfigError, match="no such file"):
+        Config.from_env({"LOOKALIKE_C2PA_TRUST_ANCHORS": str(tmp_path / "missing.pem")})

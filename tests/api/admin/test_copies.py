@@ -132,3 +132,16 @@ def test_lookalike_copies_prints_each_group_with_its_evidence(shop: tuple[Config
     assert f"{len(shop[1])} photos scanned: 1 pairs" in done.stdout
     assert "knockoff-laptop" in done.stdout and "Cheapo" in done.stdout
     assert "Cheapo" in json.loads(report.read_text())["groups"][0]["sellers"]
+
+
+def test_an_empty_catalogue_has_no_copies_rather_than_an_error(base_config: Config) -> None:
+    empty = dataclasses.replace(base_config, index_alias=f"test-empty-{uuid.uuid4().hex[:8]}", admin_key=KEY)
+    client = connect(empty)
+    client.indices.create(index=f"{empty.index_alias}-v4-00000000000000000000", body={"aliases": {empty.index_alias: {}}})
+    try:
+        scan = create_app(empty, warm=False).test_client().get("/admin/api/copies", headers=HEADERS)
+    finally:
+        client.indices.delete(index=f"{empty.index_alias}*", expand_wildcards="all", ignore_unavailable=True)
+
+    assert scan.status_code == 200, scan.get_json()
+    assert (scan.get_json()["photos"], scan.get_json()["groups"]) == (0, [])

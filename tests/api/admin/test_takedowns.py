@@ -71,6 +71,9 @@ def test_a_taken_down_product_leaves_search_at_once_and_returns_on_undo(api: Fla
     assert gone.status_code == 410 and gone.get_json()["error"]["code"] == "taken_down"
     by_photo = api.post("/search", json={"product_id": laptop["id"]})
     assert by_photo.status_code == 410
+    thumbnail = api.get(f"/thumbnails/{record['image_fingerprint']}")
+    assert thumbnail.status_code == 410 and thumbnail.get_json()["error"]["code"] == "taken_down"
+    assert laptop["id"] not in [hit["product_id"] for hit in api.post("/search", json={"size": 10, "sort": "price_asc"}).get_json()["hits"]]
     assert api.get(f"/admin/api/products/{laptop['id']}", headers=HEADERS).status_code == 200  # the admin still sees it
 
     undone = api.post(f"/admin/api/takedowns/{record['takedown_id']}/undo", json={"reason": "licence shown", "operator": "Ben"}, headers=HEADERS)
@@ -78,6 +81,7 @@ def test_a_taken_down_product_leaves_search_at_once_and_returns_on_undo(api: Fla
     assert undone.status_code == 200, undone.get_json()
     assert laptop["id"] in _search_ids(api, "laptop")
     assert api.get(f"/products/{laptop['id']}").status_code == 200
+    assert api.get(f"/thumbnails/{record['image_fingerprint']}").status_code == 200
     log = api.get("/admin/api/takedowns", headers=HEADERS).get_json()
     assert [(e["action"], e["by"], e["reason"]) for e in log["log"] if e["product_id"] == laptop["id"]] == [
         ("restore", "Ben (admin key)", "licence shown"),
