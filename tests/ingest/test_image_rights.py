@@ -74,6 +74,13 @@ def test_content_credentials_are_kept_with_the_image_and_a_tampered_manifest_is_
     assert flagged["valid"] is False and flagged["problems"]
     assert "provenance" not in _images(client, ingest_config, "plain")[0]
 
+    rows[0]["license"] = "CC0-1.0"  # the same bytes again: the image is not read anew, its credentials stay
+    again = ingest_here(client, ingest_config, write_catalogue(image_dir / "c.jsonl", rows))
+
+    assert (again["updated"], again["images_embedded"]) == (1, 0)
+    kept = _images(client, ingest_config, "signed")[0]
+    assert kept["provenance"] == credentials and kept["licence"] == "CC0-1.0"
+
 
 def test_an_index_made_before_rights_takes_the_products_without_them(client: OpenSearch, ingest_config: Config, image_dir: Path) -> None:
     old = indices.create_product_index(client, ingest_config, spec_for_model(ingest_config.model), version=mappings.IMAGE_RIGHTS_VERSION - 1)

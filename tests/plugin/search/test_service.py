@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch, helpers
+from opensearchpy.exceptions import TransportError
 
 from plugin.search.profiles import store_profiles
 from plugin.search.request import Filters, Query
@@ -179,3 +180,38 @@ def test_keyword_pages_follow_the_fused_order_where_bm25_ties(client: OpenSearch
 
     assert ids(whole)[2:] == ["red-bag", "red-boot", "red-sneaker"]
     assert pages == whole.hits
+
+
+class _FailsOnce:
+    """The real client, except that its first ``_msearch`` fails with *error*: a cluster that still
+    counts a node that has just died answers so, which the real fault test
+    (tests/engine/test_local_cluster.py) produces only by chance."""
+
+    def __init__(self, client: OpenSearch, error: dict[str, Any]) -> None:
+        self.client, self.error, self.calls = client, error, 0
+
+    def msearch(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            raise TransportError(500, self.error["type"], self.error)
+        return self.client.msearch(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_search_that_meets_a_lost_node_is_run_again_and_answers(client: OpenSearch, shop: str) -> None:
+    flaky = _FailsOnce(client, {"type": "search_phase_execution_exception", "caused_by": {"type": "node_not_connected_exception"}})
+
+    result = search(flaky, shop, Query(text="red sneaker", size=3))  # type: ignore[arg-type]
+
+    assert flaky.calls == 2
+    assert ids(result) == ids(search(client, shop, Query(text="red sneaker", size=3)))
+
+
+def test_a_search_that_fails_otherwise_is_not_run_again(client: OpenSearch, shop: str) -> None:
+    broken = _FailsOnce(client, {"type": "search_phase_execution_exception", "caused_by": {"type": "query_shard_exception"}})
+
+    with pytest.raises(TransportError):
+        search(broken, shop, Query(text="red sneaker", size=3))  # type: ignore[arg-type]
+    assert broken.calls == 1
