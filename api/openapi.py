@@ -11,7 +11,7 @@ from typing import Any
 
 from api.logs import HEADER as REQUEST_ID
 from api.logs import MAX_REQUEST_ID
-from api.schemas import MAX_ID_BYTES, SearchBody
+from api.schemas import MAX_ID_BYTES, EventsBody, SearchBody
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -49,6 +49,9 @@ def _schemas() -> dict[str, Any]:
     body = SearchBody.model_json_schema(ref_template="#/components/schemas/{model}")
     components: dict[str, Any] = body.pop("$defs", {})
     components["SearchBody"] = body
+    events = EventsBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components |= events.pop("$defs", {})
+    components["EventsBody"] = events
     components["Error"] = {
         "type": "object",
         "properties": {
@@ -179,6 +182,16 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _answer("A page of products, with total, facets and explain when asked", _ref("SearchResult")),
                         **_errors(400, 404, 410, 413, 415, 422, 429, 502, 503),
+                    },
+                }
+            },
+            "/events": {
+                "post": {
+                    "summary": "Store a batch of shopper events (view, click, add_to_cart, purchase) under pseudonymous ids",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EventsBody")}}},
+                    "responses": {
+                        "202": _answer("How many events were stored", {"type": "object", "properties": {"accepted": {"type": "integer"}}}),
+                        **_errors(400, 415, 429, 503),
                     },
                 }
             },

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from werkzeug.datastructures import FileStorage
 
 from api.errors import ApiError
@@ -257,3 +264,37 @@ def read_model(request: Request, model: type[M]) -> M:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or None
         raise ApiError(400, "invalid_parameter", f"{field or 'body'}: {error['msg']}", field) from exc
+
+
+#: A pseudonymous shopper or session id: the page's own random id, never a name or an address.
+_PSEUDONYM = r"^[A-Za-z0-9._:-]{1,128}$"
+#: Events one request may carry: a page's batch, small enough to validate in one go.
+MAX_EVENTS = 500
+
+
+class EventBody(BaseModel):
+    """One shopper event of ``POST /events``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["view", "click", "add_to_cart", "purchase"]
+    user: str = Field(pattern=_PSEUDONYM)
+    session: str | None = Field(default=None, pattern=_PSEUDONYM)
+    product_id: str = Field(min_length=1, max_length=512)
+    #: When it happened (ISO 8601 with a time zone); the time it arrives when left out.
+    at: AwareDatetime | None = None
+
+    @field_validator("product_id")
+    @classmethod
+    def _id_bytes(cls, value: str) -> str:
+        if len(value.encode()) > MAX_ID_BYTES:
+            raise ValueError(f"at most {MAX_ID_BYTES} bytes")
+        return value
+
+
+class EventsBody(BaseModel):
+    """``POST /events``: a batch of shopper events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventBody] = Field(min_length=1, max_length=MAX_EVENTS)

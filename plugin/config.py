@@ -192,6 +192,8 @@ class Config:
     #: PEM root certificates whose signers' Content Credentials count as ``trusted``; None: every
     #: valid manifest is ``untrusted`` (valid, signer unknown).
     c2pa_trust_anchors: Path | None = None
+    #: Days shopper events are kept (``plugin.opensearch.events``): older months are deleted whole.
+    events_retention_days: int = 90
     #: Origins (``scheme://host[:port]``) whose pages may call the public API and load the widget;
     #: ``*`` allows any. Empty: same origin only.
     cors_origins: tuple[str, ...] = ()
@@ -340,6 +342,7 @@ class Config:
             admin_key=env.get("LOOKALIKE_ADMIN_KEY") or None,
             watermark=env.get("LOOKALIKE_WATERMARK", "").strip() or None,
             c2pa_trust_anchors=_pem_certificates(env, "LOOKALIKE_C2PA_TRUST_ANCHORS"),
+            events_retention_days=int(_within(env, "LOOKALIKE_EVENTS_RETENTION_DAYS", 90, 1, 3650)),
             cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
             reports_dir=Path(env.get("LOOKALIKE_REPORTS_DIR", str(REPO_ROOT / "reports"))).expanduser().resolve(),
             synonyms_file=Path(env["LOOKALIKE_SYNONYMS_FILE"]).expanduser().resolve() if env.get("LOOKALIKE_SYNONYMS_FILE") else None,

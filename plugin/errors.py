@@ -100,6 +100,13 @@ class ProductTakenDown(LookalikeError):
     reason = "taken_down"
 
 
+class EventsNotStored(LookalikeError):
+    """The cluster refused some of a batch of shopper events; the sender may send it again."""
+
+    reason = "events_not_stored"
+    retryable = True
+
+
 class BrokerUnavailable(LookalikeError):
     """The Celery broker (Redis) cannot be reached."""
 

@@ -297,6 +297,29 @@
     return section;
   }
 
+  // Shopper events under a random id this browser keeps (no name, no address): a click on a
+  // result, and "more like this" as a view of the product. keepalive lets a click that leaves
+  // the page still arrive.
+  function shopperId() {
+    try {
+      let id = localStorage.getItem("lookalike-shopper");
+      if (!id) {
+        // getRandomValues, unlike randomUUID, works on plain-http pages too.
+        id = "s-" + Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+        localStorage.setItem("lookalike-shopper", id);
+      }
+      return id;
+    } catch { return null; }  // storage refused: send nothing rather than a new id each time
+  }
+  function sendEvent(type, productId) {
+    const user = shopperId();
+    if (!user) return;
+    fetch("/events", {
+      method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ events: [{ type, user, product_id: productId }] }),
+    }).catch(() => {});
+  }
+
   // The shown photo's credit and licence, as the catalogue gives them ("Photo: Ana Lopez · CC-BY-4.0").
   function photoCredit(hit) {
     const photo = (hit.images || [])[0] || {};
@@ -319,11 +342,13 @@
     const title = node.querySelector(".title a");
     title.textContent = hit.title;
     title.href = link;
+    for (const anchor of [title, node.querySelector(".thumb")]) anchor.addEventListener("click", () => sendEvent("click", hit.product_id));
     node.querySelector(".price").textContent = price(hit) + (hit.in_stock === false ? " · out of stock" : "");
     node.querySelector(".tags").replaceChildren(...(hit.tags || []).slice(0, 4).map((t) => el("li", t)));
     const more = node.querySelector(".more");
     more.setAttribute("aria-label", "More like " + hit.title);
     more.addEventListener("click", () => {
+      sendEvent("view", hit.product_id);
       state.like = hit;
       $("like-text").textContent = "Showing products like " + hit.title;
       $("like").hidden = false;

@@ -20,6 +20,25 @@
   var size = Math.min(24, Math.max(1, parseInt(script.getAttribute("data-size") || "8", 10) || 8));
   var selector = script.getAttribute("data-input") || "input[type=search]";
 
+  // A click on a match, sent as a shopper event under a random id this browser keeps for the
+  // shop's site (no name, no address): what "viewed together" and personal ranking learn from.
+  function shopperId() {
+    var key = "lookalike-shopper";
+    try {
+      var id = localStorage.getItem(key);
+      if (!id) { id = "s-" + Math.random().toString(36).slice(2) + Date.now().toString(36); localStorage.setItem(key, id); }
+      return id;
+    } catch (e) { return null; }  // storage refused (private mode, a blocked third party): send nothing
+  }
+  function sendClick(productId) {
+    var user = shopperId();
+    if (!user) return;
+    fetch(api + "/events", {
+      method: "POST", keepalive: true, headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ events: [{ type: "click", user: user, product_id: productId }] })
+    }).catch(function () {});
+  }
+
   function start() {
     var input = document.querySelector(selector);
     if (!input) {
@@ -210,6 +229,7 @@
         price.textContent = hit.price != null ? " " + hit.price + " " + (hit.currency || "") : "";
         text.append(title, document.createElement("br"), price);
         link.append(img, text);
+        link.addEventListener("click", function () { sendClick(hit.product_id); });
         item.append(link);
         list.append(item);
       });

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,12 @@ TITLES = ("Tent", "Road Bike")
 
 
 @pytest.fixture(scope="module")
-def rights_server(base_config: Config, redis_server: LocalRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+def rights_alias() -> str:
+    return f"test-rights-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def rights_server(rights_alias: str, base_config: Config, redis_server: LocalRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     source = prepare_vendure(base_config.data_dir)
     rows = [row for row in map(json.loads, source.read_text(encoding="utf-8").splitlines()) if row["title"] in TITLES]
     for row in rows:
@@ -33,7 +39,7 @@ def rights_server(base_config: Config, redis_server: LocalRedis, tmp_path_factor
     catalogue.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     config = dataclasses.replace(
         base_config,
-        index_alias=f"test-rights-{uuid.uuid4().hex[:8]}",
+        index_alias=rights_alias,
         fetch=dataclasses.replace(base_config.fetch, local_roots=(source.parent / "images",)),
     )
     runner.run_catalogue(connect(config), config, catalogue, eager=True)
@@ -92,3 +98,21 @@ def test_the_copies_page_checks_a_photo_sent_from_the_browser(page: Page, rights
 
     expect(page.locator("#copies-found tbody tr").first).to_contain_text("Road Bike")
     expect(page.locator("#copies-status")).to_contain_text("look copied")
+
+
+def test_a_click_on_a_result_is_sent_as_a_shopper_event_under_a_random_id(page: Page, rights_server: ApiServer, rights_alias: str, base_config: Config) -> None:
+    _search(page, rights_server, "road bike")
+    expect(page.locator(".card .title").first).to_have_text("Road Bike")
+
+    page.locator(".card .title a").first.click()
+
+    client = connect(dataclasses.replace(base_config, index_alias=rights_alias))
+    events: list[dict] = []
+    deadline = time.monotonic() + 10
+    while not events and time.monotonic() < deadline:
+        client.indices.refresh(index=f"{rights_alias}-events-*", ignore_unavailable=True, allow_no_indices=True)
+        found = client.search(index=f"{rights_alias}-events-*", body={"query": {"match_all": {}}}, ignore_unavailable=True, allow_no_indices=True)
+        events = [hit["_source"] for hit in found["hits"]["hits"]]
+        time.sleep(0.2)
+    assert [(e["type"], e["product_id"]) for e in events] == [("click", "road-bike")]
+    assert events[0]["user"].startswith("s-") and len(events[0]["user"]) == 26  # random, nothing of the shopper
