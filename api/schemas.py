@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Request
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -193,7 +194,7 @@ def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) 
         body = SearchBody.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or None
+        field = _field(error)
         if error["type"] == "window":
             field = "page"
         elif error["type"] == "price_order":
@@ -212,24 +213,28 @@ def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) 
     return body
 
 
+def _product_id(value: str) -> str:
+    problem = product_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+#: A product id in a body: one OpenSearch can hold (at most 512 bytes, not characters).
+ProductId = Annotated[str, AfterValidator(_product_id)]
+
+
 class TakedownBody(BaseModel):
     """``POST /admin/api/takedowns``: which photo of which product infringes, why, and who says so."""
 
     model_config = ConfigDict(extra="forbid")
 
-    product_id: str = Field(min_length=1, max_length=512)
+    product_id: ProductId
     #: One of the product's image URLs or image fingerprints.
     image: str = Field(min_length=1, max_length=4096)
     reason: str = Field(min_length=1, max_length=1000)
     #: The operator's name, for the audit log (the admin key does not say who holds it).
     operator: str = Field(min_length=1, max_length=100)
-
-    @field_validator("product_id")
-    @classmethod
-    def _id_length(cls, value: str) -> str:
-        if len(value.encode()) > MAX_ID_BYTES:
-            raise ValueError(f"at most {MAX_ID_BYTES} bytes")
-        return value
 
 
 class UndoBody(BaseModel):
@@ -262,8 +267,13 @@ def read_model(request: Request, model: type[M]) -> M:
         return model.model_validate(value)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or None
+        field = _field(error)
         raise ApiError(400, "invalid_parameter", f"{field or 'body'}: {error['msg']}", field) from exc
+
+
+def _field(error: Any) -> str | None:
+    """The dotted path of the field a validation error is about (``events.3.at``); None for the body."""
+    return ".".join(str(part) for part in error["loc"]) or None
 
 
 #: A pseudonymous shopper or session id: the page's own random id, never a name or an address.
@@ -280,16 +290,9 @@ class EventBody(BaseModel):
     type: Literal["view", "click", "add_to_cart", "purchase"]
     user: str = Field(pattern=_PSEUDONYM)
     session: str | None = Field(default=None, pattern=_PSEUDONYM)
-    product_id: str = Field(min_length=1, max_length=512)
+    product_id: ProductId
     #: When it happened (ISO 8601 with a time zone); the time it arrives when left out.
     at: AwareDatetime | None = None
-
-    @field_validator("product_id")
-    @classmethod
-    def _id_bytes(cls, value: str) -> str:
-        if len(value.encode()) > MAX_ID_BYTES:
-            raise ValueError(f"at most {MAX_ID_BYTES} bytes")
-        return value
 
 
 class EventsBody(BaseModel):

@@ -1,4 +1,4 @@
-"""Shopper events (view, click, add to cart, purchase): one index per month, kept for a set time.
+"""Shopper events (view, click, add to cart, purchase; ``api.schemas.EventBody`` validates them): one index per month, kept for a set time.
 
 An event names a pseudonymous shopper (a random id the page keeps, never a name, an e-mail or an
 address), optionally a session, a product and a time: nothing else is stored. Monthly indices
@@ -21,8 +21,6 @@ from plugin.config import Config
 from plugin.errors import EventsNotStored
 from plugin.opensearch.indices import ensure_index
 
-#: What a shopper does that the product learns from.
-EVENT_TYPES = ("view", "click", "add_to_cart", "purchase")
 #: Seconds between two looks for expired months by one process: retention is a matter of days.
 EXPIRY_EVERY = 3600
 _MONTH = re.compile(r"-events-(\d{4})\.(\d{2})$")
