@@ -2,8 +2,8 @@
 
 The catalogue is half of the demo shop's products and half of the held-out Tux Paint
 products (split by a hash of the product id), indexed through the real pipeline. Queries go
-through the product's own copy finder (:func:`plugin.copies.finder.nearest_photos`, then the
-rule):
+through the product's own copy finder (:func:`plugin.copies.finder.nearest_photos`, which also
+matches keypoints with the five nearest catalogue photos' thumbnails, then the rule):
 
 * **positives**: every photo of an indexed product under each edit of :data:`EDITS`: the
   content-preserving ones a copier makes (crops, resizing, recompression, recolouring, a flip,
@@ -16,7 +16,9 @@ A positive is found when its own product is among the matches; any match of anot
 in a positive or a negative query, is a false accusation. Precision is found / (found + false
 accusations) and recall found / positives. The rule's thresholds are chosen on the demo shop's
 queries (the highest recall at precision >= 0.99) and then applied, unchanged, to the held-out
-products' queries, so the held-out figures say how the chosen rule generalises.
+products' queries, so the held-out figures say how the chosen rule generalises. The copy check's
+median time over the unedited photos, with keypoints and without them in the same run, is
+reported beside (``check_ms_p50``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import io
 import itertools
 import json
 import random
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +115,7 @@ GRID = {
     "similarity": tuple(round(x, 2) for x in np.arange(0.70, 1.001, 0.01)),
     "joint_hash_distance": (-1, 14, 18, 22, 26),
     "joint_similarity": (0.60, 0.65, 0.70, 0.75, 0.80, 0.85),
+    "keypoints": (10_000, 40, 30, 25, 22, 20, 18, 16, 14, 12, 10),  # strictest first, so a tie keeps it
 }
 
 
@@ -124,12 +128,13 @@ class Queries:
     positive: np.ndarray  # (queries,)
     distance: np.ndarray  # (queries, candidates), HASH_BITS + 1 where padded
     similarity: np.ndarray  # (queries, candidates), -1 where padded
+    keypoints: np.ndarray  # (queries, candidates), 0 where not counted or padded
     own: np.ndarray  # (queries, candidates): the candidate is the query's own product
 
     def judge(self, rule: CopyRule) -> tuple[np.ndarray, np.ndarray]:
         """Per query: its own product matched (found), another product matched (false accusation)."""
         joint = (self.distance <= rule.joint_hash_distance) & (self.similarity >= rule.joint_similarity)
-        match = (self.distance <= rule.hash_distance) | (self.similarity >= rule.similarity) | joint
+        match = (self.distance <= rule.hash_distance) | (self.similarity >= rule.similarity) | joint | (self.keypoints >= rule.keypoints)
         return (match & self.own).any(axis=1), (match & ~self.own).any(axis=1)
 
     def figures(self, rule: CopyRule, keep: np.ndarray) -> dict[str, Any]:
@@ -171,22 +176,30 @@ def evaluate_copies(config: Config, backend: EmbeddingBackend | None = None, pro
         plan += [("demo" if _half(row["id"]) == 0 else "heldout", image, False, row["id"]) for image in row["images"]]
 
     edit_names, groups, positives, evidence = [], [], [], []
+    timings: dict[str, list[float]] = {"without_keypoints": [], "with_keypoints": []}
     for n, (group, path, positive, product_id) in enumerate(plan):
         # Decoded as the API decodes an upload: EXIF orientation applied, transparency on white.
         original = as_query_photo(decode_image(Path(path).read_bytes(), config.decode, source=path))
         seed = zlib.crc32(path.encode())
         for edit, apply in EDITS.items():
             photo = _as_upload(apply(original, seed))
-            vector = backend.embed_images([photo])[0]
-            found = nearest_photos(client, config.index_alias, photo, np.asarray(vector, np.float32))
+            vector = np.asarray(backend.embed_images([photo])[0], np.float32)
+            if edit == "original":  # what matching keypoints costs a copy check, timed beside the check without them
+                started = time.perf_counter()
+                nearest_photos(client, config.index_alias, photo, vector, None)
+                timings["without_keypoints"].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            found = nearest_photos(client, config.index_alias, photo, vector, config.thumbnail_index)
+            if edit == "original":
+                timings["with_keypoints"].append((time.perf_counter() - started) * 1000)
             edit_names.append(edit)
             groups.append(group)
             positives.append(positive)
-            evidence.append([(c.evidence.hash_distance, c.evidence.similarity, c.product_id == product_id) for c in found])
+            evidence.append([(c.evidence.hash_distance, c.evidence.similarity, c.evidence.keypoints, c.product_id == product_id) for c in found])
         if n % 50 == 0:
             progress(f"{n + 1} of {len(plan)} photos")
     queries = _pad(edit_names, groups, positives, evidence)
-    return _report(queries)
+    return _report(queries) | {"check_ms_p50": {name: round(float(np.median(ms)), 1) for name, ms in timings.items()}}
 
 
 def _report(queries: Queries) -> dict[str, Any]:
@@ -209,7 +222,9 @@ def _report(queries: Queries) -> dict[str, Any]:
         "single_signals": {
             "hash_only": _best_single(queries, demo, heldout, "hash"),
             "vector_only": _best_single(queries, demo, heldout, "vector"),
+            "keypoints_only": _best_single(queries, demo, heldout, "keypoints"),
         },
+        "keypoints_on_demo": _keypoints_threshold(queries, demo, heldout),
         "curve_on_demo": curve,
         "goal": {"precision": GOAL_PRECISION, "recall": GOAL_RECALL},
         "queries": len(edits),
@@ -237,30 +252,43 @@ def _choose(queries: Queries, keep: np.ndarray) -> tuple[CopyRule, list[dict[str
     return (best[2] if best else CopyRule()), curve
 
 
+def _keypoints_threshold(queries: Queries, demo: np.ndarray, heldout: np.ndarray) -> dict[str, Any]:
+    """The keypoint threshold chosen on the demo shop with the rule's other thresholds as they
+    are (the lowest at precision >= the goal), and each threshold tried, on both groups."""
+    tried = []
+    for points in range(12, 41, 2):
+        rule = dataclasses.replace(CopyRule(), keypoints=points)
+        tried.append({"keypoints": points, "demo": queries.figures(rule, demo), "heldout": queries.figures(rule, heldout)})
+    passing = [entry for entry in tried if entry["demo"]["precision"] >= GOAL_PRECISION]
+    chosen = max(passing, key=lambda entry: (entry["demo"]["recall"], entry["keypoints"]))["keypoints"] if passing else None
+    return {"chosen": chosen, "tried": tried}
+
+
 def _best_single(queries: Queries, demo: np.ndarray, heldout: np.ndarray, signal: str) -> dict[str, Any]:
     """One signal alone, its threshold chosen on the demo shop as the rule's are."""
-    never = {"joint_hash_distance": -1, "joint_similarity": 2.0}
-    rules = (
-        [CopyRule(hash_distance=h, similarity=2.0, **never) for h in range(0, 33)]
-        if signal == "hash"
-        else [CopyRule(hash_distance=-1, similarity=float(s), **never) for s in np.arange(0.70, 1.0, 0.005)]
-    )
+    never = {"hash_distance": -1, "similarity": 2.0, "joint_hash_distance": -1, "joint_similarity": 2.0, "keypoints": 10**9}
+    rules = {
+        "hash": [CopyRule(**never | {"hash_distance": h}) for h in range(0, 33)],
+        "vector": [CopyRule(**never | {"similarity": float(s)}) for s in np.arange(0.70, 1.0, 0.005)],
+        "keypoints": [CopyRule(**never | {"keypoints": k}) for k in range(200, 5, -1)],
+    }[signal]
     scored = [(queries.figures(rule, demo), rule) for rule in rules]
     passing = [(f["recall"], rule) for f, rule in scored if f["precision"] >= GOAL_PRECISION]
     rule = max(passing, key=lambda x: x[0])[1] if passing else rules[0]
-    threshold = rule.hash_distance if signal == "hash" else round(rule.similarity, 3)
+    threshold = {"hash": rule.hash_distance, "vector": round(rule.similarity, 3), "keypoints": rule.keypoints}[signal]
     return {"threshold": threshold, "demo": queries.figures(rule, demo), "heldout": queries.figures(rule, heldout)}
 
 
-def _pad(edits: list[str], groups: list[str], positives: list[bool], evidence: list[list[tuple[int, float, bool]]]) -> Queries:
+def _pad(edits: list[str], groups: list[str], positives: list[bool], evidence: list[list[tuple[int, float, int, bool]]]) -> Queries:
     width = max(1, max(len(e) for e in evidence))
     distance = np.full((len(evidence), width), HASH_BITS + 1, np.int64)
     similarity = np.full((len(evidence), width), -1.0, np.float32)
+    keypoints = np.zeros((len(evidence), width), np.int64)
     own = np.zeros((len(evidence), width), bool)
     for q, candidates in enumerate(evidence):
-        for c, (d, s, mine) in enumerate(candidates):
-            distance[q, c], similarity[q, c], own[q, c] = d, s, mine
-    return Queries(edits, groups, np.asarray(positives), distance, similarity, own)
+        for c, (d, s, k, mine) in enumerate(candidates):
+            distance[q, c], similarity[q, c], keypoints[q, c], own[q, c] = d, s, k, mine
+    return Queries(edits, groups, np.asarray(positives), distance, similarity, keypoints, own)
 
 
 def _as_upload(photo: Image.Image) -> Image.Image:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from typing import Any
 
@@ -16,6 +17,7 @@ from api.photos import MAX_PHOTO_BYTES, decode_photo, from_base64, from_url
 from api.schemas import CopiesBody, read_form, read_model
 from api.service import SearchService
 from plugin.copies.evidence import CopyRule
+from plugin.copies.finder import load_keypoints
 from plugin.copies.scan import copy_groups, load_catalogue_images, scan_catalogue
 
 #: A catalogue scan reads every photo's vector: kept a few minutes, so the page stays quick to reload.
@@ -44,7 +46,7 @@ def copies_photo(request: Request, service: SearchService) -> Image.Image:
     return decode_photo(from_url(body.image_url, service), service, "image_url")
 
 
-def catalogue_copies(client: OpenSearch, alias: str) -> dict[str, Any]:
+def catalogue_copies(client: OpenSearch, alias: str, thumbnails: str) -> dict[str, Any]:
     """Groups of catalogue photos that are copies of one another, scanned now or at most
     :data:`SCAN_SECONDS` ago (one scan at a time: it reads every vector)."""
     products = client.count(index=alias)["count"]
@@ -58,7 +60,7 @@ def catalogue_copies(client: OpenSearch, alias: str) -> dict[str, Any]:
         if found is None:
             rule = CopyRule()
             images = load_catalogue_images(client, alias)
-            pairs = scan_catalogue(images, rule)
+            pairs = scan_catalogue(images, rule, functools.partial(load_keypoints, client, thumbnails, mirrored=True))
             found = {
                 "scanned_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "photos": len(images.photos),

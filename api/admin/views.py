@@ -284,14 +284,14 @@ def api_product(product_id: str) -> Response:
 @bp.get("/copies")
 def copies_page() -> str:
     service = current_service()
-    return render_template("admin/copies.html", scan=catalogue_copies(service.client, service.config.index_alias), section="copies")
+    return render_template("admin/copies.html", scan=catalogue_copies(service.client, service.config.index_alias, service.config.thumbnail_index), section="copies")
 
 
 @bp.get("/api/copies")
 def api_catalogue_copies() -> Response:
     """The catalogue's photos that are copies of one another, in groups (scanned at most every few minutes)."""
     service = current_service()
-    return jsonify(catalogue_copies(service.client, service.config.index_alias))
+    return jsonify(catalogue_copies(service.client, service.config.index_alias, service.config.thumbnail_index))
 
 
 @bp.post("/api/copies")
@@ -301,7 +301,8 @@ def api_copies() -> Response:
     service = current_service()
     photo = copies_photo(request, service)
     rule = CopyRule()
-    matches = find_copies(service.client, service.config.index_alias, photo, np.asarray(service.embedder.image(photo), np.float32), rule)
+    config = service.config
+    matches = find_copies(service.client, config.index_alias, photo, np.asarray(service.embedder.image(photo), np.float32), rule, config.thumbnail_index)
     return jsonify(copies=[match.as_dict() for match in matches], rule=dataclasses.asdict(rule))
 
 

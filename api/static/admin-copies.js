@@ -27,7 +27,7 @@
       const link = document.createElement("a");
       link.href = `/admin/catalogue/${encodeURIComponent(copy.product_id)}`; link.textContent = copy.title || copy.product_id;
       cell(row, img); cell(row, link); cell(row, copy.brand || "–");
-      cell(row, String(copy.hash_distance)); cell(row, copy.similarity.toFixed(3)); cell(row, copy.reason);
+      cell(row, String(copy.hash_distance)); cell(row, copy.similarity.toFixed(3)); cell(row, String(copy.keypoints)); cell(row, copy.reason);
       body.append(row);
     }
     table.hidden = answer.copies.length === 0;

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from typing import Any
 
 import numpy as np
 from opensearchpy import OpenSearch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from plugin.copies.evidence import (
     CopyRule,
@@ -16,9 +17,14 @@ from plugin.copies.evidence import (
     photo_hashes,
     stored_hash,
 )
+from plugin.copies.keypoints import Keypoints, describe, describe_both, matching_points
+from plugin.images.thumbnails import load_thumbnails
 
 #: Products whose photos are weighed as copies of a photo; a copy is among the nearest few.
 CANDIDATES = 20
+#: Photos, nearest by vector first, whose keypoints are matched against the photo's: in the
+#: evaluation a cropped copy's own photo was always among the five nearest.
+VERIFIED = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,21 +58,24 @@ class CopyMatch(Candidate):
 
 
 def find_copies(
-    client: OpenSearch, alias: str, photo: Image.Image, vector: np.ndarray, rule: CopyRule, candidates: int = CANDIDATES
+    client: OpenSearch, alias: str, photo: Image.Image, vector: np.ndarray, rule: CopyRule, thumbnails: str, candidates: int = CANDIDATES
 ) -> list[CopyMatch]:
     """The images of the products behind *alias* that *rule* judges copies of *photo* (*vector* is its
-    image vector), most certain first."""
+    image vector; *thumbnails* the index of the catalogue's thumbnails), most certain first."""
     matches = []
-    for candidate in nearest_photos(client, alias, photo, vector, candidates):
+    for candidate in nearest_photos(client, alias, photo, vector, thumbnails, candidates):
         reason = rule.reason(candidate.evidence)
         if reason:
             matches.append(CopyMatch(**vars(candidate), reason=reason))
     return sorted(matches, key=lambda m: (m.evidence.hash_distance, -m.evidence.similarity))
 
 
-def nearest_photos(client: OpenSearch, alias: str, photo: Image.Image, vector: np.ndarray, candidates: int = CANDIDATES) -> list[Candidate]:
+def nearest_photos(
+    client: OpenSearch, alias: str, photo: Image.Image, vector: np.ndarray, thumbnails: str | None, candidates: int = CANDIDATES
+) -> list[Candidate]:
     """Each photo of the *candidates* products nearest to *vector* by k-NN, weighed on its own so
-    the evidence names the photo that was copied."""
+    the evidence names the photo that was copied; the :data:`VERIFIED` nearest also have their
+    keypoints matched, read from their thumbnails in *thumbnails* (None: no keypoints)."""
     hashes = photo_hashes(photo)
     body = {
         "size": candidates,
@@ -76,7 +85,29 @@ def nearest_photos(client: OpenSearch, alias: str, photo: Image.Image, vector: n
     found: list[Candidate] = []
     for hit in client.search(index=alias, body=body)["hits"]["hits"]:
         found.extend(_product_photos(hit["_source"], hashes, vector))
+    if thumbnails is None or not found:
+        return found
+    nearest = sorted(range(len(found)), key=lambda i: -found[i].evidence.similarity)[:VERIFIED]
+    stored = load_keypoints(client, thumbnails, [found[i].image_fingerprint for i in nearest])
+    views = describe_both(photo)
+    for i in nearest:
+        other = stored.get(found[i].image_fingerprint)
+        if other is not None:
+            found[i] = dataclasses.replace(found[i], evidence=dataclasses.replace(found[i].evidence, keypoints=matching_points(views, other[0])))
     return found
+
+
+def load_keypoints(client: OpenSearch, thumbnails: str, fingerprints: list[str], mirrored: bool = False) -> dict[str, tuple[Keypoints, ...]]:
+    """The keypoints of each stored thumbnail among *fingerprints* (and of its mirror image after
+    them when *mirrored*); an image without a thumbnail, or with one that no longer decodes, is left out."""
+    out: dict[str, tuple[Keypoints, ...]] = {}
+    for fingerprint, webp in load_thumbnails(client, thumbnails, fingerprints).items():
+        try:
+            thumbnail = Image.open(io.BytesIO(webp))
+            out[fingerprint] = describe_both(thumbnail) if mirrored else (describe(thumbnail),)
+        except (UnidentifiedImageError, OSError):
+            continue
+    return out
 
 
 def _product_photos(source: dict[str, Any], hashes: tuple[int, int], vector: np.ndarray) -> list[Candidate]:

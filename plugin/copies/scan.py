@@ -1,14 +1,16 @@
 """Copies inside the catalogue: every pair of photos of different products that the rule judges copies.
 
 All photos' vectors and hashes are read once and compared in blocks in memory (exact, no
-approximation: a scan is run by an operator, not on a shopper's time). Pairs are joined into
-groups, so three sellers using one photo are one finding, not three.
+approximation: a scan is run by an operator, not on a shopper's time). Each photo's few nearest
+photos of other products by vector also have their keypoints matched, read from the stored
+thumbnails, so a crop of another seller's photo is found too. Pairs are joined into groups, so
+three sellers using one photo are one finding, not three.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,10 +23,17 @@ from plugin.copies.evidence import (
     hash_distances,
     stored_hash,
 )
+from plugin.copies.keypoints import Keypoints, matching_points
 
 #: Photos compared with all the others at once: a block holds 256 x photos similarities and
 #: hash distances (about 3 KB per photo, 300 MB at 100,000 photos).
 BLOCK = 256
+#: Nearest photos of other products, by vector, whose keypoints each photo's are matched with.
+NEIGHBOURS = 3
+
+#: Reads the keypoints of the photos with these fingerprints, each photo's own first and its
+#: mirror image's second (see :func:`plugin.copies.finder.load_keypoints`).
+KeypointReader = Callable[[list[str]], dict[str, tuple[Keypoints, ...]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,9 +89,15 @@ def load_catalogue_images(client: OpenSearch, alias: str) -> CatalogueImages:
     return CatalogueImages(photos, matrix, np.asarray(hashes, np.uint64), np.asarray(hashed, bool))
 
 
-def scan_catalogue(images: CatalogueImages, rule: CopyRule) -> list[CopyPair]:
-    """Every pair of photos of two different products that *rule* judges copies, most certain first."""
-    pairs = [pair for first, second, evidence in _close_pairs(images, rule) if (pair := _pair(images, first, second, evidence, rule))]
+def scan_catalogue(images: CatalogueImages, rule: CopyRule, keypoints: KeypointReader | None = None, neighbours: int = NEIGHBOURS) -> list[CopyPair]:
+    """Every pair of photos of two different products that *rule* judges copies, most certain first;
+    with *keypoints*, each photo's *neighbours* nearest photos of other products are also matched
+    by keypoint."""
+    pairs = [
+        pair
+        for first, second, evidence in _close_pairs(images, rule, keypoints, neighbours)
+        if (pair := _pair(images, first, second, evidence, rule))
+    ]
     return sorted(pairs, key=lambda p: (p.evidence.hash_distance, -p.evidence.similarity))
 
 
@@ -118,8 +133,9 @@ def copy_groups(pairs: list[CopyPair]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda g: -len(g["photos"]))
 
 
-def _close_pairs(images: CatalogueImages, rule: CopyRule) -> Iterator[tuple[int, int, Evidence]]:
+def _close_pairs(images: CatalogueImages, rule: CopyRule, keypoints: KeypointReader | None, neighbours: int) -> Iterator[tuple[int, int, Evidence]]:
     owners = np.asarray([photo.product_id for photo in images.photos])
+    verified: set[tuple[int, int]] = set()
     for start in range(0, len(images.photos), BLOCK):
         block = slice(start, min(start + BLOCK, len(images.photos)))
         similarity = images.vectors[block] @ images.vectors.T
@@ -129,10 +145,46 @@ def _close_pairs(images: CatalogueImages, rule: CopyRule) -> Iterator[tuple[int,
         joint = (distance <= rule.joint_hash_distance) & (similarity >= rule.joint_similarity)
         match = (distance <= rule.hash_distance) | (similarity >= rule.similarity) | joint
         rows = np.arange(block.start, block.stop)
-        match &= np.arange(len(images.photos))[None, :] > rows[:, None]  # each pair once
-        match &= owners[None, :] != owners[block, None]  # a product's own photos may look alike
+        others = owners[None, :] != owners[block, None]  # a product's own photos may look alike
+        match &= others & (np.arange(len(images.photos))[None, :] > rows[:, None])  # each pair once
         for r, c in zip(*np.nonzero(match)):
+            verified.add((int(rows[r]), int(c)))
             yield int(rows[r]), int(c), Evidence(int(distance[r, c]), float(similarity[r, c]))
+        if keypoints is not None and neighbours > 0:
+            yield from _matched_by_keypoints(images, rows, np.where(others, similarity, -np.inf), distance, keypoints, neighbours, verified)
+
+
+def _matched_by_keypoints(
+    images: CatalogueImages,
+    rows: np.ndarray,
+    similarity: np.ndarray,
+    distance: np.ndarray,
+    keypoints: KeypointReader,
+    neighbours: int,
+    verified: set[tuple[int, int]],
+) -> Iterator[tuple[int, int, Evidence]]:
+    """The block's pairs with each photo's *neighbours* nearest photos of other products, with their
+    keypoints counted; *verified* holds the pairs already judged, so none is counted twice."""
+    nearest = np.argsort(-similarity, axis=1)[:, :neighbours]
+    wanted = []
+    for r, row in enumerate(rows):
+        for c in nearest[r]:
+            pair = (min(int(row), int(c)), max(int(row), int(c)))
+            if np.isfinite(similarity[r, c]) and pair not in verified:
+                verified.add(pair)
+                wanted.append((r, int(c)))
+    if not wanted:
+        return
+    fingerprints = [images.photos[i].fingerprint for i in {int(rows[r]) for r, _ in wanted} | {c for _, c in wanted}]
+    stored = keypoints(fingerprints)
+    for r, c in wanted:
+        first, second = stored.get(images.photos[rows[r]].fingerprint), stored.get(images.photos[c].fingerprint)
+        if first is None or second is None:
+            continue
+        points = matching_points(first, second[0])
+        if points:
+            low, high = sorted((int(rows[r]), c))
+            yield low, high, Evidence(int(distance[r, c]), float(similarity[r, c]), keypoints=points)
 
 
 def _pair(images: CatalogueImages, first: int, second: int, evidence: Evidence, rule: CopyRule) -> CopyPair | None:

@@ -50,3 +50,12 @@ def load_thumbnail(client: OpenSearch, index: str, fingerprint: str) -> bytes | 
     except NotFoundError:
         return None
     return base64.b64decode(found["_source"]["webp"])
+
+
+def load_thumbnails(client: OpenSearch, index: str, fingerprints: list[str]) -> dict[str, bytes]:
+    """The WebP bytes stored for each of *fingerprints* that has a thumbnail, read with one request."""
+    wanted = sorted({fingerprint for fingerprint in fingerprints if fingerprint})
+    if not wanted:
+        return {}
+    found = client.mget(index=index, body={"ids": wanted}, _source_includes=["webp"])
+    return {doc["_id"]: base64.b64decode(doc["_source"]["webp"]) for doc in found["docs"] if doc.get("found")}

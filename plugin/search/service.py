@@ -64,7 +64,8 @@ def search(client: OpenSearch, index: str, query: Query, ranking: RankingSetting
 
 
 def _search(client: OpenSearch, index: str, query: Query, ranking: RankingSettings) -> SearchResult:
-    query = _withhold(query, withheld_products(client, index))
+    with stage("takedowns"):
+        query = _withhold(query, withheld_products(client, index))
     query = ranking.resolve(query)
     signals = builder.signal_queries(query)
     if not signals:

@@ -216,11 +216,12 @@ def test_each_search_says_how_long_each_stage_took_in_a_server_timing_header(api
     both = upload(api, degraded(products["Tripod"]["images"][0]), text="tripod", size="3")
     similar = api.get("/products/laptop/similar?size=3")
 
-    # A photo is looked at for objects (detect: auto), its regions embedded, and the region that found the first result named.
-    assert stages(photo) == ["parse", "decode", "detect", "embed", "signals", "fusion", "page", "explain_region", "serialise", "total"]
-    assert stages(words) == ["parse", "embed_text", "signals", "fusion", "page", "serialise", "total"]
-    assert stages(both) == ["parse", "decode", "detect", "embed", "embed_text", "signals", "fusion", "page", "explain_region", "serialise", "total"]
-    assert stages(similar) == ["product", "signals", "fusion", "page", "serialise", "total"]
+    # A photo is looked at for objects (detect: auto), its regions embedded, the products under a takedown read
+    # (withheld from every search), and the region that found the first result named.
+    assert stages(photo) == ["parse", "decode", "detect", "embed", "takedowns", "signals", "fusion", "page", "explain_region", "serialise", "total"]
+    assert stages(words) == ["parse", "embed_text", "takedowns", "signals", "fusion", "page", "serialise", "total"]
+    assert stages(both) == ["parse", "decode", "detect", "embed", "embed_text", "takedowns", "signals", "fusion", "page", "explain_region", "serialise", "total"]
+    assert stages(similar) == ["product", "takedowns", "signals", "fusion", "page", "serialise", "total"]
     for response in (photo, words, both, similar):
         # The W3C form, which browsers' developer tools read: name;dur=milliseconds, comma-separated.
         assert all(re.fullmatch(r"[a-z_]+;dur=\d+\.\d{2}", entry) for entry in response.headers["Server-Timing"].split(", "))

@@ -1,5 +1,6 @@
-"""Copy detection through the admin: a photo sent finds the catalogue photo it copies; the catalogue
-scan finds products that share a copied photo; ``lookalike copies`` prints the same."""
+"""Copy detection through the admin: a photo sent finds the catalogue photo it copies, even a close
+crop of it; the catalogue scan finds products that share a copied photo, whole or cropped;
+``lookalike copies`` prints the same."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PIL import Image, ImageDraw, ImageEnhance
 from api.app import create_app
 from ingest import runner
 from plugin.config import Config
+from plugin.copies.evidence import CopyRule
 from plugin.opensearch.client import connect
 from sample_data.distractors import prepare_distractors
 from sample_data.vendure import prepare_vendure
@@ -38,6 +40,12 @@ def _copied(photo: Image.Image) -> Image.Image:
     return copy
 
 
+def _close_crop(photo: Image.Image) -> Image.Image:
+    """A close-up cut from the middle of a photo: half of each side, nothing else changed."""
+    width, height = photo.size
+    return photo.crop((width // 4, height // 4, width // 4 + width // 2, height // 4 + height // 2))
+
+
 def _jpeg(photo: Image.Image) -> bytes:
     buffer = io.BytesIO()
     photo.convert("RGB").save(buffer, format="JPEG", quality=75)
@@ -46,7 +54,8 @@ def _jpeg(photo: Image.Image) -> bytes:
 
 @pytest.fixture(scope="module")
 def shop(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Config, dict[str, dict[str, Any]]]]:
-    """Six demo products, and a seventh from another seller whose photo is a copy of the Laptop's."""
+    """Six demo products, a seventh from another seller whose photo is a copy of the Laptop's, and an
+    eighth from a third seller whose photo is a close crop of the Road Bike's."""
     source = prepare_vendure(base_config.data_dir)
     rows = [row for row in map(json.loads, source.read_text(encoding="utf-8").splitlines()) if row["title"] in ORIGINALS]
     folder = tmp_path_factory.mktemp("copies")
@@ -54,6 +63,10 @@ def shop(base_config: Config, tmp_path_factory: pytest.TempPathFactory) -> Itera
     copy_path = folder / "laptop-copy.jpg"
     copy_path.write_bytes(_jpeg(_copied(Image.open(laptop["images"][0]))))
     rows.append({"id": "knockoff-laptop", "title": "Notebook computer", "brand": "Cheapo", "category": "Electronics", "images": [str(copy_path)]})
+    bike = next(row for row in rows if row["title"] == "Road Bike")
+    crop_path = folder / "bike-crop.jpg"
+    crop_path.write_bytes(_jpeg(_close_crop(Image.open(bike["images"][0]))))
+    rows.append({"id": "cropped-bike", "title": "Bicycle frame", "brand": "Snipper", "category": "Sports", "images": [str(crop_path)]})
     catalogue = folder / "catalogue.jsonl"
     catalogue.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     config = dataclasses.replace(
@@ -98,6 +111,15 @@ def test_a_flipped_copy_is_caught_by_the_mirrored_hash(api: FlaskClient, shop: t
     assert copies[0]["product_id"] == chair["id"] and copies[0]["mirrored"] is True
 
 
+def test_a_close_crop_finds_the_photo_it_was_cut_from_by_matching_keypoints(api: FlaskClient, shop: tuple[Config, dict[str, dict[str, Any]]]) -> None:
+    orchid = shop[1]["Orchid"]
+
+    copies = _send(api, _jpeg(_close_crop(Image.open(orchid["images"][0]))))
+
+    assert [copy["product_id"] for copy in copies] == [orchid["id"]]
+    assert copies[0]["keypoints"] >= CopyRule().keypoints and "details match" in copies[0]["reason"]
+
+
 def test_photos_that_copy_nothing_find_nothing(api: FlaskClient, base_config: Config) -> None:
     distractors = sorted((prepare_distractors(base_config.data_dir).parent / "photos").glob("*.png"))[:5]
     for path in distractors:
@@ -116,10 +138,11 @@ def test_the_catalogue_scan_finds_the_seller_who_copied_a_photo(api: FlaskClient
     scan = api.get("/admin/api/copies", headers=HEADERS).get_json()
 
     assert scan["photos"] == len(shop[1])
-    assert [group["products"] for group in scan["groups"]] == [sorted([shop[1]["Laptop"]["id"], "knockoff-laptop"])]
-    assert "Cheapo" in scan["groups"][0]["sellers"]
+    groups = sorted(group["products"] for group in scan["groups"])
+    assert groups == sorted([sorted([shop[1]["Laptop"]["id"], "knockoff-laptop"]), sorted([shop[1]["Road Bike"]["id"], "cropped-bike"])])
+    assert {"Cheapo", "Snipper"} <= {seller for group in scan["groups"] for seller in group["sellers"]}
     page = api.get("/admin/copies", headers=HEADERS).get_data(as_text=True)
-    assert "knockoff-laptop" in page and "Cheapo" in page
+    assert "knockoff-laptop" in page and "Cheapo" in page and "cropped-bike" in page
 
 
 def test_lookalike_copies_prints_each_group_with_its_evidence(shop: tuple[Config, dict[str, dict[str, Any]]], base_config: Config, tmp_path: Path) -> None:
@@ -129,9 +152,18 @@ def test_lookalike_copies_prints_each_group_with_its_evidence(shop: tuple[Config
     done = run_cli("copies", "--json", str(report), env=env)
 
     assert done.returncode == 0, done.stderr
-    assert f"{len(shop[1])} photos scanned: 1 pairs" in done.stdout
-    assert "knockoff-laptop" in done.stdout and "Cheapo" in done.stdout
-    assert "Cheapo" in json.loads(report.read_text())["groups"][0]["sellers"]
+    assert f"{len(shop[1])} photos scanned: 2 pairs" in done.stdout
+    assert "knockoff-laptop" in done.stdout and "Cheapo" in done.stdout and "details match" in done.stdout
+    assert {"Cheapo", "Snipper"} <= {seller for group in json.loads(report.read_text())["groups"] for seller in group["sellers"]}
+
+
+def test_a_scan_without_keypoints_misses_the_crop_but_not_the_whole_copy(shop: tuple[Config, dict[str, dict[str, Any]]], base_config: Config) -> None:
+    env = dict(os.environ, OPENSEARCH_URL=base_config.opensearch_url, LOOKALIKE_INDEX_ALIAS=shop[0].index_alias)
+
+    done = run_cli("copies", "--neighbours", "0", env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert f"{len(shop[1])} photos scanned: 1 pairs" in done.stdout and "cropped-bike" not in done.stdout
 
 
 def test_an_empty_catalogue_has_no_copies_rather_than_an_error(base_config: Config) -> None:
