@@ -18,6 +18,7 @@ from plugin.opensearch.documents import DETAIL_FIELDS, SOURCE_FIELDS, photo_entr
 from plugin.opensearch.indices import index_model, indices_behind
 from plugin.search.request import Filters, Query
 from plugin.search.service import search
+from plugin.tagging.predict import predict_product
 
 
 def index_overview(client: OpenSearch, config: Config) -> dict[str, Any]:
@@ -57,7 +58,8 @@ def catalogue_page(client: OpenSearch, alias: str, page: int, size: int, text: s
 
 
 def product_detail(client: OpenSearch, alias: str, product_id: str, neighbours: int = 6) -> dict[str, Any] | None:
-    """A product with its images, the model's labels beside the shop's tags, and its near-duplicates.
+    """A product with its images, the category and tags its nearest tagged products vote for beside
+    the shop's own, and its near-duplicates.
 
     Near-duplicates are the products in its perceptual-hash group (the same main photo, give
     or take resizing and compression); the nearest neighbours by image vector follow, with
@@ -87,13 +89,18 @@ def product_detail(client: OpenSearch, alias: str, product_id: str, neighbours: 
             signal = hit.get("explain", {}).get("signals", {}).get("image", {})
             similar.append(with_thumbnails(hit) | {"similarity": signal.get("score")})
     tags = [str(t) for t in source.get("tags", [])]
-    labels = [str(label) for label in source.get("labels", [])]
+    prediction = predict_product(client, alias, product_id)
+    predicted = prediction.as_dict() if prediction else {"category": None, "confidence": 0.0, "tags": []}
     return {
         "product": with_thumbnails(source),
         "tags": tags,
-        "labels": labels,
-        # A label the shop also uses as a tag (or inside one, e.g. "style:sneaker") agrees with it.
-        "agreeing_labels": [label for label in labels if any(label.lower() in tag.lower() for tag in tags)],
+        "predicted": predicted
+        | {
+            # Where the vote and the shop differ, a merchandiser looks: a wrong category, or a tag to add.
+            "category_agrees": predicted["category"] is not None and predicted["category"] == source.get("category"),
+            "new_tags": [entry["tag"] for entry in predicted["tags"] if entry["tag"] not in tags],
+            "unpredicted_tags": [tag for tag in tags if tag not in {entry["tag"] for entry in predicted["tags"]}],
+        },
         "duplicates": duplicates,
         "similar": similar,
     }

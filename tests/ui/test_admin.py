@@ -72,7 +72,7 @@ def test_logging_in_shows_the_index(page: Page, search_server: ApiServer, shop_c
     screenshot(page, "admin-index")
 
 
-def test_the_catalogue_shows_labels_beside_tags_and_near_duplicates(page: Page, search_server: ApiServer) -> None:
+def test_the_catalogue_shows_suggested_category_and_tags_beside_the_shops_and_near_duplicates(page: Page, search_server: ApiServer) -> None:
     log_in(page, search_server, "/admin/catalogue")
     expect(page.locator("h2#catalogue-heading")).to_have_text("Catalogue (54 products)")
     page.fill("#q", "running shoe")
@@ -81,9 +81,11 @@ def test_the_catalogue_shows_labels_beside_tags_and_near_duplicates(page: Page, 
 
     expect(page.locator("#product-heading")).to_have_text("Ultraboost Running Shoe")
     assert page.locator(".images img").count() >= 1
-    table = page.locator("#labels-tags")
-    expect(table.locator("td").nth(1)).to_contain_text("color:blue")
-    assert table.locator("td").first.locator("li").count() >= 1
+    table = page.locator("#predicted-tags")
+    category, tags = table.locator("tbody tr").nth(0), table.locator("tbody tr").nth(1)
+    expect(category.locator("td").nth(0)).to_contain_text("Sports & Outdoor > Footwear")
+    expect(category.locator("td").nth(0).locator(".agree")).to_have_count(1)
+    expect(tags.locator("td").nth(1)).to_contain_text("color:blue")
     similar = page.locator("#similar li")
     expect(similar.first).to_be_visible()
     assert "Ultraboost Running Shoe" not in similar.all_inner_texts()

@@ -49,5 +49,16 @@ def test_a_products_detail_has_its_look_alikes_but_not_itself(shop: OpenSearch, 
 
     assert detail is not None and detail["product"]["title"] == "Laptop"
     assert len(detail["similar"]) == 4 and all(s["product_id"] != "laptop" and s["similarity"] is not None for s in detail["similar"])
-    assert set(detail["agreeing_labels"]) <= set(detail["labels"])
     assert product_detail(shop, shop_config.index_alias, "no-such-product") is None
+
+
+def test_a_products_detail_suggests_the_shops_own_category_from_its_nearest_tagged_products(shop: OpenSearch, shop_config: Config) -> None:
+    details = [product_detail(shop, shop_config.index_alias, product_id, neighbours=1) for product_id in ("laptop", "tent", "orchid")]
+
+    for detail in details:
+        assert detail is not None
+        predicted = detail["predicted"]
+        # The shop's vocabulary, not the model's ImageNet classes.
+        assert predicted["category"] == detail["product"]["category"] and predicted["category_agrees"] is True
+        assert 0.0 < predicted["confidence"] <= 1.0
+        assert "labels" not in detail
