@@ -50,6 +50,29 @@ def bench_ingest(images: int, report: Path | None) -> None:
     )
 
 
+@bench.command("freshness")
+@click.option("--products", default=1_000, show_default=True, type=click.IntRange(min=100, max=60_000), help="The live catalogue, ingested once.")
+@click.option("--updates", default=40, show_default=True, type=click.IntRange(min=2, max=1_000), help="One-product runs, new and changed in turn.")
+@_report_option("bench-freshness.json")
+@reports_errors
+def bench_freshness(products: int, updates: int, report: Path | None) -> None:
+    """How soon a new or changed product is found by a search after its ingest (through the broker and
+    a worker) finishes, beside a search with nothing to wait for."""
+    ensure_fast_malloc()
+    from bench import freshness
+
+    config = load_config()
+    report = report or config.reports_dir / "bench-freshness.json"
+    cluster_health(connect(config))
+    result = freshness.run(config, products, updates, report)
+    click.echo(
+        f"{updates} updates: found {result['p50_s']} s (p50) and {result['p95_s']} s (p95) after their ingest finished "
+        f"(goal p95 <= {result['goal']['p95_s']} s: {'met' if result['goal']['met'] else 'missed'}); "
+        f"end to end {result['end_to_end']['p50_s']} s (p50); a search with nothing to wait for {result['baseline_search']['p50_s']} s. "
+        f"Written to {report}."
+    )
+
+
 @bench.command("search")
 @click.option("--products", default=60_000, show_default=True, type=click.IntRange(min=1_000, max=60_000))
 @click.option("--queries", default=200, show_default=True, type=click.IntRange(min=20, max=2_000))
