@@ -215,6 +215,8 @@ def _report(queries: Queries) -> dict[str, Any]:
         "threshold": dataclasses.asdict(default),
         **queries.figures(default, preserving),
         "by_group": {"demo": queries.figures(default, demo), "heldout": queries.figures(default, heldout)},
+        # The same rule with keypoints left out: what they add, measured on the same queries.
+        "without_keypoints": queries.figures(dataclasses.replace(default, keypoints=10**9), preserving),
         "by_edit": {
             edit: queries.figures(default, edits == edit) for edit in EDITS
         },
