@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from flask import Flask, Response, g
 
-from api import admin, cors, errors, events, limits, logs, metrics, pages, search
+from api import (
+    admin,
+    cors,
+    errors,
+    events,
+    limits,
+    logs,
+    metrics,
+    pages,
+    saved_searches,
+    search,
+)
 from api.photos import MAX_PHOTO_BYTES
 from api.service import SearchService
 from plugin import timing
@@ -33,7 +44,7 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     cors.init_app(app, config.cors_origins)
     _server_timing(app)
     metrics.init_app(app, service)  # /metrics, and every request counted and timed
-    for blueprint in (search.bp, events.bp, pages.bp, admin.bp):
+    for blueprint in (search.bp, events.bp, saved_searches.bp, pages.bp, admin.bp):
         app.register_blueprint(blueprint)
     limits.init_app(app, config)  # per-client rate limits; after the blueprints, whose routes it wraps
     return app

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from flask import Flask, Response, current_app, request
 
 #: Paths a shop's page may call from another origin. The admin views are not among them.
-PUBLIC_PREFIXES = ("/search", "/events", "/products/", "/thumbnails/", "/widget.js", "/static/")
+PUBLIC_PREFIXES = ("/search", "/events", "/saved-searches", "/products/", "/thumbnails/", "/widget.js", "/static/")
 
 
 def init_app(app: Flask, origins: Iterable[str]) -> None:

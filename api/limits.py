@@ -36,6 +36,8 @@ from plugin.errors import ConfigError
 SEARCH_ENDPOINT = "search.search_products"
 #: Shopper events: counted against the search limit, which a page's batches stay far below.
 EVENTS_ENDPOINT = "events.post_events"
+#: Saving a search embeds a photo or words, as a search does: counted against the search limit.
+SAVE_ENDPOINT = "saved_searches.post_saved_search"
 #: Blueprints that take the admin key: wrong keys on any of them count against one limit.
 KEYED_BLUEPRINTS = ("admin", "metrics")
 #: Seconds the limiter waits for its Redis before counting in memory instead.
@@ -77,6 +79,9 @@ def init_app(app: Flask, config: Config) -> Limiter:
         app.view_functions[EVENTS_ENDPOINT] = limiter.limit(
             settings.search, methods=["POST"], scope="events", error_message=f"Too many event batches from this address ({settings.search})."
         )(app.view_functions[EVENTS_ENDPOINT])
+        app.view_functions[SAVE_ENDPOINT] = limiter.limit(
+            settings.search, methods=["POST"], scope="saved-searches", error_message=f"Too many saved searches from this address ({settings.search})."
+        )(app.view_functions[SAVE_ENDPOINT])
     # Whether a search fetches by URL is known once its body is read, which only the route may do
     # (a multipart body can be read once): the route calls count_url_fetch, limited here.
     app.extensions["lookalike.url_fetch"] = limiter.limit(

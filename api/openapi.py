@@ -11,7 +11,7 @@ from typing import Any
 
 from api.logs import HEADER as REQUEST_ID
 from api.logs import MAX_REQUEST_ID
-from api.schemas import MAX_ID_BYTES, EventsBody, SearchBody
+from api.schemas import MAX_ID_BYTES, EventsBody, SavedSearchBody, SearchBody
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -52,6 +52,9 @@ def _schemas() -> dict[str, Any]:
     events = EventsBody.model_json_schema(ref_template="#/components/schemas/{model}")
     components |= events.pop("$defs", {})
     components["EventsBody"] = events
+    saved = SavedSearchBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components |= saved.pop("$defs", {})
+    components["SavedSearchBody"] = saved
     components["Error"] = {
         "type": "object",
         "properties": {
@@ -161,6 +164,7 @@ def openapi_document() -> dict[str, Any]:
             "query": {"type": "string", "description": "a SearchBody as JSON; plain fields (text, size, ...) also work"},
         },
     }
+    shopper = {"name": "shopper", "in": "query", "required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}}
     product_id = {
         "name": "product_id", "in": "path", "required": True,
         "description": f"at most {MAX_ID_BYTES} bytes of UTF-8",
@@ -193,6 +197,49 @@ def openapi_document() -> dict[str, Any]:
                         "202": _answer("How many events were stored", {"type": "object", "properties": {"accepted": {"type": "integer"}}}),
                         **_errors(400, 415, 429, 503),
                     },
+                }
+            },
+            "/saved-searches": {
+                "post": {
+                    "summary": "Save a shopper's search (words, a photo, or both) to be told of new products that match it",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": _ref("SavedSearchBody")},
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["shopper"],
+                                    "properties": {
+                                        "shopper": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+                                        "text": {"type": "string", "maxLength": 500},
+                                        "image": {"type": "string", "format": "binary"},
+                                        "min_similarity": {"type": "number", "minimum": 0, "maximum": 1},
+                                    },
+                                }
+                            },
+                        },
+                    },
+                    "responses": {"201": _answer("The saved search, with its id"), **_errors(400, 413, 415, 422, 429, 503)},
+                },
+                "get": {
+                    "summary": "A shopper's saved searches, newest first",
+                    "parameters": [shopper],
+                    "responses": {"200": _answer("The saved searches"), **_errors(400, 503)},
+                },
+            },
+            "/saved-searches/{search_id}": {
+                "delete": {
+                    "summary": "Forget a shopper's saved search and its matches",
+                    "parameters": [{"name": "search_id", "in": "path", "required": True, "schema": {"type": "string"}}, shopper],
+                    "responses": {"204": _answer("Forgotten"), **_errors(400, 404, 503)},
+                }
+            },
+            "/saved-searches/matches": {
+                "get": {
+                    "summary": "New products matching a shopper's saved searches, as server-sent events (one short answer; the page asks again)",
+                    "parameters": [shopper, {"name": "after", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"}}],
+                    "responses": {"200": _answer("The matches after the last one the page holds", {"type": "string"}, media="text/event-stream"), **_errors(400, 503)},
                 }
             },
             "/products/{product_id}": {

@@ -301,3 +301,24 @@ class EventsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[EventBody] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class SavedSearchBody(BaseModel):
+    """``POST /saved-searches``: whose search (a pseudonymous id), and its words, its photo or both
+    (or send a form with the photo as ``image``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shopper: str = Field(pattern=_PSEUDONYM)
+    text: str | None = Field(default=None, min_length=1, max_length=500)
+    image_base64: str | None = Field(default=None, min_length=1, max_length=14_000_000)
+    image_url: str | None = Field(default=None, min_length=1, max_length=4096)
+    #: The cosine a new product must reach to match; the photo's or the words' default when left out.
+    min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+def read_shopper(value: str | None, field: str = "shopper") -> str:
+    """A pseudonymous shopper id from a query string or form; a 400 naming *field* when missing or malformed."""
+    if not value or not re.fullmatch(_PSEUDONYM, value):
+        raise ApiError(400, "invalid_parameter", f"{field}: give the shopper's pseudonymous id (letters, digits and ._:- up to 128)", field)
+    return value

@@ -68,7 +68,8 @@ def bench_freshness(products: int, updates: int, report: Path | None) -> None:
     click.echo(
         f"{updates} updates: found {result['p50_s']} s (p50) and {result['p95_s']} s (p95) after their ingest finished "
         f"(goal p95 <= {result['goal']['p95_s']} s: {'met' if result['goal']['met'] else 'missed'}); "
-        f"end to end {result['end_to_end']['p50_s']} s (p50); a search with nothing to wait for {result['baseline_search']['p50_s']} s. "
+        f"end to end {result['end_to_end']['p50_s']} s (p50); a search with nothing to wait for {result['baseline_search']['p50_s']} s; "
+        f"a saved search told {result['saved_search_told']['p50_s']} s (p50), at most {result['saved_search_told']['max_s']} s. "
         f"Written to {report}."
     )
 

@@ -13,6 +13,7 @@ previous one back when it ends, however it ends; the index is refreshed once at 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import TransportError
 
 from ingest.progress import MemoryRunTracker, RedisRunTracker, RunTracker, new_run_id
 from plugin.catalogue.reader import (
@@ -53,6 +55,7 @@ from plugin.opensearch.quarantine import (
     list_records,
     write_records,
 )
+from plugin.opensearch.saved_searches import notify_matches
 
 if TYPE_CHECKING:
     from celery import Task
@@ -118,6 +121,7 @@ def run_catalogue(
             rejected.append(row)
     name = str(catalogue)
     _clear_row_records(client, config, name)
+    started = dt.datetime.now(dt.timezone.utc)
     # Tasks name the concrete index, so an alias moved mid-run cannot split a run across two.
     summary = _run(
         client, config, name, [p.model_dump(mode="json") for p in products], deletes, rejected, eager, progress, timeout,
@@ -126,7 +130,19 @@ def run_catalogue(
     if new_index:
         _swap_if_complete(client, config, target, summary)
         summary["new_index"] = target  # type: ignore[assignment]
+    elif summary.get("indexed") or summary.get("updated"):
+        # A new index holds the same catalogue again: only a live run's new and changed products are news.
+        _tell_saved_searches(client, config, [p.id for p in products], started)
     return summary
+
+
+def _tell_saved_searches(client: OpenSearch, config: Config, product_ids: list[str], since: dt.datetime) -> None:
+    """Shoppers' saved searches learn of the run's new and changed products; a failure here is
+    logged, never the run's: its products are indexed and searchable either way."""
+    try:
+        notify_matches(client, config, product_ids, since)
+    except TransportError as exc:  # its ConnectionError too
+        log.warning("saved searches were not told of %d products: %s", len(product_ids), exc)
 
 
 def _swap_if_complete(client: OpenSearch, config: Config, index: str, summary: dict[str, int]) -> None:

@@ -82,6 +82,12 @@ class TakedownNotFound(LookalikeError):
     reason = "takedown_not_found"
 
 
+class SavedSearchNotFound(LookalikeError):
+    """The shopper has no saved search with the id a request named."""
+
+    reason = "saved_search_not_found"
+
+
 class ProductNotFound(LookalikeError):
     """No product has the id a request named."""
 

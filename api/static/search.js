@@ -320,6 +320,47 @@
     }).catch(() => {});
   }
 
+  // -- saved searches: the page is told of new products that match, as long as it is open ---------
+  // The last match shown is kept, so a page opened again shows only what is new since.
+  const SAVED = "lookalike-saved-after";
+  let stream = null;
+  $("save-search").addEventListener("click", async () => {
+    const user = shopperId();
+    const text = $("text").value.trim();
+    if (!user) { $("save-status").textContent = "Saving a search needs this browser's storage."; return; }
+    if (!text && !state.photo) { $("save-status").textContent = "Search with a photo or words first."; return; }
+    const form = new FormData();
+    form.append("shopper", user);
+    if (text) form.append("text", text);
+    if (state.photo) form.append("image", state.photo, "photo.jpg");
+    try {
+      const response = await fetch("/saved-searches", { method: "POST", body: form });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(answer.error ? answer.error.message : `The server answered ${response.status}.`);
+      if (localStorage.getItem(SAVED) === null) localStorage.setItem(SAVED, "0");
+      $("save-status").textContent = "Saved: new products that match will show above the results.";
+      listen();
+    } catch (error) { $("save-status").textContent = error.message; }
+  });
+  function listen() {
+    const user = shopperId();
+    if (stream || !user) return;
+    const after = localStorage.getItem(SAVED) || "0";
+    stream = new EventSource(`/saved-searches/matches?shopper=${encodeURIComponent(user)}&after=${encodeURIComponent(after)}`);
+    stream.addEventListener("match", (e) => {
+      const match = JSON.parse(e.data);
+      localStorage.setItem(SAVED, String(match.seq));
+      const item = el("p", null, "new-match");
+      const show = el("button", "Show");
+      show.type = "button";
+      show.addEventListener("click", () => { $("text").value = match.title || ""; run(1); });
+      item.append(el("strong", "New match: "), match.title || match.product_id, " ", show);
+      $("new-matches").prepend(item);
+      $("new-matches").hidden = false;
+    });
+  }
+  try { if (localStorage.getItem(SAVED) !== null) listen(); } catch { /* storage refused: nothing saved */ }
+
   // The shown photo's credit and licence, as the catalogue gives them ("Photo: Ana Lopez · CC-BY-4.0").
   function photoCredit(hit) {
     const photo = (hit.images || [])[0] || {};

@@ -1,5 +1,6 @@
 """``lookalike bench freshness``: new and changed products sent through the real broker and a real
-worker are found by a search, and the report says how soon, beside a search with nothing to wait for."""
+worker are found by a search and told to the shoppers who saved their photo, and the report says
+how soon, beside a search with nothing to wait for."""
 
 from __future__ import annotations
 
@@ -29,3 +30,5 @@ def test_each_update_is_found_and_the_report_gives_its_delay_beside_the_baseline
     assert 0 < report["p50_s"] <= report["p95_s"] <= report["max_s"] < 30
     assert report["end_to_end"]["p50_s"] > report["p50_s"] and report["baseline_search"]["p50_s"] > 0
     assert set(report["by_kind"]) == {"new", "changed"}
+    # Each shopper who saved the update's photo was told of it (a shopper never told fails the run).
+    assert 0 < report["saved_search_told"]["p50_s"] <= report["saved_search_told"]["max_s"] < 30
