@@ -42,7 +42,7 @@ def add_cors_headers(response: Response) -> Response:
     # Retry-After tells the page when a 429 or 503 may pass; X-Request-Id is what a shop quotes to us.
     response.headers["Access-Control-Expose-Headers"] = "Server-Timing, Retry-After, X-Request-Id"
     if request.method == "OPTIONS":  # a preflight: Flask answers OPTIONS for every route itself
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE"  # DELETE: a shopper forgets a saved search
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         response.headers["Access-Control-Max-Age"] = "600"
     return response

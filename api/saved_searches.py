@@ -5,6 +5,7 @@ product that matches one, and ``GET``/``DELETE`` list and forget them."""
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, Request, Response, jsonify, request
 from PIL import Image
@@ -67,7 +68,7 @@ def saved_search_matches() -> Response:
     service = current_service()
     shopper = read_shopper(request.args.get("shopper"))
     last = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
-    if not last.isdigit() or len(last) > 20:
+    if not re.fullmatch(r"[0-9]{1,18}", last):  # ASCII digits only, and within a long
         raise ApiError(400, "invalid_parameter", "after: the seq of the last match the page holds (digits)", "after")
     events = [f"retry: {RECONNECT_MILLISECONDS}\n\n"]
     for match in matches_after(service.client, service.config.index_alias, shopper, int(last)):

@@ -6,7 +6,8 @@
   name the class.
 * **The demo shop** (its categories and its ``color:`` and ``plant type:`` tags), leave-one-out:
   each product's category and tags are predicted from all the other products, by the product's
-  signal (the text vector of title and description) and beside it by the image vector and by both.
+  signal (its words, title, brand and description, embedded without its category, against the
+  other products' indexed text vectors) and beside it by the image vector and by both.
 
 Three ways are measured on the same vectors: the product's neighbour vote
 (:func:`plugin.tagging.vote.vote`), a logistic regression per shop (scikit-learn, one per tag
@@ -33,7 +34,7 @@ from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
-from plugin.tagging.predict import DEFAULT_SIGNAL
+from plugin.tagging.predict import DEFAULT_SIGNAL, words_of
 from plugin.tagging.vote import NEIGHBOURS, TAG_SHARE, TEMPERATURE, Neighbour, vote
 from sample_data.fashion_mnist import write_catalogue
 from sample_data.vendure import prepare_vendure
@@ -47,19 +48,24 @@ class Shop:
 
     ids: list[str]
     images: np.ndarray  # (products, dims): the mean of its photos' vectors, unit length
-    texts: np.ndarray  # (products, dims)
+    texts: np.ndarray  # (products, dims): as indexed, the category's words included
     categories: list[str]
     tags: list[tuple[str, ...]]
+    #: (products, dims): each product's words without its category, as the product embeds the one
+    #: it predicts for; the indexed text vector holds the category, which would give the answer away.
+    asked: np.ndarray
 
     def similarity(self, signal: str) -> np.ndarray:
-        """Every pair of products' cosine by *signal*: ``image``, ``text`` or ``both`` (their mean)."""
+        """Cosines of each product asked about (rows) to each tagged product (columns) by *signal*:
+        ``image``, ``text`` or ``both`` (their mean)."""
         if signal == "both":
             return (self.similarity("image") + self.similarity("text")) / 2
-        vectors = self.images if signal == "image" else self.texts
-        return vectors @ vectors.T
+        return self.images @ self.images.T if signal == "image" else self.asked @ self.texts.T
 
-    def features(self, signal: str) -> np.ndarray:
-        return np.hstack([self.images, self.texts]) if signal == "both" else (self.images if signal == "image" else self.texts)
+    def features(self, signal: str, asked: bool) -> np.ndarray:
+        """What the regression learns from (the tagged products as indexed) or predicts from (*asked*)."""
+        text = self.asked if asked else self.texts
+        return np.hstack([self.images, text]) if signal == "both" else (self.images if signal == "image" else text)
 
 
 def evaluate_tagging(
@@ -71,12 +77,12 @@ def evaluate_tagging(
     fashion_config = eval_config(config, f"eval-fashion-{fashion_products}-seed0", (catalogue.parent,))
     client = connect(fashion_config)
     ingest_for_evaluation(client, fashion_config, catalogue, backend, rebuild=False)
-    fashion = load_shop(client, fashion_config.index_alias)
+    fashion = load_shop(client, fashion_config.index_alias, backend)
     progress(f"Fashion-MNIST: {len(fashion.ids)} products")
     demo_catalogue = prepare_vendure(config.data_dir)
     demo_config = eval_config(config, "eval-tagging-demo", (demo_catalogue.parent / "images",))
     ingest_for_evaluation(client, demo_config, demo_catalogue, backend, rebuild=False)
-    demo = load_shop(client, demo_config.index_alias)
+    demo = load_shop(client, demo_config.index_alias, backend)
     progress(f"demo shop: {len(demo.ids)} products")
 
     tagged = np.asarray([zlib.crc32(product_id.encode()) % 2 == 0 for product_id in fashion.ids])
@@ -107,10 +113,11 @@ def evaluate_tagging(
     return out
 
 
-def load_shop(client: OpenSearch, alias: str) -> Shop:
-    """Every product behind *alias* with its vectors, category and tags (gallery views left out)."""
-    ids, images, texts, categories, tags = [], [], [], [], []
-    fields = ["images.vector", "images.view", "text_vector", "category", "tags"]
+def load_shop(client: OpenSearch, alias: str, backend: EmbeddingBackend) -> Shop:
+    """Every product behind *alias* with its vectors, category and tags (gallery views left out),
+    and its words without the category embedded by *backend*."""
+    ids, images, texts, categories, tags, words = [], [], [], [], [], []
+    fields = ["images.vector", "images.view", "text_vector", "category", "tags", "title", "brand", "description"]
     for hit in sorted(scan(client, index=alias, query={"query": {"match_all": {}}}, _source=fields, size=500), key=lambda h: h["_id"]):
         source = hit["_source"]
         photos = [image["vector"] for image in source.get("images", []) if not image.get("view")]
@@ -120,18 +127,20 @@ def load_shop(client: OpenSearch, alias: str) -> Shop:
         texts.append(source["text_vector"])
         categories.append(source.get("category") or "")
         tags.append(tuple(source.get("tags") or ()))
-    return Shop(ids, np.asarray(images, np.float32), np.asarray(texts, np.float32), categories, tags)
+        words.append(words_of(source))
+    asked = np.asarray([vector for start in range(0, len(words), 64) for vector in backend.embed_texts(words[start : start + 64])], np.float32)
+    return Shop(ids, np.asarray(images, np.float32), np.asarray(texts, np.float32), categories, tags, asked)
 
 
 def _category(shop: Shop, signal: str, splits: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
     """Category micro- and macro-F1 of the vote, the logistic regression and the majority class."""
-    similarity, features = shop.similarity(signal), shop.features(signal)
+    similarity, learnt, asked = shop.similarity(signal), shop.features(signal, asked=False), shop.features(signal, asked=True)
     truth, voted, regressed, majority = [], [], [], []
     for known, unknown in splits:
         labels = [shop.categories[i] for i in known]
         most = Counter(labels).most_common(1)[0][0]
-        model = LogisticRegression(max_iter=2_000).fit(features[known], labels)
-        regressed += list(model.predict(features[unknown]))
+        model = LogisticRegression(max_iter=2_000).fit(learnt[known], labels)
+        regressed += list(model.predict(asked[unknown]))
         for i in unknown:
             truth.append(shop.categories[i])
             voted.append(vote(_neighbours(shop, similarity[i], known)).category or most)
@@ -151,7 +160,7 @@ def _tags(shop: Shop, signal: str, splits: list[tuple[np.ndarray, np.ndarray]]) 
     """Tags' micro- and macro-F1 and each tag's precision, recall and F1, vote beside regression;
     the baseline predicts no tag (every tag is rarer than its absence), so its F1 is 0."""
     vocabulary = sorted({tag for tags in shop.tags for tag in tags})
-    similarity, features = shop.similarity(signal), shop.features(signal)
+    similarity, learnt, asked = shop.similarity(signal), shop.features(signal, asked=False), shop.features(signal, asked=True)
     truth = np.zeros((0, len(vocabulary)), bool)
     voted, regressed = truth.copy(), truth.copy()
     for known, unknown in splits:
@@ -161,7 +170,7 @@ def _tags(shop: Shop, signal: str, splits: list[tuple[np.ndarray, np.ndarray]]) 
             if has.sum() < 2 or has.all():
                 columns.append(np.full(len(unknown), bool(has.all())))
                 continue
-            columns.append(LogisticRegression(max_iter=2_000, class_weight="balanced").fit(features[known], has).predict(features[unknown]).astype(bool))
+            columns.append(LogisticRegression(max_iter=2_000, class_weight="balanced").fit(learnt[known], has).predict(asked[unknown]).astype(bool))
         regressed = np.vstack([regressed, np.column_stack(columns)])
         for i in unknown:
             predicted = {tag for tag, _ in vote(_neighbours(shop, similarity[i], known)).tags}

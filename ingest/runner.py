@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import TransportError
 
 from ingest.progress import MemoryRunTracker, RedisRunTracker, RunTracker, new_run_id
 from plugin.catalogue.reader import (
@@ -141,8 +140,8 @@ def _tell_saved_searches(client: OpenSearch, config: Config, product_ids: list[s
     logged, never the run's: its products are indexed and searchable either way."""
     try:
         notify_matches(client, config, product_ids, since)
-    except TransportError as exc:  # its ConnectionError too
-        log.warning("saved searches were not told of %d products: %s", len(product_ids), exc)
+    except Exception:  # whatever it is, the products are in: the run must not be reported failed for it
+        log.exception("saved searches were not told of %d products", len(product_ids))
 
 
 def _swap_if_complete(client: OpenSearch, config: Config, index: str, summary: dict[str, int]) -> None:
@@ -165,7 +164,11 @@ def retry_failed(
     for record in list_records(client, config, size=None):
         if record.get("kind") in ("image", "product") and record.get("product"):
             products.setdefault(record["product_id"], record["product"])
-    return _run(client, config, "retry-failed", list(products.values()), [], [], eager, progress, timeout, target=target)
+    started = dt.datetime.now(dt.timezone.utc)
+    summary = _run(client, config, "retry-failed", list(products.values()), [], [], eager, progress, timeout, target=target)
+    if summary.get("indexed") or summary.get("updated"):
+        _tell_saved_searches(client, config, list(products), started)
+    return summary
 
 
 def _run(

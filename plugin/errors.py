@@ -88,6 +88,12 @@ class SavedSearchNotFound(LookalikeError):
     reason = "saved_search_not_found"
 
 
+class SavedSearchLimit(LookalikeError):
+    """A shopper already keeps as many saved searches as one may."""
+
+    reason = "saved_search_limit"
+
+
 class ProductNotFound(LookalikeError):
     """No product has the id a request named."""
 

@@ -25,6 +25,10 @@ SCAN_SECONDS = 300
 #: Products the page scans while an operator waits (every photo against every other); a larger
 #: catalogue is scanned with ``lookalike copies``, which no request thread waits on.
 PAGE_SCAN_PRODUCTS = 20_000
+#: Photos whose nearest neighbours the page also matches by keypoints (to find crops): about
+#: 20 ms a photo on a 2-core machine, so some 20 s at this size; a larger catalogue's page scan
+#: leaves keypoints out and says so, and ``lookalike copies`` does them.
+PAGE_KEYPOINT_PHOTOS = 1_000
 _scans: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=8, ttl=SCAN_SECONDS)
 _scanning = threading.Lock()
 
@@ -60,10 +64,13 @@ def catalogue_copies(client: OpenSearch, alias: str, thumbnails: str) -> dict[st
         if found is None:
             rule = CopyRule()
             images = load_catalogue_images(client, alias)
-            pairs = scan_catalogue(images, rule, functools.partial(load_keypoints, client, thumbnails, mirrored=True))
+            keypoints = len(images.photos) <= PAGE_KEYPOINT_PHOTOS
+            reader = functools.partial(load_keypoints, client, thumbnails, mirrored=True) if keypoints else None
+            pairs = scan_catalogue(images, rule, reader)
             found = {
                 "scanned_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "photos": len(images.photos),
+                "keypoints": keypoints,
                 "groups": copy_groups(pairs),
                 "pairs": len(pairs),
             }

@@ -6,6 +6,7 @@ Plain functions from a client and an alias to JSON-ready dicts, so the HTML page
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -57,7 +58,9 @@ def catalogue_page(client: OpenSearch, alias: str, page: int, size: int, text: s
     return {"total": response["hits"]["total"]["value"], "page": page, "size": size, "products": products}
 
 
-def product_detail(client: OpenSearch, alias: str, product_id: str, neighbours: int = 6) -> dict[str, Any] | None:
+def product_detail(
+    client: OpenSearch, alias: str, product_id: str, embed_text: Callable[[str], list[float]], neighbours: int = 6
+) -> dict[str, Any] | None:
     """A product with its images, the category and tags its nearest tagged products vote for beside
     the shop's own, and its near-duplicates.
 
@@ -89,7 +92,7 @@ def product_detail(client: OpenSearch, alias: str, product_id: str, neighbours: 
             signal = hit.get("explain", {}).get("signals", {}).get("image", {})
             similar.append(with_thumbnails(hit) | {"similarity": signal.get("score")})
     tags = [str(t) for t in source.get("tags", [])]
-    prediction = predict_product(client, alias, product_id)
+    prediction = predict_product(client, alias, product_id, embed_text)
     predicted = prediction.as_dict() if prediction else {"category": None, "confidence": 0.0, "tags": []}
     return {
         "product": with_thumbnails(source),

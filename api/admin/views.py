@@ -203,7 +203,7 @@ def catalogue() -> str:
 @bp.get("/catalogue/<product_id>")
 def product_page(product_id: str) -> Response | str:
     service = current_service()
-    detail = product_detail(service.client, service.config.index_alias, product_id)
+    detail = product_detail(service.client, service.config.index_alias, product_id, service.embedder.text)
     if detail is None:
         return Response(render_template("admin/missing.html", product_id=product_id, section="catalogue"), status=404)
     takedowns = [t for t in active_takedowns(service.client, service.config.index_alias) if t["product_id"] == product_id]
@@ -275,7 +275,7 @@ def api_ranking() -> Response:
 @bp.get("/api/products/<product_id>")
 def api_product(product_id: str) -> Response:
     service = current_service()
-    detail = product_detail(service.client, service.config.index_alias, product_id)
+    detail = product_detail(service.client, service.config.index_alias, product_id, service.embedder.text)
     if detail is None:
         raise ApiError(404, "not_found", f"no product {product_id}", "product_id")
     return jsonify(detail)

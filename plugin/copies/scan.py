@@ -30,6 +30,8 @@ from plugin.copies.keypoints import Keypoints, matching_points
 BLOCK = 256
 #: Nearest photos of other products, by vector, whose keypoints each photo's are matched with.
 NEIGHBOURS = 3
+#: Photos whose keypoints are kept between blocks (about 100 KB each, a photo and its mirror).
+KEPT_KEYPOINTS = 4096
 
 #: Reads the keypoints of the photos with these fingerprints, each photo's own first and its
 #: mirror image's second (see :func:`plugin.copies.finder.load_keypoints`).
@@ -136,6 +138,7 @@ def copy_groups(pairs: list[CopyPair]) -> list[dict[str, Any]]:
 def _close_pairs(images: CatalogueImages, rule: CopyRule, keypoints: KeypointReader | None, neighbours: int) -> Iterator[tuple[int, int, Evidence]]:
     owners = np.asarray([photo.product_id for photo in images.photos])
     verified: set[tuple[int, int]] = set()
+    kept: dict[str, tuple[Keypoints, ...]] = {}
     for start in range(0, len(images.photos), BLOCK):
         block = slice(start, min(start + BLOCK, len(images.photos)))
         similarity = images.vectors[block] @ images.vectors.T
@@ -151,7 +154,7 @@ def _close_pairs(images: CatalogueImages, rule: CopyRule, keypoints: KeypointRea
             verified.add((int(rows[r]), int(c)))
             yield int(rows[r]), int(c), Evidence(int(distance[r, c]), float(similarity[r, c]))
         if keypoints is not None and neighbours > 0:
-            yield from _matched_by_keypoints(images, rows, np.where(others, similarity, -np.inf), distance, keypoints, neighbours, verified)
+            yield from _matched_by_keypoints(images, rows, np.where(others, similarity, -np.inf), distance, keypoints, neighbours, verified, kept)
 
 
 def _matched_by_keypoints(
@@ -162,9 +165,11 @@ def _matched_by_keypoints(
     keypoints: KeypointReader,
     neighbours: int,
     verified: set[tuple[int, int]],
+    kept: dict[str, tuple[Keypoints, ...]],
 ) -> Iterator[tuple[int, int, Evidence]]:
     """The block's pairs with each photo's *neighbours* nearest photos of other products, with their
-    keypoints counted; *verified* holds the pairs already judged, so none is counted twice."""
+    keypoints counted; *verified* holds the pairs already judged, so none is counted twice, and
+    *kept* the keypoints read in earlier blocks, so a photo is described once while they fit."""
     nearest = np.argsort(-similarity, axis=1)[:, :neighbours]
     wanted = []
     for r, row in enumerate(rows):
@@ -176,7 +181,10 @@ def _matched_by_keypoints(
     if not wanted:
         return
     fingerprints = [images.photos[i].fingerprint for i in {int(rows[r]) for r, _ in wanted} | {c for _, c in wanted}]
-    stored = keypoints(fingerprints)
+    if len(kept) > KEPT_KEYPOINTS:
+        kept.clear()
+    kept.update(keypoints([f for f in fingerprints if f not in kept]))
+    stored = kept
     for r, c in wanted:
         first, second = stored.get(images.photos[rows[r]].fingerprint), stored.get(images.photos[c].fingerprint)
         if first is None or second is None:

@@ -21,8 +21,10 @@ from opensearchpy import OpenSearch, helpers
 from opensearchpy.exceptions import NotFoundError
 
 from plugin.config import Config
-from plugin.errors import SavedSearchNotFound
+from plugin.errors import SavedSearchLimit, SavedSearchNotFound
+from plugin.models.registry import spec_for_model
 from plugin.opensearch.indices import ensure_index
+from plugin.opensearch.takedowns import withheld_products
 
 #: The cosine a new product's photo must reach with a saved photo: the same or a very close product.
 PHOTO_SIMILARITY = 0.85
@@ -33,6 +35,9 @@ TEXT_SIMILARITY = 0.5
 MOST_PER_SHOPPER = 50
 #: Products read at a time when a run's products are weighed.
 _CHUNK = 200
+#: A product written this long before the run began still counts as the run's: the workers' clocks
+#: may be behind the runner's, and a product told of twice is written once (its match's id).
+CLOCK_SKEW = dt.timedelta(seconds=60)
 
 
 def saved_index(alias: str) -> str:
@@ -56,12 +61,15 @@ def save_search(
     index = saved_index(config.index_alias)
     ensure_index(client, config, index, "saved_searches")
     ensure_index(client, config, matches_index(config.index_alias), "saved_matches")
+    if client.count(index=index, body={"query": {"term": {"shopper": shopper}}})["count"] >= MOST_PER_SHOPPER:
+        raise SavedSearchLimit(f"this shopper keeps {MOST_PER_SHOPPER} saved searches, as many as one may; delete one first")
     record = {
         "search_id": uuid.uuid4().hex,
         "shopper": shopper,
         "text": text,
         "photo": image_vector is not None,
         "min_similarity": min_similarity,
+        "model": model_key(config),
         "created_at": _now().isoformat(),
     }
     body = record | {"image_vector": image_vector, "text_vector": text_vector}
@@ -100,16 +108,21 @@ def notify_matches(client: OpenSearch, config: Config, product_ids: list[str], s
             return 0
     except NotFoundError:
         return 0
-    searches = list(_all_searches(client, alias))
+    model = model_key(config)
+    # A search saved under another model holds vectors of another space (perhaps another size).
+    searches = [search for search in _all_searches(client, alias) if search.get("model") == model]
+    withheld = withheld_products(client, alias)
     now = _now()
     seq = time.time_ns() // 1000  # microseconds: a page asks for matches after the last it saw
     actions = []
     for start in range(0, len(product_ids), _CHUNK):
-        fields = ["title", "updated_at", "text_vector", "images.vector"]
-        found = client.mget(index=alias, body={"ids": product_ids[start : start + _CHUNK]}, _source_includes=fields)
-        for doc in found["docs"]:
-            if not doc.get("found") or dt.datetime.fromisoformat(doc["_source"].get("updated_at") or "1970-01-01T00:00:00+00:00") < since:
-                continue
+        chunk = product_ids[start : start + _CHUNK]
+        # Only the products this run wrote: the others' vectors are never read.
+        query = {"bool": {"filter": [{"ids": {"values": chunk}}, {"range": {"updated_at": {"gte": (since - CLOCK_SKEW).isoformat()}}}]}}
+        body = {"size": len(chunk), "query": query, "_source": ["title", "text_vector", "images.vector"]}
+        for doc in client.search(index=alias, body=body)["hits"]["hits"]:
+            if doc["_id"] in withheld:
+                continue  # taken down as infringing: shown to no one
             for search, similarity in _matching(searches, doc["_source"]):
                 seq += 1
                 match = {
@@ -135,6 +148,12 @@ def matches_after(client: OpenSearch, alias: str, shopper: str, after: int = 0, 
         return [hit["_source"] for hit in client.search(index=matches_index(alias), body=body)["hits"]["hits"]]
     except NotFoundError:
         return []
+
+
+def model_key(config: Config) -> str:
+    """The embedding model a saved search's vectors belong to, as name and version."""
+    spec = spec_for_model(config.model)
+    return f"{spec.name}:{spec.version}"
 
 
 def _all_searches(client: OpenSearch, alias: str) -> Iterator[dict[str, Any]]:

@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from opensearchpy import helpers
 from PIL import Image
 
 from api.app import create_app
 from ingest import runner
 from plugin.config import Config
 from plugin.opensearch.client import connect
+from plugin.opensearch.takedowns import take_down
 from sample_data.vendure import prepare_vendure
 
 FIRST = ("Laptop", "Tent", "Orchid")
@@ -142,11 +144,46 @@ def test_a_corrupt_photo_or_a_bad_stream_position_is_a_clear_4xx(api: FlaskClien
     corrupt = api.post("/saved-searches", data={"shopper": "s-1", "image": (io.BytesIO(b"\xff\xd8 not a jpeg"), "x.jpg")}, content_type="multipart/form-data")
     assert corrupt.status_code in (415, 422) and "error" in corrupt.get_json()
     assert api.get("/saved-searches/matches?shopper=s-1&after=abc").status_code == 400
+    assert api.get("/saved-searches/matches?shopper=s-1&after=%C2%B2").status_code == 400  # a digit to str.isdigit, not to int
+    assert api.get(f"/saved-searches/matches?shopper=s-1&after={'9' * 20}").status_code == 400  # past a long
     assert api.get("/saved-searches/matches").status_code == 400
     assert api.get("/saved-searches?shopper=").status_code == 400
 
 
-def test_the_shops_page_on_another_origin_may_save_and_listen(api: FlaskClient) -> None:
+def test_the_shops_page_on_another_origin_may_save_listen_and_forget(api: FlaskClient) -> None:
     answer = api.post("/saved-searches", json={"shopper": "s-1", "text": "lamp"}, headers={"Origin": "https://shop.example"})
+    preflight = api.options(f"/saved-searches/{answer.get_json()['search_id']}", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "DELETE"})
 
     assert answer.status_code == 201 and answer.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert "DELETE" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_a_shopper_keeps_at_most_fifty_saved_searches(api: FlaskClient, shop: Config) -> None:
+    first = api.post("/saved-searches", json={"shopper": "s-many", "text": "lamp 0"}).get_json()
+    index = f"{shop.index_alias}-saved-searches"
+    stored = connect(shop).get(index=index, id=first["search_id"])["_source"]
+    # 49 more written straight to the index: saving waits for a refresh, a second each.
+    helpers.bulk(connect(shop), ({"_index": index, "_id": f"many-{n}", "_source": stored | {"search_id": f"many-{n}"}} for n in range(49)), refresh=True)
+
+    refused = api.post("/saved-searches", json={"shopper": "s-many", "text": "one more lamp"})
+
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "saved_search_limit"
+
+
+def test_a_taken_down_product_or_a_search_saved_under_another_model_is_told_to_no_one(
+    api: FlaskClient, shop: Config, demo_rows: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    client = connect(shop)
+    shoe = demo_rows["Ultraboost Running Shoe"]
+    api.post("/saved-searches", json={"shopper": "s-shoe", "text": "running shoe"})
+    old = api.post("/saved-searches", json={"shopper": "s-old-model", "text": "running shoe"}).get_json()
+    client.update(index=f"{shop.index_alias}-saved-searches", id=old["search_id"], body={"doc": {"model": "another-model:1"}}, refresh=True)
+    runner.run_catalogue(client, shop, _catalogue(tmp_path, "shoe", [shoe]), eager=True)
+    take_down(client, shop, shoe["id"], shoe["images"][0], "a copied photo", "tester")
+    api.post("/saved-searches", json={"shopper": "s-late", "text": "running shoe"})
+    changed = dict(shoe, title="Ultraboost Running Shoe 2")
+
+    runner.run_catalogue(client, shop, _catalogue(tmp_path, "changed", [changed]), eager=True)
+
+    assert [m["product_id"] for m in _matches(api, "s-shoe")] == [shoe["id"]]  # told before the takedown
+    assert _matches(api, "s-late") == [] and _matches(api, "s-old-model") == []
