@@ -22,7 +22,7 @@ def _shop(noise: int = 0) -> Shop:
         categories.append(["Shoes", "Bags", "Hats"][cluster])
         tags.append((["color:red", "color:blue", "color:green"][cluster],))
     matrix = np.asarray(vectors)
-    return Shop(ids, matrix, matrix, categories, tags)
+    return Shop(ids, matrix, matrix, categories, tags, matrix)
 
 
 def _leave_one_out(shop: Shop) -> list[tuple[np.ndarray, np.ndarray]]:
