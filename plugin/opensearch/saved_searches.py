@@ -11,6 +11,7 @@ not millions), and writes a match for each one it clears; a shopper's page reads
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -130,7 +131,9 @@ def notify_matches(client: OpenSearch, config: Config, product_ids: list[str], s
                     "title": doc["_source"].get("title", ""), "similarity": round(similarity, 4), "at": now.isoformat(),
                 }
                 # One match per search and product: a product changed twice is not news twice.
-                actions.append({"_index": matches_index(alias), "_id": f"{search['search_id']}:{doc['_id']}", "_op_type": "create", "_source": match})
+                # Hashed: a product id may take the 512 bytes a document id may have.
+                match_id = hashlib.sha256(f"{search['search_id']}\n{doc['_id']}".encode()).hexdigest()[:40]
+                actions.append({"_index": matches_index(alias), "_id": match_id, "_op_type": "create", "_source": match})
     if not actions:
         return 0
     written, _ = helpers.bulk(client, actions, raise_on_error=False, refresh="wait_for")
