@@ -243,7 +243,10 @@ def test_facets_profiles_and_sorts_are_timed_only_when_asked_and_failures_are_ti
 def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> None:
     document = api.get("/openapi.json").get_json()
 
-    assert set(document["paths"]) == {"/search", "/products/{product_id}", "/products/{product_id}/similar", "/thumbnails/{fingerprint}", "/health", "/events"}
+    assert set(document["paths"]) == {
+        "/search", "/products/{product_id}", "/products/{product_id}/similar", "/thumbnails/{fingerprint}", "/health", "/events",
+        "/saved-searches", "/saved-searches/{search_id}", "/saved-searches/matches",
+    }
     search_body = document["components"]["schemas"]["SearchBody"]
     assert search_body["additionalProperties"] is False
     assert {"text", "image_base64", "image_url", "product_id", "filters", "sort", "profile"} <= set(search_body["properties"])
