@@ -184,3 +184,20 @@ def test_a_messy_catalogue_ends_with_every_product_indexed_once_or_quarantined_w
     assert copies_of(worker_client, alias, "m-corrupt") == 1
     remaining = {r.get("product_id") for r in list_records(worker_client, worker_config)}
     assert "m-corrupt" not in remaining and "m-huge" in remaining
+
+
+def test_saved_searches_that_cannot_be_told_do_not_fail_the_run(
+    client: OpenSearch, ingest_config: Config, image_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A fake beside the real tests (tests/api/test_saved_searches.py), for a failure a healthy
+    # node does not produce: telling saved searches breaks after the products are in.
+    def broken(*args: object) -> int:
+        raise RuntimeError("the matches index is read-only")
+
+    monkeypatch.setattr(runner, "notify_matches", broken)
+    photo = product_photo(image_dir / "told.jpg", seed=5)
+
+    summary = ingest_here(client, ingest_config, write_catalogue(image_dir / "told.jsonl", [row("told", photo)]))
+
+    assert summary["indexed"] == 1 and client.exists(index=ingest_config.index_alias, id="told")
+    assert "saved searches were not told of 1 products" in caplog.text

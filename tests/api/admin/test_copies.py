@@ -20,7 +20,9 @@ from PIL import Image, ImageDraw, ImageEnhance
 from api.app import create_app
 from ingest import runner
 from plugin.config import Config
+from plugin.copies import scan
 from plugin.copies.evidence import CopyRule
+from plugin.copies.finder import load_keypoints
 from plugin.opensearch.client import connect
 from sample_data.distractors import prepare_distractors
 from sample_data.vendure import prepare_vendure
@@ -177,3 +179,21 @@ def test_an_empty_catalogue_has_no_copies_rather_than_an_error(base_config: Conf
 
     assert scan.status_code == 200, scan.get_json()
     assert (scan.get_json()["photos"], scan.get_json()["groups"]) == (0, [])
+
+
+def test_the_scan_reads_each_photos_keypoints_once_however_many_blocks_it_takes(
+    shop: tuple[Config, dict[str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = shop[0]
+    client = connect(config)
+    monkeypatch.setattr(scan, "BLOCK", 2)  # eight photos: four blocks
+    asked: list[str] = []
+
+    def reader(fingerprints: list[str]) -> dict[str, Any]:
+        asked.extend(fingerprints)
+        return load_keypoints(client, config.thumbnail_index, fingerprints, mirrored=True)
+
+    pairs = scan.scan_catalogue(scan.load_catalogue_images(client, config.index_alias), CopyRule(), reader)
+
+    assert len(asked) == len(set(asked)) > 0
+    assert {pair.first.product_id for pair in pairs} | {pair.second.product_id for pair in pairs} >= {"cropped-bike", "knockoff-laptop"}
