@@ -170,6 +170,23 @@ def decode_photo(data: bytes, service: SearchService, field: str) -> Image.Image
         raise ApiError.about(exc, field) from exc
 
 
+def named_photo(image_base64: str | None, image_url: str | None, service: SearchService) -> Image.Image | None:
+    """The photo a JSON body gives as ``image_base64`` or ``image_url`` (one at most), decoded; None for neither."""
+    if image_base64 is not None and image_url is not None:
+        raise ApiError(400, "invalid_parameter", "give one photo: image_base64 or image_url", "image_url")
+    if image_base64 is not None:
+        return decode_photo(from_base64(image_base64), service, "image_base64")
+    if image_url is not None:
+        return decode_photo(from_url(image_url, service), service, "image_url")
+    return None
+
+
+def uploaded_photo(files: dict[str, FileStorage], service: SearchService) -> Image.Image | None:
+    """The photo a form sends as its ``image`` file, decoded; None without one."""
+    upload = files.get("image")
+    return decode_photo(upload.read(MAX_PHOTO_BYTES + 1), service, "image") if upload is not None else None
+
+
 def crop_region(image: Image.Image, box: list[float] | None) -> Image.Image:
     """The part of *image* inside *box* (fractions of its width and height), or the whole image."""
     if box is None:

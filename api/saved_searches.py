@@ -11,8 +11,14 @@ from flask import Blueprint, Request, Response, jsonify, request
 from PIL import Image
 
 from api.errors import ApiError
-from api.photos import MAX_PHOTO_BYTES, decode_photo, from_base64, from_url
-from api.schemas import SavedSearchBody, read_form, read_model, read_shopper
+from api.photos import named_photo, uploaded_photo
+from api.schemas import (
+    SavedSearchBody,
+    read_form,
+    read_model,
+    read_shopper,
+    validate_model,
+)
 from api.service import SearchService, current_service
 from plugin.opensearch.saved_searches import (
     delete_search,
@@ -83,30 +89,8 @@ def _read(req: Request, service: SearchService) -> tuple[str, str | None, Image.
     """The shopper, words, photo and threshold of a save request, as a form or as JSON."""
     if req.mimetype == "multipart/form-data":
         form, files = read_form(req)
-        upload = files.get("image")
-        photo = decode_photo(upload.read(MAX_PHOTO_BYTES + 1), service, "image") if upload is not None else None
-        text = (form.get("text") or "").strip() or None
-        if text is not None and len(text) > 500:
-            raise ApiError(400, "invalid_parameter", "text: at most 500 characters", "text")
-        return read_shopper(form.get("shopper")), text, photo, _floor(form.get("min_similarity"))
+        fields = {"shopper": form.get("shopper"), "text": (form.get("text") or "").strip(), "min_similarity": form.get("min_similarity")}
+        body = validate_model({name: value for name, value in fields.items() if value}, SavedSearchBody)
+        return body.shopper, body.text, uploaded_photo(files, service), body.min_similarity
     body = read_model(req, SavedSearchBody)
-    if body.image_base64 is not None and body.image_url is not None:
-        raise ApiError(400, "invalid_parameter", "give one photo: image_base64 or image_url", "image_url")
-    photo = None
-    if body.image_base64 is not None:
-        photo = decode_photo(from_base64(body.image_base64), service, "image_base64")
-    elif body.image_url is not None:
-        photo = decode_photo(from_url(body.image_url, service), service, "image_url")
-    return body.shopper, body.text, photo, body.min_similarity
-
-
-def _floor(value: str | None) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        floor = float(value)
-    except ValueError:
-        floor = -1.0
-    if not 0.0 <= floor <= 1.0:
-        raise ApiError(400, "invalid_parameter", "min_similarity: a number from 0 to 1", "min_similarity")
-    return floor
+    return body.shopper, body.text, named_photo(body.image_base64, body.image_url, service), body.min_similarity

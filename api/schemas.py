@@ -263,6 +263,11 @@ def read_model(request: Request, model: type[M]) -> M:
     value = read_json(data, None) if data else {}
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_body", "The body must be a JSON object.", None)
+    return validate_model(value, model)
+
+
+def validate_model(value: dict[str, Any], model: type[M]) -> M:
+    """*value* (a JSON body, or a form's fields) validated as *model*; a 400 naming the first field at fault."""
     try:
         return model.model_validate(value)
     except ValidationError as exc:

@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,24 +136,31 @@ def run(config: Config, products: int, updates: int, report: Path) -> dict[str, 
 
 def _time_until_found(api: FlaskClient, word: str, since: float) -> float:
     """Seconds from *since* until a search for *word* through the API returns a product whose title holds it."""
-    while True:
+
+    def found() -> bool:
         response = api.post("/search", json={"text": word, "size": 3})
-        if response.status_code == 200 and any(word in hit.get("title", "") for hit in response.get_json()["hits"]):
-            return time.perf_counter() - since
-        if time.perf_counter() - since > GIVE_UP_S:
-            raise RuntimeError(f"a product titled {word!r} was not found {GIVE_UP_S:.0f} s after its ingest finished")
-        time.sleep(POLL_S)
+        return response.status_code == 200 and any(word in hit.get("title", "") for hit in response.get_json()["hits"])
+
+    return _seconds_until(found, since, f"a product titled {word!r} was not found")
 
 
 def _time_until_told(api: FlaskClient, shopper: str, product_id: str, since: float) -> float:
     """Seconds from *since* until *shopper*'s stream of saved-search matches names *product_id*."""
-    while True:
+
+    def told() -> bool:
         answer = api.get(f"/saved-searches/matches?shopper={shopper}")
-        if answer.status_code == 200 and f'"product_id": "{product_id}"' in answer.get_data(as_text=True):
-            return time.perf_counter() - since
+        return answer.status_code == 200 and f'"product_id": "{product_id}"' in answer.get_data(as_text=True)
+
+    return _seconds_until(told, since, f"shopper {shopper} was not told of {product_id}")
+
+
+def _seconds_until(done: Callable[[], bool], since: float, failure: str) -> float:
+    """Seconds from *since* until *done* holds, asked every :data:`POLL_S`; past :data:`GIVE_UP_S` the run fails with *failure*."""
+    while not done():
         if time.perf_counter() - since > GIVE_UP_S:
-            raise RuntimeError(f"shopper {shopper} was not told of {product_id} {GIVE_UP_S:.0f} s after its ingest finished")
+            raise RuntimeError(f"{failure} {GIVE_UP_S:.0f} s after its ingest finished")
         time.sleep(POLL_S)
+    return time.perf_counter() - since
 
 
 def _title_words(catalogue: Path, count: int) -> list[str]:

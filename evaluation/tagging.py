@@ -34,7 +34,7 @@ from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
-from plugin.tagging.predict import DEFAULT_SIGNAL, words_of
+from plugin.tagging.predict import DEFAULT_SIGNAL, product_vectors, words_of
 from plugin.tagging.vote import NEIGHBOURS, TAG_SHARE, TEMPERATURE, Neighbour, vote
 from sample_data.fashion_mnist import write_catalogue
 from sample_data.vendure import prepare_vendure
@@ -120,11 +120,10 @@ def load_shop(client: OpenSearch, alias: str, backend: EmbeddingBackend) -> Shop
     fields = ["images.vector", "images.view", "text_vector", "category", "tags", "title", "brand", "description"]
     for hit in sorted(scan(client, index=alias, query={"query": {"match_all": {}}}, _source=fields, size=500), key=lambda h: h["_id"]):
         source = hit["_source"]
-        photos = [image["vector"] for image in source.get("images", []) if not image.get("view")]
-        mean = np.mean(np.asarray(photos, np.float32), axis=0)
+        vectors = product_vectors(source)  # as the product's own suggestion reads them
         ids.append(hit["_id"])
-        images.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
-        texts.append(source["text_vector"])
+        images.append(vectors["image"])
+        texts.append(vectors["text"])
         categories.append(source.get("category") or "")
         tags.append(tuple(source.get("tags") or ()))
         words.append(words_of(source))

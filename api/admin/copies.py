@@ -13,7 +13,7 @@ from opensearchpy import OpenSearch
 from PIL import Image
 
 from api.errors import ApiError
-from api.photos import MAX_PHOTO_BYTES, decode_photo, from_base64, from_url
+from api.photos import named_photo, uploaded_photo
 from api.schemas import CopiesBody, read_form, read_model
 from api.service import SearchService
 from plugin.copies.evidence import CopyRule
@@ -36,18 +36,15 @@ _scanning = threading.Lock()
 def copies_photo(request: Request, service: SearchService) -> Image.Image:
     """The photo of a copies request: an ``image`` upload, or JSON ``image_base64`` or ``image_url``."""
     if request.mimetype == "multipart/form-data":
-        _, files = read_form(request)
-        upload = files.get("image")
-        if upload is None:
+        photo = uploaded_photo(read_form(request)[1], service)
+        if photo is None:
             raise ApiError(400, "invalid_parameter", "image: send the photo as the form's image file", "image")
-        return decode_photo(upload.read(MAX_PHOTO_BYTES + 1), service, "image")
+        return photo
     body = read_model(request, CopiesBody)
-    if (body.image_base64 is None) == (body.image_url is None):
+    photo = named_photo(body.image_base64, body.image_url, service)
+    if photo is None:
         raise ApiError(400, "invalid_parameter", "give one photo: image_base64 or image_url (or upload image)", "image_base64")
-    if body.image_base64 is not None:
-        return decode_photo(from_base64(body.image_base64), service, "image_base64")
-    assert body.image_url is not None
-    return decode_photo(from_url(body.image_url, service), service, "image_url")
+    return photo
 
 
 def catalogue_copies(client: OpenSearch, alias: str, thumbnails: str) -> dict[str, Any]:

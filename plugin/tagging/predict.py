@@ -45,7 +45,7 @@ def predict_product(
         source = client.get(index=alias, id=product_id, _source_includes=[*_FIELDS, "title", "brand", "description"])["_source"]
     except NotFoundError:
         return None
-    vectors = _vectors(source)
+    vectors = product_vectors(source)
     words = words_of(source)
     vectors["text"] = np.asarray(embed_text(words), np.float32) if words and signal != "image" else None
     searches = [name for name in (("text", "image") if signal == "both" else (signal,)) if vectors[name] is not None]
@@ -58,7 +58,7 @@ def predict_product(
     for other in found.values():
         if not (other.get("category") or other.get("tags")):
             continue  # nothing to vote for
-        theirs = _vectors(other)
+        theirs = product_vectors(other)
         similarities = [float(np.dot(vectors[name], theirs[name])) for name in searches if theirs[name] is not None]
         if similarities:
             neighbours.append(Neighbour(float(np.mean(similarities)), other.get("category"), tuple(other.get("tags") or ())))
@@ -66,7 +66,7 @@ def predict_product(
     return vote(neighbours[:NEIGHBOURS])
 
 
-def _vectors(source: dict[str, Any]) -> dict[str, np.ndarray | None]:
+def product_vectors(source: dict[str, Any]) -> dict[str, np.ndarray | None]:
     """A product's text vector and the unit mean of its photos' vectors (gallery views left out)."""
     photos = [image["vector"] for image in source.get("images", []) if image.get("vector") and not image.get("view")]
     image = None
