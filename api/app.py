@@ -17,6 +17,7 @@ from api import (
     logs,
     metrics,
     pages,
+    recommendations,
     saved_searches,
     search,
 )
@@ -44,7 +45,7 @@ def create_app(config: Config | None = None, backend: EmbeddingBackend | None = 
     cors.init_app(app, config.cors_origins)
     _server_timing(app)
     metrics.init_app(app, service)  # /metrics, and every request counted and timed
-    for blueprint in (search.bp, events.bp, saved_searches.bp, pages.bp, admin.bp):
+    for blueprint in (search.bp, events.bp, recommendations.bp, saved_searches.bp, pages.bp, admin.bp):
         app.register_blueprint(blueprint)
     limits.init_app(app, config)  # per-client rate limits; after the blueprints, whose routes it wraps
     return app

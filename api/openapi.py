@@ -165,6 +165,7 @@ def openapi_document() -> dict[str, Any]:
         },
     }
     shopper = {"name": "shopper", "in": "query", "required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}}
+    recommendation_size = {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}}
     product_id = {
         "name": "product_id", "in": "path", "required": True,
         "description": f"at most {MAX_ID_BYTES} bytes of UTF-8",
@@ -254,6 +255,20 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "More like this product (by its photos), itself excluded",
                     "parameters": [product_id, {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}],
                     "responses": {"200": _answer("A page of products", _ref("SearchResult")), **_errors(400, 404, 410, 422, 429, 502, 503)},
+                }
+            },
+            "/products/{product_id}/recommendations": {
+                "get": {
+                    "summary": "Products shoppers saw with this one (co-occurrence), and look-alikes where there is little history; each with its reason",
+                    "parameters": [product_id, recommendation_size],
+                    "responses": {"200": _answer("The recommendations, best first"), **_errors(400, 404, 429, 503)},
+                }
+            },
+            "/users/{user}/recommendations": {
+                "get": {
+                    "summary": "Products for a shopper (pseudonymous id) from their recent events; the most popular without any",
+                    "parameters": [{"name": "user", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"}}, recommendation_size],
+                    "responses": {"200": _answer("The recommendations, best first"), **_errors(400, 429, 503)},
                 }
             },
             "/thumbnails/{fingerprint}": {

@@ -30,7 +30,7 @@ from plugin.catalogue.reader import (
     MAX_ID_BYTES,  # OpenSearch refuses longer document ids
 )
 from plugin.search.regions import DetectMode
-from plugin.search.request import SearchOptions, Weights
+from plugin.search.request import PSEUDONYM, SearchOptions, Weights
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -199,8 +199,8 @@ def parse_search(json_body: Any, form: dict[str, str] | None, has_upload: bool) 
             field = "page"
         elif error["type"] == "price_order":
             field = "filters.price_min"
-        elif error["type"] == "profile_params":
-            field = "profile_params"
+        elif error["type"] in ("profile_params", "shopper"):
+            field = str(error["type"])
         message = str(error["msg"]).removeprefix("Value error, ")
         if not message.startswith(f"{field} "):  # the core's messages may name the field already
             message = f"{field or 'body'}: {message}"
@@ -281,8 +281,7 @@ def _field(error: Any) -> str | None:
     return ".".join(str(part) for part in error["loc"]) or None
 
 
-#: A pseudonymous shopper or session id: the page's own random id, never a name or an address.
-_PSEUDONYM = r"^[A-Za-z0-9._:-]{1,128}$"
+_PSEUDONYM = PSEUDONYM
 #: Events one request may carry: a page's batch, small enough to validate in one go.
 MAX_EVENTS = 500
 

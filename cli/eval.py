@@ -166,6 +166,34 @@ def eval_tagging(fashion_products: int, reports_dir: Path | None) -> None:
     )
 
 
+@eval_group.command("recommendations")
+@click.option("--products", default=1_000, show_default=True, type=click.IntRange(min=100, max=60_000), help="Fashion-MNIST catalogue.")
+@click.option("--shoppers", default=400, show_default=True, type=click.IntRange(min=10, max=100_000), help="Simulated shoppers.")
+@click.option("--personal-shoppers", default=100, show_default=True, type=click.IntRange(min=1, max=100_000), help="Shoppers whose searches are personalised.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--reports", "reports_dir", default=None, type=click.Path(path_type=Path), help=_REPORTS_HELP)
+@reports_errors
+def eval_recommendations(products: int, shoppers: int, personal_shoppers: int, seed: int, reports_dir: Path | None) -> None:
+    """Recommendations and personal ranking on simulated shoppers (seeded; the README says how they
+    are simulated), their events sent through POST /events: hit-rate@10 of each shopper's next
+    product for the blend, co-occurrence, visual and popularity, and the personal profile against
+    plain ranking."""
+    ensure_fast_malloc()
+    from evaluation.recommendations import evaluate_recommendations
+    from evaluation.report import write_json
+
+    config = load_config()
+    figures = evaluate_recommendations(config, products=products, shoppers=shoppers, personal_shoppers=personal_shoppers, seed=seed, progress=_echo)
+    path = write_json((reports_dir or config.reports_dir) / "eval-recommendations.json", figures)
+    rates, mine = figures["hit_rate_at_10"], figures["personal"]
+    click.echo(
+        "Hit-rate@10: " + ", ".join(f"{name} {value:.3f}" for name, value in rates.items())
+        + f". Preferred precision@10: plain {mine['preferred_precision_at_10']['plain']:.3f}, personal {mine['preferred_precision_at_10']['personal']:.3f};"
+        f" photo recall@1: plain {mine['photo_recall_at_1']['plain']:.3f}, personal {mine['photo_recall_at_1']['personal']:.3f}"
+        f" (goals {'met' if figures['goal']['met'] else 'missed'}). {_written([path])}"
+    )
+
+
 @eval_group.command("fashion")
 @click.option("--catalogue", "catalogue_size", default=10_000, show_default=True, type=click.IntRange(min=100, max=60_000))
 @click.option("--queries", default=1_000, show_default=True, type=click.IntRange(min=10, max=10_000))

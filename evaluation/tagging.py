@@ -34,7 +34,8 @@ from plugin.config import Config
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
-from plugin.tagging.predict import DEFAULT_SIGNAL, product_vectors, words_of
+from plugin.opensearch.documents import product_vectors
+from plugin.tagging.predict import DEFAULT_SIGNAL, words_of
 from plugin.tagging.vote import NEIGHBOURS, TAG_SHARE, TEMPERATURE, Neighbour, vote
 from sample_data.fashion_mnist import write_catalogue
 from sample_data.vendure import prepare_vendure

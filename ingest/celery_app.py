@@ -42,6 +42,8 @@ def make_app(config: Config) -> Celery:
         # explicitly, it also spares the log Celery's warning about the default changing.
         worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
+        # Run by Celery beat (``lookalike worker --beat``): one beat per deployment.
+        beat_schedule={"update-related": {"task": "lookalike.update_related", "schedule": config.recommend.every_s}},
     )
     return app
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import inspect
 import logging
 import threading
@@ -61,6 +62,7 @@ from plugin.opensearch.client import connect
 from plugin.opensearch.documents import describe_model, same_model
 from plugin.opensearch.indices import index_model
 from plugin.opensearch.quarantine import QuarantineRecord, write_records
+from plugin.recommend import cooccurrence
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +216,34 @@ def delete_products(self: IngestTask, run_id: str, product_ids: list[str], targe
     outcomes = pipeline.delete_products(context.client, context.config, product_ids, target)
     context.tracker.record(run_id, {f"product:{pid}": outcome for pid, outcome in outcomes.items()})
     return len(outcomes)
+
+
+@functools.cache
+def _related_context() -> tuple[Config, OpenSearch, redis.Redis]:
+    """The configuration, cluster client and broker connection of :func:`update_related`, once per
+    process: the task needs no model, so it does not build the ingest context that loads one."""
+    config = Config.from_env()
+    return config, connect(config), redis.Redis.from_url(config.ingest.broker_url)
+
+
+@app.task(bind=True, name="lookalike.update_related", autoretry_for=TRANSIENT_ERRORS, retry_backoff=2, max_retries=3, retry_jitter=False)
+def update_related(self: Task) -> dict[str, Any]:
+    """Fold the shopper events received since the last run into co-occurrence and popularity
+    (:func:`plugin.recommend.cooccurrence.update_related`); Celery beat runs it every
+    ``LOOKALIKE_RECOMMEND_EVERY`` seconds. Runs never overlap: one that finds another running skips."""
+    config, client, broker = _related_context()
+    lock = broker.lock(f"lookalike:update-related:{config.index_alias}", timeout=RELATED_LOCK_S)
+    if not lock.acquire(blocking=False):
+        return {"skipped": "another run is folding events in"}
+    try:
+        return dataclasses.asdict(cooccurrence.update_related(client, config))
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):  # expired under a very long run: nothing to release
+            lock.release()
+
+
+#: Seconds a run of :func:`update_related` may hold its lock: far beyond a run of MAX_EVENTS events.
+RELATED_LOCK_S = 900
 
 
 def give_up(

@@ -142,6 +142,19 @@ class DetectConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class RecommendConfig:
+    """How shopper events become recommendations and popularity (:mod:`plugin.recommend`)."""
+
+    #: Seconds between two runs of the periodic task that folds new events into co-occurrence
+    #: counts and popularity (Celery beat, ``lookalike worker --beat``).
+    every_s: float = 60.0
+    #: Hours without an event after which a shopper's next event starts a new session.
+    session_idle_hours: float = 24.0
+    #: Days over which an event's weight in a product's popularity halves.
+    popularity_half_life_days: float = 7.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """Everything lookalike needs to know about its surroundings."""
 
@@ -173,6 +186,7 @@ class Config:
     serve: ServeConfig = ServeConfig()
     limits: LimitsConfig = LimitsConfig()
     detect: DetectConfig = DetectConfig()
+    recommend: RecommendConfig = RecommendConfig()
     #: The embedding model: ``offline`` (the packaged default) or ``clip:<checkpoint id or directory>``.
     model: str = "offline"
     #: Threads for model inference; 0 means one per core available to this process.
@@ -320,6 +334,11 @@ class Config:
                 search=env.get("LOOKALIKE_RATE_LIMIT_SEARCH", "1200/minute").strip(),
                 url_fetch=env.get("LOOKALIKE_RATE_LIMIT_URL_FETCH", "60/minute").strip(),
                 admin_failures=env.get("LOOKALIKE_RATE_LIMIT_ADMIN_FAILURES", "10/minute").strip(),
+            ),
+            recommend=RecommendConfig(
+                every_s=_within(env, "LOOKALIKE_RECOMMEND_EVERY", 60.0, 0.5, 86_400.0),
+                session_idle_hours=_within(env, "LOOKALIKE_SESSION_IDLE_HOURS", 24.0, 0.01, 720.0),
+                popularity_half_life_days=_within(env, "LOOKALIKE_POPULARITY_HALF_LIFE_DAYS", 7.0, 0.01, 3650.0),
             ),
             detect=DetectConfig(
                 mode=_choice(env, "LOOKALIKE_DETECT", ("auto", "off", "all"), "auto"),

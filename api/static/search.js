@@ -217,6 +217,8 @@
     if ($("in-stock").checked) filters.in_stock = true;
     const b = { text: $("text").value.trim() || null, filters, sort: $("sort").value, page, size: PAGE_SIZE, facets: true, explain: true };
     if ($("profile").value) b.profile = $("profile").value;
+    // The personal profile ranks by this browser's own recent views: it names the same random id its events carry.
+    if (b.profile === "personal") b.shopper = shopperId();
     if (state.like) b.product_id = state.like.product_id;
     else if (state.photo && state.picked != null) b.crop = cropOf(state.found.boxes[state.picked].box);
     else if (state.photo && state.box) b.crop = state.box;
@@ -236,6 +238,7 @@
       const answer = await postSearch(body(page), state.like ? null : state.photo);
       if (ticket !== latest) return; // a newer search has started: its answer wins
       show(answer);
+      alsoViewed(page === 1 ? state.like : null);
     } catch (error) {
       if (ticket === latest) $("status").textContent = error.message;
     }
@@ -269,6 +272,32 @@
       $("prev").hidden = $("next").hidden = true;
     }
     facets(answer.facets || {});
+  }
+
+  // -- recommendations beside the product being looked at: what other shoppers saw with it ----------
+  const REASONS = {
+    bought_together: (r) => `Bought together ${r.sessions === 1 ? "once" : r.sessions + " times"}`,
+    viewed_together: (r) => `Viewed together in ${r.sessions} ${r.sessions === 1 ? "visit" : "visits"}`,
+    looks_like: () => "Looks alike",
+    popular: () => "Popular now",
+  };
+  let alsoTicket = 0;
+  async function alsoViewed(product) {
+    const ticket = ++alsoTicket;
+    if (!product) { $("also").hidden = true; return; }
+    try {
+      const response = await fetch("/products/" + encodeURIComponent(product.product_id) + "/recommendations?size=6");
+      if (!response.ok || ticket !== alsoTicket) return;
+      const found = (await response.json()).recommendations;
+      $("also-heading").textContent = "Shoppers who viewed " + product.title + " also viewed";
+      $("also-grid").replaceChildren(...found.map((rec) => {
+        const node = card(rec);
+        const why = (REASONS[rec.reason.kind] || (() => ""))(rec.reason);
+        node.querySelector(".price").after(el("p", why, "reason"));
+        return node;
+      }));
+      $("also").hidden = !found.length;
+    } catch { $("also").hidden = true; }  // recommendations are extra: the results stand without them
   }
 
   /** One object's results under a heading with its number and name, as drawn on the photo. */

@@ -177,3 +177,14 @@ def as_vector(vector: Any) -> list[float]:
 
 def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def product_vectors(source: dict[str, Any]) -> dict[str, np.ndarray | None]:
+    """A product's text vector and the unit mean of its photos' vectors (gallery views left out)."""
+    photos = [image["vector"] for image in source.get("images", []) if image.get("vector") and not image.get("view")]
+    image = None
+    if photos:
+        mean = np.mean(np.asarray(photos, np.float32), axis=0)
+        image = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    text = np.asarray(source["text_vector"], np.float32) if source.get("text_vector") else None
+    return {"text": text, "image": image}

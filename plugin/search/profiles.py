@@ -3,7 +3,10 @@
 A profile multiplies each candidate's fused score by a factor computed from its document
 (popularity, rating, stock), with parameters the request may override. The scripts are
 stored in the cluster (``_scripts/lookalike-profile-<name>``) so every node runs the same
-rule, and the fused scores travel to them as a parameter.
+rule, and the fused scores travel to them as a parameter, as do the per-candidate figures a
+profile reads from outside the product (its *inputs*, :mod:`plugin.recommend.taste`):
+``events``, each candidate's popularity from shopper events, and ``personal``, how close each
+candidate is to the searching shopper's taste (0 to 1).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ class Profile:
     #: Painless: ``params.fused`` maps product ids to fused scores; the script returns the final score.
     source: str
     params: Mapping[str, float]
+    #: Per-candidate maps the script reads (``params.<name>``), computed for each search.
+    inputs: tuple[str, ...] = ()
+    #: The request must name a shopper (``shopper``).
+    needs_shopper: bool = False
 
 
 _FUSED = "params.fused.getOrDefault(doc['product_id'].value, 0.0)"
@@ -35,12 +42,26 @@ PROFILES: dict[str, Profile] = {
     for profile in (
         Profile(
             "popular",
-            "relevance x (1 + w_pop * log(1 + popularity)) x (1 + w_rating * rating / 5)",
+            "relevance x (1 + w_pop * log(1 + popularity)) x (1 + w_rating * rating / 5); popularity: the shop's own plus shopper events' (decayed)",
             f"double s = {_FUSED};"
             " double pop = doc['popularity'].size() == 0 ? 0 : doc['popularity'].value;"
+            " pop += params.events.getOrDefault(doc['product_id'].value, 0.0);"
             " double rating = doc['rating'].size() == 0 ? 0 : doc['rating'].value;"
             " return s * (1 + params.popularity_weight * Math.log1p(pop)) * (1 + params.rating_weight * rating / 5.0);",
             {"popularity_weight": 0.1, "rating_weight": 0.2},
+            inputs=("events",),
+        ),
+        Profile(
+            "personal",
+            "relevance + w_personal x the best relevance x closeness to the shopper's recent views (0 to 1):"
+            " taste lifts a product past those within w_personal of the best score, never past a clearly better match",
+            f"double s = {_FUSED};"
+            " double top = 0; for (def v : params.fused.values()) { top = Math.max(top, (double) v); }"
+            " return s + params.personal_weight * top * params.personal.getOrDefault(doc['product_id'].value, 0.0);",
+            # category_weight is read where the closeness is computed (plugin.recommend.taste.personal_scores).
+            {"personal_weight": 0.1, "category_weight": 0.0},
+            inputs=("personal",),
+            needs_shopper=True,
         ),
         Profile(
             "in_stock_first",
@@ -67,15 +88,21 @@ def store_profiles(client: OpenSearch) -> None:
 
 
 def rescore(
-    client: OpenSearch, index: str, profile: Profile, fused: Mapping[str, float], params: Mapping[str, float] | None = None
+    client: OpenSearch,
+    index: str,
+    profile: Profile,
+    fused: Mapping[str, float],
+    params: Mapping[str, float] | None = None,
+    inputs: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[tuple[str, float]]:
-    """The candidates in *fused*, re-ranked by *profile*; best first, ties broken by id."""
+    """The candidates in *fused*, re-ranked by *profile* (with its *inputs*); best first, ties broken by id."""
     if not fused:
         return []
     unknown = unknown_params(profile.name, params)
     if unknown:
         raise ValueError(f"profile {profile.name} has no parameter {', '.join(unknown)}")
-    script_params: dict[str, Any] = {**profile.params, **(params or {}), "fused": dict(fused)}
+    given = inputs or {}
+    script_params: dict[str, Any] = {**profile.params, **(params or {}), **{name: dict(given.get(name, {})) for name in profile.inputs}, "fused": dict(fused)}
     response = client.search(
         index=index,
         body={

@@ -44,6 +44,8 @@ class QueryKind(str, enum.Enum):
 
 
 SIGNALS = ("image", "text", "text_image", "keywords")
+#: A pseudonymous shopper or session id: the page's own random id, never a name or an address.
+PSEUDONYM = r"^[A-Za-z0-9._:-]{1,128}$"
 #: Candidates each signal contributes, and the deepest result a page can reach. k-NN cost
 #: grows with it: on 60,000 products a photo search took 20 ms at 100 and 32 ms at 200.
 WINDOW = 100
@@ -164,6 +166,8 @@ class SearchOptions(BaseModel):
     profile_params: dict[str, Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] | None = Field(default=None, max_length=10)
     #: Show one product per near-duplicate group (same perceptual hash of the main photo).
     collapse_duplicates: bool = False
+    #: The searching shopper's pseudonymous id (the one their events carry), for the ``personal`` profile.
+    shopper: str | None = Field(default=None, pattern=PSEUDONYM)
 
     @field_validator("sort", mode="before")
     @classmethod
@@ -178,6 +182,12 @@ class SearchOptions(BaseModel):
         if value is not None and value not in PROFILES:
             raise ValueError(f"profile must be one of {', '.join(PROFILES)}")
         return value
+
+    @model_validator(mode="after")
+    def _shopper_named(self) -> SearchOptions:
+        if self.profile is not None and PROFILES[self.profile].needs_shopper and not self.shopper:
+            raise PydanticCustomError("shopper", "profile {profile} needs the shopper's id (shopper)", {"profile": self.profile})
+        return self
 
     @model_validator(mode="after")
     def _profile_params(self) -> SearchOptions:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -29,6 +30,7 @@ from plugin.errors import LookalikeError
 from plugin.opensearch.client import answer_error, lost_a_node
 from plugin.opensearch.documents import hit_id
 from plugin.opensearch.takedowns import withheld_products
+from plugin.recommend.taste import event_popularity, personal_scores
 from plugin.search import builder
 from plugin.search.fusion import FusedHit, SignalHit, fuse
 from plugin.search.profiles import PROFILES, rescore
@@ -196,13 +198,27 @@ def _collapse_duplicates(client: OpenSearch, index: str, fused: list[FusedHit]) 
 
 def _apply_profile(client: OpenSearch, index: str, query: Query, fused: list[FusedHit]) -> list[FusedHit]:
     by_id = {hit.product_id: hit for hit in fused}
-    reranked = rescore(client, index, PROFILES[query.profile or ""], {h.product_id: h.score for h in fused}, query.profile_params)
+    profile = PROFILES[query.profile or ""]
+    ids = list(by_id)
+    inputs = {name: PROFILE_INPUTS[name](client, index, query, ids) for name in profile.inputs}
+    reranked = rescore(client, index, profile, {h.product_id: h.score for h in fused}, query.profile_params, inputs)
     out = []
     for product_id, score in reranked:
         hit = by_id[product_id]
         factor = score / hit.score if hit.score else 0.0
-        out.append(dataclasses.replace(hit, score=score, signals={**hit.signals, "profile": {"name": query.profile, "factor": factor}}))  # type: ignore[dict-item]
+        # Explain shows the factor and what the profile read about the product from outside it.
+        shown = {"name": query.profile, "factor": factor, **{name: values.get(product_id, 0.0) for name, values in inputs.items()}}
+        out.append(dataclasses.replace(hit, score=score, signals={**hit.signals, "profile": shown}))  # type: ignore[dict-item]
     return out
+
+
+#: How each profile input (:attr:`plugin.search.profiles.Profile.inputs`) is computed for a search's candidates.
+PROFILE_INPUTS: dict[str, Callable[[OpenSearch, str, Query, list[str]], dict[str, float]]] = {
+    "events": lambda client, index, query, ids: event_popularity(client, index, ids),
+    "personal": lambda client, index, query, ids: personal_scores(
+        client, index, query.shopper or "", ids, (query.profile_params or {}).get("category_weight", PROFILES["personal"].params["category_weight"])
+    ),
+}
 
 
 def _browse(client: OpenSearch, index: str, query: Query) -> SearchResult:

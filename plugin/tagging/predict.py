@@ -21,6 +21,7 @@ import numpy as np
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
+from plugin.opensearch.documents import product_vectors
 from plugin.tagging.vote import NEIGHBOURS, Neighbour, Prediction, vote
 
 Signal = Literal["text", "image", "both"]
@@ -64,17 +65,6 @@ def predict_product(
             neighbours.append(Neighbour(float(np.mean(similarities)), other.get("category"), tuple(other.get("tags") or ())))
     neighbours.sort(key=lambda n: -n.similarity)
     return vote(neighbours[:NEIGHBOURS])
-
-
-def product_vectors(source: dict[str, Any]) -> dict[str, np.ndarray | None]:
-    """A product's text vector and the unit mean of its photos' vectors (gallery views left out)."""
-    photos = [image["vector"] for image in source.get("images", []) if image.get("vector") and not image.get("view")]
-    image = None
-    if photos:
-        mean = np.mean(np.asarray(photos, np.float32), axis=0)
-        image = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    text = np.asarray(source["text_vector"], np.float32) if source.get("text_vector") else None
-    return {"text": text, "image": image}
 
 
 def _knn(signal: str, vector: np.ndarray) -> dict[str, Any]:

@@ -246,6 +246,7 @@ def test_the_openapi_document_describes_what_is_validated(api: FlaskClient) -> N
     assert set(document["paths"]) == {
         "/search", "/products/{product_id}", "/products/{product_id}/similar", "/thumbnails/{fingerprint}", "/health", "/events",
         "/saved-searches", "/saved-searches/{search_id}", "/saved-searches/matches",
+        "/products/{product_id}/recommendations", "/users/{user}/recommendations",
     }
     search_body = document["components"]["schemas"]["SearchBody"]
     assert search_body["additionalProperties"] is False

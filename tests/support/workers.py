@@ -14,16 +14,17 @@ from tests.support.cli import LOOKALIKE
 class Worker:
     """A real ``lookalike worker`` process, started in its own process group so it can be killed whole."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *options: str) -> None:
         self.env = env
         self.log = log
+        self.options = options
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 120) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [LOOKALIKE, "worker", "--loglevel=INFO"], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                [LOOKALIKE, "worker", "--loglevel=INFO", *self.options], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
 
+from plugin.config import Config
+from plugin.opensearch.events import write_events
+from plugin.recommend.cooccurrence import update_related
 from plugin.search.profiles import (
     PROFILES,
     SCRIPT_PREFIX,
@@ -86,3 +90,50 @@ def test_rescore_refuses_a_parameter_the_profile_does_not_take_and_needs_no_requ
     with pytest.raises(ValueError, match="profile popular has no parameter out_of_stock_factor"):
         rescore(client, shop, PROFILES["popular"], {"red-bag": 1.0}, {"out_of_stock_factor": 0.0})
     assert rescore(client, "no-such-index", PROFILES["popular"], {}) == []
+
+
+def test_the_personal_profile_raises_what_is_close_to_the_shoppers_recent_views(client: OpenSearch, config: Config, shop: str) -> None:
+    store_profiles(client)
+    now = dt.datetime.now(dt.timezone.utc)
+    write_events(client, config, [
+        {"type": "view", "user": "ana", "product_id": "green-scarf", "at": now - dt.timedelta(minutes=2)},
+        {"type": "click", "user": "ana", "product_id": "grey-sock", "at": now - dt.timedelta(minutes=1)},
+    ])
+    client.indices.refresh(index=f"{config.index_alias}-events-*")
+    # A photo of something red, ranked by rank alone (rrf): every product is a candidate, a few per cent apart.
+    photo = {"image_vector": [0.8, 0.5, 0, 0], "weights": {"image": 1.0}, "fusion": "rrf", "explain": True}
+
+    plain = search(client, shop, Query(**photo))
+    mine = search(client, shop, Query(**photo, profile="personal", shopper="ana"))
+    stranger = search(client, shop, Query(**photo, profile="personal", shopper="nobody"))
+
+    assert set(ids(mine)[:2]) == {"green-scarf", "grey-sock"}
+    assert set(ids(plain)[:2]) != {"green-scarf", "grey-sock"}
+    profile = mine.hits[0]["explain"]["signals"]["profile"]
+    assert profile["name"] == "personal" and profile["personal"] > 0.9
+    # Taste adds up to a tenth of the best relevance: enough to reorder look-alikes a few per cent apart.
+    plain_score = {hit["product_id"]: hit["score"] for hit in plain.hits}
+    top = max(plain_score.values())
+    assert mine.hits[0]["score"] == pytest.approx(plain_score[ids(mine)[0]] + 0.1 * top * profile["personal"], rel=1e-4)
+    assert ids(stranger) == ids(plain)  # no history, no push
+
+
+def test_the_personal_profile_needs_a_shopper() -> None:
+    with pytest.raises(ValueError, match="needs the shopper"):
+        Query(text="red", profile="personal")
+
+
+def test_the_popular_profile_counts_shopper_events_beside_the_shops_popularity(client: OpenSearch, config: Config, shop: str) -> None:
+    store_profiles(client)
+    now = dt.datetime.now(dt.timezone.utc)
+    # The green scarf's shop popularity is 70, the grey sock's 90: 30 purchases (8 each) put the scarf ahead.
+    write_events(client, config, [{"type": "purchase", "user": f"s-{n}", "product_id": "green-scarf", "at": now} for n in range(30)])
+    update_related(client, config, settle_s=0)
+
+    popular = search(client, shop, Query(text="wool", weights={"keywords": 1.0}, profile="popular", explain=True,
+                                         profile_params={"popularity_weight": 5.0, "rating_weight": 0.0}))
+
+    assert ids(popular)[0] == "green-scarf"
+    shown = popular.hits[0]["explain"]["signals"]["profile"]
+    assert shown["events"] == pytest.approx(240, rel=1e-3)
+    assert shown["factor"] == pytest.approx(1 + 5.0 * math.log1p(70 + 240), rel=1e-3)

@@ -30,7 +30,7 @@ def test_the_sort_message_lists_every_order() -> None:
 
 
 def test_a_profile_must_exist_and_take_the_parameters_given() -> None:
-    with pytest.raises(ValidationError, match="profile must be one of popular, in_stock_first"):
+    with pytest.raises(ValidationError, match="profile must be one of popular, personal, in_stock_first"):
         SearchOptions(profile="cheapest-first")
     with pytest.raises(ValidationError, match="unknown parameter colour, zeal"):
         SearchOptions(profile="popular", profile_params={"zeal": 1.0, "colour": 2.0, "rating_weight": 0.5})

@@ -1,4 +1,4 @@
-"""The hand-made shop the search tests query: six products whose right answers are known."""
+"""The hand-made shop the search and recommendation tests query: six products whose right answers are known."""
 
 from __future__ import annotations
 
