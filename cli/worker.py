@@ -1,6 +1,8 @@
-"""``lookalike worker``: a Celery ingest worker process."""
+"""``lookalike worker``: a Celery ingest worker process; ``lookalike beat``: the scheduler of the periodic tasks."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -29,11 +31,24 @@ def worker(concurrency: int, loglevel: str, queue: str | None, beat: bool) -> No
     else:
         pool = ["--pool=prefork", f"--concurrency={concurrency}"]  # each process loads it on its first task
     queues = [f"--queues={queue}"] if queue else []
-    scheduler = []
-    if beat:
-        from plugin.config import Config
-
-        state = Config.from_env().data_dir
-        state.mkdir(parents=True, exist_ok=True)
-        scheduler = ["--beat", f"--schedule={state / 'celerybeat-schedule'}"]
+    scheduler = ["--beat", f"--schedule={_schedule_file()}"] if beat else []
     app.worker_main(["worker", f"--loglevel={loglevel}", *pool, *queues, *scheduler, "--without-gossip", "--without-mingle"])
+
+
+@click.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """Run Celery beat alone: it sends the periodic tasks (folding shopper events into
+    recommendations every LOOKALIKE_RECOMMEND_EVERY seconds) for the workers to run. One per deployment."""
+    from ingest.celery_app import app
+
+    app.start(["beat", f"--loglevel={loglevel}", f"--schedule={_schedule_file()}"])
+
+
+def _schedule_file() -> Path:
+    """Where beat keeps when each periodic task last ran: under the data directory, not the working one."""
+    from plugin.config import Config
+
+    state = Config.from_env().data_dir
+    state.mkdir(parents=True, exist_ok=True)
+    return state / "celerybeat-schedule"

@@ -37,6 +37,7 @@ import dataclasses
 import datetime as dt
 import io
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +81,8 @@ PERSONAL_SETTINGS = tuple(
     {"personal_weight": weight, "category_weight": share} for share in (0.0, 0.5, 1.0) for weight in (0.05, 0.1, 0.2, 0.3)
 )
 GOAL_PERSONAL_LIFT = 0.2
+#: The personal weight of the oracle that knows the categories of a shopper's events (a ceiling, not the product).
+ORACLE_WEIGHT = 0.3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +136,8 @@ def evaluate_recommendations(
             "p_lookalike": P_LOOKALIKE, "p_browse": P_BROWSE, "p_cart": P_CART, "seed": seed,
             "events_sent": sum(len(s.events) - 1 for s in simulated), "folded": folded,
             "held_out": _held_out_kinds(simulated),
+            # How much a shopper's events say about their preference: the share in their preferred categories.
+            "preferred_share_of_events": _preferred_share(catalogue, simulated),
         },
     }
     out |= next_item(client, config.index_alias, catalogue, simulated, progress)
@@ -247,8 +252,8 @@ def personal(
     category = dict(zip(catalogue.ids, catalogue.categories))
     defaults = dict(PROFILES["personal"].params)
     settings = {_name(defaults): defaults} | {_name(params): params for params in PERSONAL_SETTINGS}
-    precision: dict[str, list[float]] = {"plain": [], **{name: [] for name in settings}}
-    recall: dict[str, list[float]] = {"plain": [], **{name: [] for name in settings}}
+    precision: dict[str, list[float]] = {"plain": [], "oracle": [], **{name: [] for name in settings}}
+    recall: dict[str, list[float]] = {"plain": [], "oracle": [], **{name: [] for name in settings}}
     default = _name(defaults)
     took: dict[str, list[float]] = {"plain": [], default: []}
     for shopper in shoppers:
@@ -266,6 +271,10 @@ def personal(
                 took[name].append((time.perf_counter() - started) * 1000)
             precision[name].append(sum(category[p] in preferred for p in ranked[:DEPTH]) / DEPTH)
             recall[name].append(float(_search(api, photo | personal)[:1] == [product]))
+        viewed = Counter(category[event["product_id"]] for event in shopper.events[:-1])
+        ranked = _oracle(api, words, viewed, category)
+        precision["oracle"].append(sum(category[p] in preferred for p in ranked[:DEPTH]) / DEPTH)
+        recall["oracle"].append(float(_oracle(api, photo, viewed, category)[:1] == [product]))
     progress(f"personal: precision@10 plain {mean(precision['plain']):.3f}, personal {mean(precision[default]):.3f}")
     return {
         "query": "the words 'fashion', which every product matches; the photo: a catalogue product's, JPEG 60 and blurred (radius 0.6)",
@@ -278,7 +287,29 @@ def personal(
         "by_setting": {
             name: {"preferred_precision_at_10": round(mean(precision[name]), 4), "photo_recall_at_1": round(mean(recall[name]), 4)} for name in settings
         },
+        # Not the product: the plain ranking raised as the profile would (weight ORACLE_WEIGHT), by the
+        # true share of each category among the shopper's events. What a perfect reading of their history could do.
+        "oracle_viewed_categories": {
+            "personal_weight": ORACLE_WEIGHT,
+            "preferred_precision_at_10": round(mean(precision["oracle"]), 4),
+            "photo_recall_at_1": round(mean(recall["oracle"]), 4),
+        },
     }
+
+
+def _oracle(api: FlaskClient, body: dict[str, Any], viewed: Counter[str], category: dict[str, str]) -> list[str]:
+    """The plain ranking of *body*'s whole window, re-ranked by the share of each candidate's category in *viewed*."""
+    answer = api.post("/search", json=body | {"size": 100, "explain": True})
+    hits = answer.get_json()["hits"]
+    if not hits:
+        return []
+    shares = np.asarray([viewed.get(category[hit["product_id"]], 0) for hit in hits], np.float64)
+    spread = shares.max() - shares.min()
+    closeness = (shares - shares.min()) / spread if spread > 0 else np.zeros(len(hits))
+    top = max(hit["score"] for hit in hits)
+    scores = [hit["score"] + ORACLE_WEIGHT * top * c for hit, c in zip(hits, closeness)]
+    order = sorted(range(len(hits)), key=lambda i: -scores[i])
+    return [hits[i]["product_id"] for i in order]
 
 
 def _name(params: dict[str, float]) -> str:
@@ -311,6 +342,13 @@ def _forget_behaviour(client: OpenSearch, alias: str) -> None:
     """Start from no events: this evaluation's own events, counts and sessions deleted."""
     for index in (events_pattern(alias), related_index(alias), sessions_index(alias)):
         client.indices.delete(index=index, ignore_unavailable=True, expand_wildcards="all")
+
+
+def _preferred_share(catalogue: Catalogue, shoppers: list[Shopper]) -> float:
+    """The mean share of a shopper's events (held-out ones excepted) in their preferred categories."""
+    category = dict(zip(catalogue.ids, catalogue.categories))
+    shares = [mean([float(category[e["product_id"]] in s.preferred) for e in s.events[:-1]]) for s in shoppers]
+    return round(mean(shares), 4)
 
 
 def _held_out_kinds(shoppers: list[Shopper]) -> dict[str, int]:

@@ -145,7 +145,7 @@ def trusting(ca: Path) -> ssl.SSLContext:
 def test_the_default_stack_is_one_node_and_the_cluster_stays_off(services: dict[str, Any]) -> None:
     default = sorted(name for name, service in services.items() if "profiles" not in service)
 
-    assert default == ["api", "opensearch", "opensearch-dashboards", "redis", "worker"]
+    assert default == ["api", "beat", "opensearch", "opensearch-dashboards", "redis", "worker"]
     assert services["opensearch"]["environment"]["discovery.type"] == "single-node"
     assert services["api"]["environment"]["OPENSEARCH_URL"] == "https://opensearch:9200"
 
@@ -307,3 +307,11 @@ def test_the_opensearch_entrypoint_leaves_one_user_with_the_hashed_password(tmp_
     assert written["admin"]["hash"] == f"$2y$12$hash-of-{len(PASSWORD)}" and written["admin"]["backend_roles"] == ["admin"]
     assert PASSWORD not in users.read_text()
     assert refused.returncode != 0 and "OPENSEARCH_INITIAL_ADMIN_PASSWORD" in refused.stderr
+
+
+def test_one_beat_schedules_the_periodic_tasks_with_a_schedule_file_it_may_write(services: dict[str, Any]) -> None:
+    beat = services["beat"]
+
+    assert beat["command"] == ["beat"] and beat["image"] == services["worker"]["image"]
+    assert beat["environment"]["LOOKALIKE_DATA_DIR"].startswith("/home/lookalike/")  # the image's user (Dockerfile)
+    assert "--beat" not in services["worker"]["command"]  # scaled workers must not each schedule
