@@ -38,6 +38,8 @@ SEARCH_ENDPOINT = "search.search_products"
 EVENTS_ENDPOINT = "events.post_events"
 #: Saving a search embeds a photo or words, as a search does: counted against the search limit.
 SAVE_ENDPOINT = "saved_searches.post_saved_search"
+#: Recommendations cost a few searches each: they count against the search limit, in a scope of their own.
+RECOMMENDATION_ENDPOINTS = ("recommendations.for_product", "recommendations.for_shopper")
 #: Blueprints that take the admin key: wrong keys on any of them count against one limit.
 KEYED_BLUEPRINTS = ("admin", "metrics")
 #: Seconds the limiter waits for its Redis before counting in memory instead.
@@ -82,6 +84,11 @@ def init_app(app: Flask, config: Config) -> Limiter:
         app.view_functions[SAVE_ENDPOINT] = limiter.limit(
             settings.search, methods=["POST"], scope="saved-searches", error_message=f"Too many saved searches from this address ({settings.search})."
         )(app.view_functions[SAVE_ENDPOINT])
+        recommendations = limiter.shared_limit(
+            settings.search, scope="recommendations", error_message=f"Too many recommendation requests from this address ({settings.search})."
+        )
+        for endpoint in RECOMMENDATION_ENDPOINTS:
+            app.view_functions[endpoint] = recommendations(app.view_functions[endpoint])
     # Whether a search fetches by URL is known once its body is read, which only the route may do
     # (a multipart body can be read once): the route calls count_url_fetch, limited here.
     app.extensions["lookalike.url_fetch"] = limiter.limit(

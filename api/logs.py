@@ -85,9 +85,19 @@ def _log_failure(response: Response) -> None:
     cause = g.get("request_cause")
     level = logging.WARNING if response.status_code >= 500 else logging.INFO
     log.log(
-        level, "%s %s %d %s %.1fms%s", request.method, loggable(request.path[:200]), response.status_code, code, milliseconds,
+        level, "%s %s %d %s %.1fms%s", request.method, loggable(without_shopper(request.path)[:200]), response.status_code, code, milliseconds,
         f" ({loggable(cause)})" if cause else "",
     )
+
+
+#: A shopper's pseudonymous id in a path (``/users/<id>/recommendations``): kept out of the log,
+#: which outlives the events' retention.
+_SHOPPER_IN_PATH = re.compile(r"^/users/[^/]*")
+
+
+def without_shopper(path: str) -> str:
+    """*path* with a shopper's id replaced by ``…``."""
+    return _SHOPPER_IN_PATH.sub("/users/…", path)
 
 
 def loggable(text: str) -> str:

@@ -126,7 +126,7 @@ def evaluate_recommendations(
     folded = []
     for part in (simulated[:half], simulated[half:]):
         _send(api, [event for shopper in part for event in shopper.events[:-1]])
-        folded.append(dataclasses.asdict(update_related(client, config, settle_s=0)))
+        folded.append(dataclasses.asdict(update_related(client, config)))
     progress(f"{sum(f['events'] for f in folded)} events folded in ({folded[0]['events']} + {folded[1]['events']})")
     out: dict[str, Any] = {
         "evaluation": "recommendations",

@@ -55,6 +55,7 @@ from plugin.errors import (
     ModelMismatch,
     PoisonTask,
     QuarantineWriteFailed,
+    RelatedNotStored,
 )
 from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import backend_for
@@ -226,7 +227,9 @@ def _related_context() -> tuple[Config, OpenSearch, redis.Redis]:
     return config, connect(config), redis.Redis.from_url(config.ingest.broker_url)
 
 
-@app.task(bind=True, name="lookalike.update_related", autoretry_for=TRANSIENT_ERRORS, retry_backoff=2, max_retries=3, retry_jitter=False)
+@app.task(
+    bind=True, name="lookalike.update_related", autoretry_for=(*TRANSIENT_ERRORS, RelatedNotStored), retry_backoff=2, max_retries=3, retry_jitter=False
+)
 def update_related(self: Task) -> dict[str, Any]:
     """Fold the shopper events received since the last run into co-occurrence and popularity
     (:func:`plugin.recommend.cooccurrence.update_related`); Celery beat runs it every

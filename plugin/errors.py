@@ -119,6 +119,13 @@ class EventsNotStored(LookalikeError):
     retryable = True
 
 
+class RelatedNotStored(LookalikeError):
+    """The cluster refused part of an update of the co-occurrence counts; the task runs again."""
+
+    reason = "related_not_stored"
+    retryable = True
+
+
 class BrokerUnavailable(LookalikeError):
     """The Celery broker (Redis) cannot be reached."""
 

@@ -68,7 +68,9 @@ window.Lookalike = (function () {
       row.append(th);
       if (signal === "profile") {
         row.insertCell().textContent = parts.name;
-        row.insertCell().textContent = "";
+        // What the profile read from outside the product: the shopper's taste (0 to 1), popularity from events.
+        const read = [["personal", "taste"], ["events", "from events"]].filter(([key]) => parts[key] != null);
+        row.insertCell().textContent = read.map(([key, label]) => `${label} ${Number(parts[key]).toFixed(3)}`).join(", ");
         row.insertCell().textContent = "";
         row.insertCell().textContent = "× " + Number(parts.factor).toFixed(3);
       } else {

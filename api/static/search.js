@@ -217,8 +217,13 @@
     if ($("in-stock").checked) filters.in_stock = true;
     const b = { text: $("text").value.trim() || null, filters, sort: $("sort").value, page, size: PAGE_SIZE, facets: true, explain: true };
     if ($("profile").value) b.profile = $("profile").value;
-    // The personal profile ranks by this browser's own recent views: it names the same random id its events carry.
-    if (b.profile === "personal") b.shopper = shopperId();
+    // The personal profile ranks by this browser's own recent views: it names the same random id its
+    // events carry. Without storage there is no id, and no history either: plain ranking.
+    if (b.profile === "personal") {
+      const shopper = shopperId();
+      if (shopper) b.shopper = shopper;
+      else delete b.profile;
+    }
     if (state.like) b.product_id = state.like.product_id;
     else if (state.photo && state.picked != null) b.crop = cropOf(state.found.boxes[state.picked].box);
     else if (state.photo && state.box) b.crop = state.box;
@@ -287,17 +292,20 @@
     if (!product) { $("also").hidden = true; return; }
     try {
       const response = await fetch("/products/" + encodeURIComponent(product.product_id) + "/recommendations?size=6");
-      if (!response.ok || ticket !== alsoTicket) return;
-      const found = (await response.json()).recommendations;
+      const found = response.ok ? (await response.json()).recommendations : [];
+      if (ticket !== alsoTicket) return;  // a newer product is being looked at: its answer wins
       $("also-heading").textContent = "Shoppers who viewed " + product.title + " also viewed";
       $("also-grid").replaceChildren(...found.map((rec) => {
         const node = card(rec);
         const why = (REASONS[rec.reason.kind] || (() => ""))(rec.reason);
         node.querySelector(".price").after(el("p", why, "reason"));
+        // The reason is the explanation: a recommendation was not ranked by a query's signals.
+        node.querySelector(".why").remove();
+        node.querySelector(".explain").remove();
         return node;
       }));
       $("also").hidden = !found.length;
-    } catch { $("also").hidden = true; }  // recommendations are extra: the results stand without them
+    } catch { if (ticket === alsoTicket) $("also").hidden = true; }  // recommendations are extra: the results stand without them
   }
 
   /** One object's results under a heading with its number and name, as drawn on the photo. */

@@ -9,12 +9,13 @@ saw it and its counts with the products it co-occurred with (the
 :data:`MAX_RELATED` largest), and its popularity: every event adds its type's weight
 (:data:`EVENT_WEIGHTS`), halving every ``popularity_half_life_days``.
 
-Incremental: each run reads only the events received since the last one (a watermark), and
-each open session's products are kept (``<alias>-shopper-sessions``) so that a product seen
-later in the same session is counted with those seen earlier, and a product seen twice is
-counted once. Sessions idle for longer than the idle time are deleted, so what is kept about a
-shopper is that session's product ids, for a day by default. Runs must not overlap (one beat
-schedules them; the task takes a lock).
+Incremental: each run reads only the events indexed since the last one (by sequence number,
+:func:`update_related`), and each open session's products are kept (``<alias>-shopper-sessions``,
+under a hash of the shopper's and session's ids) so that a product seen later in the same
+session is counted with those seen earlier, and a product seen twice is counted once. Sessions
+no run has touched for the idle time are deleted, so what is kept about a shopper is that
+session's product ids, for a day by default. Runs must not overlap (one beat schedules them;
+the task takes a lock).
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opensearchpy import OpenSearch, helpers
 
 from plugin.config import Config
-from plugin.errors import EventsNotStored
+from plugin.errors import RelatedNotStored
 from plugin.opensearch.indices import ensure_index
 
 #: How much one event adds to its product's popularity: intent counts more than a glance.
@@ -36,14 +37,15 @@ EVENT_WEIGHTS: Mapping[str, float] = {"view": 1.0, "click": 2.0, "add_to_cart": 
 BUYING = frozenset({"add_to_cart", "purchase"})
 #: Counts kept per product and kind: the largest, so a popular product's document stays small.
 MAX_RELATED = 200
-#: Seconds an event must have been received before a run reads it: a batch still being written
-#: (its ``received_at`` is set before it is indexed) is left whole for the next run.
-SETTLE_S = 2.0
 #: Products of one session that a newly seen product is paired with: the latest, so a shopper
 #: browsing all day without a session id costs bounded work.
-SESSION_MEMORY = 50
+PAIRED_WITH = 50
+#: Products of one session remembered so that one seen again is not counted again.
+SESSION_MEMORY = 1_000
 #: Events one run reads at most; the rest wait for the next run.
 MAX_EVENTS = 100_000
+#: Documents per ``mget`` or bulk request.
+CHUNK = 1_000
 WATERMARK_ID = "watermark"
 
 
@@ -86,32 +88,34 @@ class FoldSummary:
     events: int
     sessions: int
     products: int
-    #: Every event received up to this moment has been folded in.
-    watermark: str | None
+    #: Per events index, the sequence number up to which every event has been folded in.
+    folded: dict[str, int]
 
 
-def update_related(client: OpenSearch, config: Config, now: dt.datetime | None = None, settle_s: float = SETTLE_S) -> FoldSummary:
-    """Fold the events received since the last run into the co-occurrence counts and popularity."""
+def update_related(client: OpenSearch, config: Config, now: dt.datetime | None = None) -> FoldSummary:
+    """Fold the events indexed since the last run into the co-occurrence counts and popularity.
+
+    Events are read by their sequence number in their month's index (one shard each), up to the
+    index's global checkpoint: every event at or below it has been written, so none written later
+    can fall behind what was read, whatever the clocks of the API and the worker say. Raises
+    :class:`RelatedNotStored` when the cluster refuses part of the update; the watermark is only
+    moved once everything else is written, so the task runs again over the same events (a part
+    that was written is then counted twice, which a retry cannot tell apart).
+    """
     now = now or dt.datetime.now(dt.timezone.utc)
     alias = config.index_alias
     for index, template in ((related_index(alias), "related"), (sessions_index(alias), "shopper_sessions")):
         ensure_index(client, config, index, template)
-    watermark = _watermark(client, alias)
-    upto = now - dt.timedelta(seconds=settle_s)
-    events = list(_events_between(client, alias, watermark, upto))
+    folded = _folded(client, alias)
+    events, upto = _new_events(client, alias, folded)
     if not events:
         _forget_idle_sessions(client, config, now)
-        return FoldSummary(0, 0, 0, watermark.isoformat() if watermark else None)
-    if len(events) >= MAX_EVENTS:
-        # Leave the last batch (one received_at) for the next run rather than split it.
-        last = events[-1]["received_at"]
-        kept = [event for event in events if event["received_at"] != last]
-        events, upto = (kept, _parse(kept[-1]["received_at"])) if kept else (events, _parse(last))
-    events.sort(key=lambda event: (event["at"], event["received_at"]))
+        _write_watermark(client, alias, upto, now)
+        return FoldSummary(0, 0, 0, upto)
+    events.sort(key=lambda event: (_parse(event["at"]), event["_seq"]))
     idle = dt.timedelta(hours=config.recommend.session_idle_hours)
     keys = {session_key(event) for event in events}
     sessions = _read_sessions(client, alias, keys)
-    touched = {event["product_id"] for event in events}
     counts: dict[str, _Counts] = {}
     half_life = config.recommend.popularity_half_life_days
     for event in events:
@@ -126,22 +130,23 @@ def update_related(client: OpenSearch, config: Config, now: dt.datetime | None =
         mine.popularity += decayed(EVENT_WEIGHTS.get(event["type"], 1.0), at, now, half_life)
         if product not in session.viewed:
             mine.sessions += 1
-            _pair(counts, product, session.viewed, "together")
+            _pair(counts, product, session.viewed[-PAIRED_WITH:], "together")
             session.viewed = [*session.viewed, product][-SESSION_MEMORY:]
         if event["type"] in BUYING and product not in session.bought:
-            _pair(counts, product, session.bought, "bought")
+            _pair(counts, product, session.bought[-PAIRED_WITH:], "bought")
             session.bought = [*session.bought, product][-SESSION_MEMORY:]
-    touched |= set(counts)
-    stored = _read_counts(client, alias, touched, now, half_life)
+    stored = _read_counts(client, alias, set(counts), now, half_life)
     actions = [_counts_action(alias, product, stored.get(product), counts[product], now, half_life) for product in sorted(counts)]
-    actions += [_session_action(alias, key, session) for key, session in sessions.items()]
-    actions.append({"_index": sessions_index(alias), "_id": WATERMARK_ID, "_source": {"kind": "watermark", "watermark": upto.isoformat()}})
-    _, errors = helpers.bulk(client, actions, raise_on_error=False, refresh="wait_for")
-    if errors:
-        reason = next(iter(errors[0].values())).get("error")
-        raise EventsNotStored(f"{len(errors)} of {len(actions)} co-occurrence updates were not stored, the first for: {reason}")
+    actions += [_session_action(alias, key, session, now) for key, session in sessions.items()]
+    for start in range(0, len(actions), CHUNK):
+        _, errors = helpers.bulk(client, actions[start : start + CHUNK], raise_on_error=False)
+        if errors:
+            reason = next(iter(errors[0].values())).get("error")
+            raise RelatedNotStored(f"{len(errors)} of {len(actions)} co-occurrence updates were not stored, the first for: {reason}")
+    client.indices.refresh(index=f"{related_index(alias)},{sessions_index(alias)}")
+    _write_watermark(client, alias, upto, now)
     _forget_idle_sessions(client, config, now)
-    return FoldSummary(len(events), len(keys), len(counts), upto.isoformat())
+    return FoldSummary(len(events), len(keys), len(counts), upto)
 
 
 def session_key(event: Mapping[str, Any]) -> str:
@@ -156,28 +161,46 @@ def _pair(counts: dict[str, _Counts], product: str, others: Iterable[str], kind:
             mine[two] = mine.get(two, 0.0) + 1
 
 
-def _watermark(client: OpenSearch, alias: str) -> dt.datetime | None:
+def _folded(client: OpenSearch, alias: str) -> dict[str, int]:
     found = client.mget(index=sessions_index(alias), body={"ids": [WATERMARK_ID]})["docs"][0]
-    return _parse(found["_source"]["watermark"]) if found.get("found") else None
+    return dict(found["_source"].get("folded") or {}) if found.get("found") else {}
 
 
-def _events_between(client: OpenSearch, alias: str, after: dt.datetime | None, upto: dt.datetime) -> Iterator[dict[str, Any]]:
-    received: dict[str, Any] = {"lte": upto.isoformat()}
-    if after is not None:
-        received["gt"] = after.isoformat()
-    client.indices.refresh(index=events_pattern(alias), allow_no_indices=True, ignore_unavailable=True)
-    body = {"query": {"range": {"received_at": received}}, "sort": [{"received_at": "asc"}, {"at": "asc"}]}
-    hits = helpers.scan(client, index=events_pattern(alias), query=body, preserve_order=True, size=2_000, ignore_unavailable=True)
-    for n, hit in enumerate(hits):
-        if n >= MAX_EVENTS:
-            break
-        yield hit["_source"]
+def _write_watermark(client: OpenSearch, alias: str, folded: Mapping[str, int], now: dt.datetime) -> None:
+    body = {"kind": "watermark", "folded": dict(folded), "touched_at": now.isoformat()}
+    client.index(index=sessions_index(alias), id=WATERMARK_ID, body=body, refresh=True)
+
+
+def _new_events(client: OpenSearch, alias: str, folded: Mapping[str, int]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The events after *folded* (per index) up to each index's global checkpoint, oldest month
+    first, at most :data:`MAX_EVENTS`; and the sequence numbers read up to (months since deleted forgotten)."""
+    stats = client.indices.stats(index=events_pattern(alias), level="shards", params={"ignore_unavailable": "true"})
+    checkpoints = {}
+    for index, found in stats.get("indices", {}).items():
+        copies = [copy for shard in found.get("shards", {}).values() for copy in shard]
+        checkpoints[index] = min(copy["seq_no"]["global_checkpoint"] for copy in copies) if copies else -1
+    upto = {index: folded.get(index, -1) for index in checkpoints}
+    events: list[dict[str, Any]] = []
+    for index in sorted(checkpoints):
+        if checkpoints[index] <= upto[index] or len(events) >= MAX_EVENTS:
+            continue
+        client.indices.refresh(index=index)
+        body = {
+            "seq_no_primary_term": True,
+            "query": {"range": {"_seq_no": {"gt": upto[index], "lte": checkpoints[index]}}},
+            "sort": [{"_seq_no": "asc"}],
+        }
+        upto[index] = checkpoints[index]
+        for hit in helpers.scan(client, index=index, query=body, preserve_order=True, size=2_000):
+            if len(events) >= MAX_EVENTS:
+                break
+            events.append({**hit["_source"], "_seq": hit["_seq_no"]})
+            upto[index] = hit["_seq_no"]
+    return events, upto
 
 
 def _read_sessions(client: OpenSearch, alias: str, keys: set[str]) -> dict[str, _Session]:
-    if not keys:
-        return {}
-    docs = client.mget(index=sessions_index(alias), body={"ids": sorted(keys)})["docs"]
+    docs = _mget(client, sessions_index(alias), keys)
     return {
         doc["_id"]: _Session(list(doc["_source"].get("viewed", [])), list(doc["_source"].get("bought", [])), _parse(doc["_source"]["last_at"]))
         for doc in docs
@@ -186,15 +209,19 @@ def _read_sessions(client: OpenSearch, alias: str, keys: set[str]) -> dict[str, 
 
 
 def _read_counts(client: OpenSearch, alias: str, products: set[str], now: dt.datetime, half_life: float) -> dict[str, _Counts]:
-    if not products:
-        return {}
     out = {}
-    for doc in client.mget(index=related_index(alias), body={"ids": sorted(products)})["docs"]:
+    for doc in _mget(client, related_index(alias), products):
         if doc.get("found"):
             source = doc["_source"]
             popularity = popularity_now(source, now, half_life)
             out[doc["_id"]] = _Counts(source.get("sessions", 0.0), dict(source.get("together") or {}), dict(source.get("bought") or {}), popularity)
     return out
+
+
+def _mget(client: OpenSearch, index: str, ids: set[str]) -> list[dict[str, Any]]:
+    """The documents *ids* of *index*, :data:`CHUNK` at a time."""
+    ordered = sorted(ids)
+    return [doc for start in range(0, len(ordered), CHUNK) for doc in client.mget(index=index, body={"ids": ordered[start : start + CHUNK]})["docs"]]
 
 
 def _merged(old: Mapping[str, float], new: Mapping[str, float]) -> dict[str, float]:
@@ -224,14 +251,17 @@ def _counts_action(alias: str, product: str, old: _Counts | None, new: _Counts, 
     }
 
 
-def _session_action(alias: str, key: str, session: _Session) -> dict[str, Any]:
+def _session_action(alias: str, key: str, session: _Session, now: dt.datetime) -> dict[str, Any]:
     last = session.last_at.isoformat() if session.last_at else None
-    return {"_index": sessions_index(alias), "_id": key, "_source": {"kind": "session", "viewed": session.viewed, "bought": session.bought, "last_at": last}}
+    source = {"kind": "session", "viewed": session.viewed, "bought": session.bought, "last_at": last, "touched_at": now.isoformat()}
+    return {"_index": sessions_index(alias), "_id": key, "_source": source}
 
 
 def _forget_idle_sessions(client: OpenSearch, config: Config, now: dt.datetime) -> None:
+    """Delete the sessions no run has touched for the idle time: by the runs' clock, not the events'
+    times, so events sent late (up to the retention) still find the session they belong to."""
     oldest = now - dt.timedelta(hours=config.recommend.session_idle_hours)
-    query = {"query": {"bool": {"filter": [{"term": {"kind": "session"}}, {"range": {"last_at": {"lt": oldest.isoformat()}}}]}}}
+    query = {"query": {"bool": {"filter": [{"term": {"kind": "session"}}, {"range": {"touched_at": {"lt": oldest.isoformat()}}}]}}}
     client.delete_by_query(index=sessions_index(config.index_alias), body=query, conflicts="proceed", refresh=True)
 
 

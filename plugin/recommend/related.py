@@ -31,9 +31,9 @@ import numpy as np
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
-from plugin.errors import ProductNotFound
+from plugin.errors import IndexMissing, ProductNotFound
 from plugin.opensearch.documents import hit_id, product_vectors, without_views
-from plugin.opensearch.takedowns import withheld_products
+from plugin.opensearch.takedowns import check_not_withheld, withheld_products
 from plugin.recommend.cooccurrence import related_index
 from plugin.recommend.taste import recent_products, taste_vector
 from plugin.search import builder
@@ -68,7 +68,10 @@ def for_product(client: OpenSearch, alias: str, product_id: str, size: int = 10,
     try:
         source = client.get(index=alias, id=product_id, _source_includes=["images.vector", "images.view"])["_source"]
     except NotFoundError as exc:
+        if "index_not_found" in str(exc):
+            raise IndexMissing(f"the catalogue's index does not exist: {alias}") from exc
         raise ProductNotFound(f"no product has the id {product_id!r}") from exc
+    check_not_withheld(client, alias, product_id)  # as its page and "more like this" are: 410
     vector = product_vectors(source)["image"]
     return _blend(client, alias, {product_id: 1.0}, [vector] if vector is not None else [], {product_id}, size, visual_weight)
 
@@ -112,7 +115,9 @@ def cooccurring(client: OpenSearch, alias: str, seeds: Mapping[str, float]) -> d
 
 def looks_like(client: OpenSearch, alias: str, vector: np.ndarray, exclude: Iterable[str], size: int = CANDIDATES) -> dict[str, float]:
     """The *size* products whose photos are closest to *vector*, with their cosine, *exclude* left out."""
-    query = Query(image_vector=vector.tolist(), filters=Filters(exclude_ids=tuple(exclude)), weights={"image": 1.0}, window=size, size=min(size, 100))
+    query = Query(image_vector=vector.tolist(), weights={"image": 1.0}, window=size, size=min(size, 100))
+    # Set after validation, as search withholds taken-down products: there may be more than a request may name.
+    query = query.model_copy(update={"filters": Filters().model_copy(update={"exclude_ids": tuple(sorted(set(exclude)))})})
     body = builder.signal_queries(query)["image"]
     # Lucene scores cosine similarity as (1 + cos) / 2.
     return {hit_id(hit): 2 * float(hit["_score"]) - 1 for hit in client.search(index=alias, body=body)["hits"]["hits"]}
@@ -144,12 +149,12 @@ def _blend(
     client: OpenSearch, alias: str, seeds: Mapping[str, float], vectors: list[np.ndarray], seen: set[str], size: int, visual_weight: float
 ) -> list[Recommendation]:
     """Co-occurrence with the *seeds* and look-alikes of *vectors* (the best cosine to any), fused by rank."""
-    withheld = withheld_products(client, alias)
+    left_out = seen | withheld_products(client, alias)
     total = sum(seeds.values()) or 1.0
-    together = {p: found for p, found in cooccurring(client, alias, {s: w / total for s, w in seeds.items()}).items() if p not in seen | withheld}
+    together = {p: found for p, found in cooccurring(client, alias, {s: w / total for s, w in seeds.items()}).items() if p not in left_out}
     visual: dict[str, float] = {}
     for vector in vectors if visual_weight > 0 else []:
-        for product, cosine in looks_like(client, alias, vector, seen | withheld).items():
+        for product, cosine in looks_like(client, alias, vector, left_out).items():
             if cosine > visual.get(product, 0.0):  # looking nothing alike is no reason
                 visual[product] = cosine
     # Co-occurrence may name a product that has since left the catalogue: it must not take a rank.

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -155,6 +156,20 @@ def test_a_client_over_its_search_limit_is_answered_429_never_5xx(app_config: Co
     assert seconds <= 60
     assert api.post("/search", json={"text": "tent", "size": 1}, headers=ELSEWHERE).status_code == 200
     assert api.get("/health").status_code == 200  # only searches are limited
+
+
+def test_recommendations_count_against_a_limit_of_their_own_shared_by_products_and_shoppers(
+    app_config: Config, storage: str | None, products: dict[str, dict[str, Any]]
+) -> None:
+    api = client_of(limited_app(app_config, storage, search="3/minute"))
+    tent = products["Tent"]["id"]
+
+    statuses = [api.get(f"/products/{tent}/recommendations?size=2").status_code for _ in range(2)]
+    statuses.append(api.get("/users/someone/recommendations?size=2").status_code)
+    statuses.append(api.get("/users/someone/recommendations?size=2").status_code)
+
+    assert statuses == [200, 200, 200, 429]
+    assert api.post("/search", json={"text": "tent", "size": 1}).status_code == 200  # searches count apart
 
 
 def test_an_ipv6_client_cannot_dodge_its_limit_by_taking_new_addresses_in_its_network(app_config: Config, storage: str | None) -> None:

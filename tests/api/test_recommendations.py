@@ -32,7 +32,7 @@ def seen_together(api: FlaskClient, shop_config: Config, products: dict[str, dic
     ]
     assert api.post("/events", json={"events": events}).status_code == 202
     client = connect(shop_config)
-    update_related(client, shop_config, settle_s=0)
+    update_related(client, shop_config)
     yield ids
     for index in (events_pattern(shop_config.index_alias), related_index(shop_config.index_alias), sessions_index(shop_config.index_alias)):
         client.indices.delete(index=index, ignore_unavailable=True, expand_wildcards="all")
@@ -61,6 +61,13 @@ def test_a_shopper_is_recommended_from_their_events(api: FlaskClient, shop_confi
 
     assert found[0]["product_id"] == seen_together["cactus"] and seen_together["drive"] not in {hit["product_id"] for hit in found}
     assert [hit["reason"]["kind"] for hit in strangers] == ["popular", "popular"]  # no history: what is popular
+
+
+def test_a_shoppers_id_in_a_failed_requests_path_stays_out_of_the_log(api: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="api.logs"):
+        api.get("/users/s-4f1c9e/recommendations?size=0")
+
+    assert "s-4f1c9e" not in caplog.text and "/users/…/recommendations 400" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ def seen_together(shop_config: Config, products: dict[str, dict[str, Any]]) -> I
         for n in range(3)
         for step, title in enumerate(("Hard Drive", "Spiky Cactus"))
     ])
-    update_related(client, shop_config, settle_s=0)
+    update_related(client, shop_config)
     yield
     for index in (events_pattern(shop_config.index_alias), related_index(shop_config.index_alias), sessions_index(shop_config.index_alias)):
         client.indices.delete(index=index, ignore_unavailable=True, expand_wildcards="all")

@@ -9,7 +9,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from plugin.config import Config
-from plugin.errors import ProductNotFound
+from plugin.errors import IndexMissing, ProductNotFound, ProductTakenDown
 from plugin.opensearch.events import write_events
 from plugin.opensearch.takedowns import take_down
 from plugin.recommend.cooccurrence import update_related
@@ -30,7 +30,7 @@ def views(*sessions: tuple[str, list[str]]) -> list[dict[str, Any]]:
 def history(client: OpenSearch, config: Config, shop: str) -> str:
     """The red sneaker seen with the green scarf by two shoppers and with the grey sock by one."""
     write_events(client, config, views(("ana", ["red-sneaker", "green-scarf"]), ("ben", ["green-scarf", "red-sneaker"]), ("cai", ["red-sneaker", "grey-sock"])))
-    update_related(client, config, settle_s=0)
+    update_related(client, config)
     return shop
 
 
@@ -60,7 +60,7 @@ def test_carts_together_are_named_as_bought_together(client: OpenSearch, config:
         {"type": "add_to_cart", "user": "dan", "product_id": "red-boot", "at": now - dt.timedelta(minutes=2)},
         {"type": "purchase", "user": "dan", "product_id": "green-scarf", "at": now - dt.timedelta(minutes=1)},
     ])
-    update_related(client, config, settle_s=0)
+    update_related(client, config)
 
     first = for_product(client, shop, "red-boot", size=1)[0]
 
@@ -69,18 +69,22 @@ def test_carts_together_are_named_as_bought_together(client: OpenSearch, config:
 
 def test_a_taken_down_or_deleted_product_is_never_recommended(client: OpenSearch, config: Config, history: str) -> None:
     write_events(client, config, views(("eve", ["red-sneaker", "gone-for-good"])))
-    update_related(client, config, settle_s=0)
+    update_related(client, config)
     take_down(client, config, "green-scarf", "green-scarf-0.jpg", "a claim", "test")
 
     found = [rec.product_id for rec in for_product(client, history, "red-sneaker", size=10)]
 
     assert "green-scarf" not in found and "gone-for-good" not in found
     assert found[0] == "grey-sock"
+    with pytest.raises(ProductTakenDown):
+        for_product(client, history, "green-scarf")  # as its own page: withheld
 
 
-def test_an_unknown_product_has_no_recommendations(client: OpenSearch, shop: str) -> None:
+def test_an_unknown_product_has_no_recommendations_and_a_missing_catalogue_says_so(client: OpenSearch, shop: str) -> None:
     with pytest.raises(ProductNotFound):
         for_product(client, shop, "no-such-product")
+    with pytest.raises(IndexMissing):
+        for_product(client, shop + "-never-made", "red-sneaker")
 
 
 def test_a_shopper_is_recommended_what_others_saw_with_their_products_never_what_they_saw(client: OpenSearch, history: str) -> None:
@@ -93,7 +97,7 @@ def test_a_shopper_is_recommended_what_others_saw_with_their_products_never_what
 def test_a_shopper_without_history_is_shown_what_is_popular(client: OpenSearch, config: Config, history: str) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     write_events(client, config, [{"type": "purchase", "user": "fay", "product_id": "blue-sneaker", "at": now}])
-    update_related(client, config, settle_s=0)
+    update_related(client, config)
 
     found = for_shopper(client, history, "new-shopper", size=2)
 

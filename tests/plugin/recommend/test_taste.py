@@ -51,7 +51,7 @@ def test_personal_scores_rank_the_candidates_by_closeness_to_the_shoppers_taste(
 def test_event_popularity_is_read_decayed_and_is_empty_before_any_run(client: OpenSearch, config: Config, shop: str) -> None:
     assert event_popularity(client, shop, ["red-bag"]) == {}
     write_events(client, config, [{"type": "purchase", "user": "ana", "product_id": "red-bag", "at": NOW - dt.timedelta(days=14)}])
-    update_related(client, config, settle_s=0)
+    update_related(client, config)
 
     assert event_popularity(client, shop, ["red-bag", "green-scarf"]) == {"red-bag": pytest.approx(8 / 4, rel=1e-3)}  # two half lives
     assert event_popularity(client, shop, ["red-bag"], NOW + dt.timedelta(days=7))["red-bag"] == pytest.approx(1, rel=1e-3)

@@ -128,7 +128,7 @@ def test_the_popular_profile_counts_shopper_events_beside_the_shops_popularity(c
     now = dt.datetime.now(dt.timezone.utc)
     # The green scarf's shop popularity is 70, the grey sock's 90: 30 purchases (8 each) put the scarf ahead.
     write_events(client, config, [{"type": "purchase", "user": f"s-{n}", "product_id": "green-scarf", "at": now} for n in range(30)])
-    update_related(client, config, settle_s=0)
+    update_related(client, config)
 
     popular = search(client, shop, Query(text="wool", weights={"keywords": 1.0}, profile="popular", explain=True,
                                          profile_params={"popularity_weight": 5.0, "rating_weight": 0.0}))
