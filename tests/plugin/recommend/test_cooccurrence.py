@@ -19,12 +19,10 @@ from plugin.recommend.cooccurrence import (
     update_related,
 )
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-
 
 def event(kind: str, user: str, product: str, minutes: float = 0, session: str | None = None) -> dict[str, Any]:
-    """One event, *minutes* before now."""
-    out = {"type": kind, "user": user, "product_id": product, "at": NOW - dt.timedelta(minutes=minutes)}
+    """One event, *minutes* before now (the moment of the call: popularity decays from it)."""
+    out = {"type": kind, "user": user, "product_id": product, "at": dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=minutes)}
     return out | ({"session": session} if session else {})
 
 
@@ -75,7 +73,7 @@ def test_folding_in_two_runs_counts_what_one_run_counts(client: OpenSearch, conf
     for product in ("sneaker", "bag", "scarf", "sock"):
         split, whole = counts(client, config, product), counts(client, once, product)
         assert (split["sessions"], split["together"], split["bought"]) == (whole["sessions"], whole["together"], whole["bought"]), product
-        later = NOW + dt.timedelta(days=1)  # after both runs, whose moments differ
+        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)  # after both runs, whose moments differ
         assert popularity_now(split, later) == pytest.approx(popularity_now(whole, later), rel=1e-9)
     assert counts(client, config, "scarf")["together"] == {"sneaker": 1, "bag": 1}  # paired with what the session saw in the first run
 
@@ -106,7 +104,7 @@ def test_idle_sessions_are_forgotten_and_nothing_about_the_shopper_stays(client:
     client.indices.refresh(index=sessions_index(config.index_alias))
     assert client.count(index=sessions_index(config.index_alias), body={"query": {"term": {"kind": "session"}}})["count"] == 1
 
-    update_related(client, config, now=NOW + dt.timedelta(hours=25))
+    update_related(client, config, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=25))
 
     client.indices.refresh(index=sessions_index(config.index_alias))
     assert client.count(index=sessions_index(config.index_alias), body={"query": {"term": {"kind": "session"}}})["count"] == 0

@@ -17,14 +17,13 @@ from plugin.recommend.taste import (
     recent_products,
 )
 
-NOW = dt.datetime.now(dt.timezone.utc)
-
 
 def test_recent_products_weigh_by_kind_and_recency(client: OpenSearch, config: Config, shop: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
     write_events(client, config, [
-        {"type": "view", "user": "ana", "product_id": "green-scarf", "at": NOW - dt.timedelta(minutes=2)},
-        {"type": "add_to_cart", "user": "ana", "product_id": "grey-sock", "at": NOW - dt.timedelta(minutes=1)},
-        {"type": "view", "user": "ben", "product_id": "red-bag", "at": NOW},
+        {"type": "view", "user": "ana", "product_id": "green-scarf", "at": now - dt.timedelta(minutes=2)},
+        {"type": "add_to_cart", "user": "ana", "product_id": "grey-sock", "at": now - dt.timedelta(minutes=1)},
+        {"type": "view", "user": "ben", "product_id": "red-bag", "at": now},
     ])
     client.indices.refresh(index=f"{config.index_alias}-events-*")
 
@@ -33,9 +32,10 @@ def test_recent_products_weigh_by_kind_and_recency(client: OpenSearch, config: C
 
 
 def test_personal_scores_rank_the_candidates_by_closeness_to_the_shoppers_taste(client: OpenSearch, config: Config, shop: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
     write_events(client, config, [
-        {"type": "view", "user": "ana", "product_id": "green-scarf", "at": NOW - dt.timedelta(minutes=2)},
-        {"type": "view", "user": "ana", "product_id": "grey-sock", "at": NOW - dt.timedelta(minutes=1)},
+        {"type": "view", "user": "ana", "product_id": "green-scarf", "at": now - dt.timedelta(minutes=2)},
+        {"type": "view", "user": "ana", "product_id": "grey-sock", "at": now - dt.timedelta(minutes=1)},
     ])
     client.indices.refresh(index=f"{config.index_alias}-events-*")
 
@@ -49,9 +49,10 @@ def test_personal_scores_rank_the_candidates_by_closeness_to_the_shoppers_taste(
 
 
 def test_event_popularity_is_read_decayed_and_is_empty_before_any_run(client: OpenSearch, config: Config, shop: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
     assert event_popularity(client, shop, ["red-bag"]) == {}
-    write_events(client, config, [{"type": "purchase", "user": "ana", "product_id": "red-bag", "at": NOW - dt.timedelta(days=14)}])
+    write_events(client, config, [{"type": "purchase", "user": "ana", "product_id": "red-bag", "at": now - dt.timedelta(days=14)}])
     update_related(client, config)
 
     assert event_popularity(client, shop, ["red-bag", "green-scarf"]) == {"red-bag": pytest.approx(8 / 4, rel=1e-3)}  # two half lives
-    assert event_popularity(client, shop, ["red-bag"], NOW + dt.timedelta(days=7))["red-bag"] == pytest.approx(1, rel=1e-3)
+    assert event_popularity(client, shop, ["red-bag"], now + dt.timedelta(days=7))["red-bag"] == pytest.approx(1, rel=1e-3)
