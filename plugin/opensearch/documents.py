@@ -42,6 +42,11 @@ def hit_id(hit: Mapping[str, Any]) -> str:
 
 
 #: Fields returned with each search hit; vectors stay in the index.
+def knn_cosine(hit: Mapping[str, Any]) -> float:
+    """The cosine similarity behind a k-NN hit's score: Lucene scores ``cosinesimil`` as (1 + cos) / 2."""
+    return 2 * float(hit["_score"]) - 1
+
+
 SOURCE_FIELDS = [
     "product_id", "title", "brand", "category", "tags", "labels", "price", "currency", "in_stock",
     "popularity", "rating", "product_url", "images.url", "images.fingerprint", "images.view",

@@ -32,13 +32,19 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from plugin.errors import IndexMissing, ProductNotFound
-from plugin.opensearch.documents import hit_id, product_vectors, without_views
+from plugin.opensearch.documents import (
+    hit_id,
+    knn_cosine,
+    product_vectors,
+    without_views,
+)
 from plugin.opensearch.takedowns import check_not_withheld, withheld_products
 from plugin.recommend.cooccurrence import related_index
-from plugin.recommend.taste import recent_products, taste_vector
+from plugin.recommend.taste import photo_vectors, recent_products
 from plugin.search import builder
 from plugin.search.fusion import RRF_K as SEARCH_RRF_K
 from plugin.search.request import Filters, Query
+from plugin.search.service import fetch_sources
 
 #: Weight of the visual list against co-occurrence's (chosen by ``lookalike eval recommendations``).
 VISUAL_WEIGHT = 1.0
@@ -83,7 +89,7 @@ def for_shopper(client: OpenSearch, alias: str, user: str, size: int = 10, visua
         return most_popular(client, alias, size)
     # The look-alikes of the shopper's weightiest products, each its own list: a mean of shoes and bags looks like neither.
     weightiest = dict(sorted(seeds.items(), key=lambda pair: -pair[1])[:SHOPPER_LOOKALIKE_SEEDS])
-    vectors = [vector for vector in (taste_vector(client, alias, {seed: 1.0}) for seed in weightiest) if vector is not None]
+    vectors = [vector for vector, _ in photo_vectors(client, alias, weightiest).values()]
     return _blend(client, alias, seeds, vectors, set(seeds), size, visual_weight)
 
 
@@ -119,8 +125,7 @@ def looks_like(client: OpenSearch, alias: str, vector: np.ndarray, exclude: Iter
     # Set after validation, as search withholds taken-down products: there may be more than a request may name.
     query = query.model_copy(update={"filters": Filters().model_copy(update={"exclude_ids": tuple(sorted(set(exclude)))})})
     body = builder.signal_queries(query)["image"]
-    # Lucene scores cosine similarity as (1 + cos) / 2.
-    return {hit_id(hit): 2 * float(hit["_score"]) - 1 for hit in client.search(index=alias, body=body)["hits"]["hits"]}
+    return {hit_id(hit): knn_cosine(hit) for hit in client.search(index=alias, body=body)["hits"]["hits"]}
 
 
 def most_popular(client: OpenSearch, alias: str, size: int = 10, exclude: Iterable[str] = (), now: dt.datetime | None = None) -> list[Recommendation]:
@@ -189,9 +194,5 @@ def _related_docs(client: OpenSearch, alias: str, ids: Iterable[str], fields: li
 
 
 def _sources(client: OpenSearch, alias: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The sources of those of *ids* still in the catalogue (:data:`~plugin.opensearch.documents.SOURCE_FIELDS`, gallery views left out)."""
-    ids = sorted(set(ids))
-    if not ids:
-        return {}
-    hits = client.search(index=alias, body=builder.ids_body(ids))["hits"]["hits"]
-    return {hit["_id"]: without_views(hit["_source"]) for hit in hits}
+    """The sources of those of *ids* still in the catalogue, as a search's page has them, gallery views left out."""
+    return {product: without_views(source) for product, source in fetch_sources(client, alias, sorted(set(ids))).items()}

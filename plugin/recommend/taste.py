@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from plugin.opensearch.client import answer_error
-from plugin.opensearch.documents import product_vectors
+from plugin.opensearch.documents import knn_cosine, product_vectors
 from plugin.recommend.cooccurrence import (
     EVENT_WEIGHTS,
     events_pattern,
@@ -49,20 +49,6 @@ def recent_products(client: OpenSearch, alias: str, user: str, limit: int = RECE
     return weights
 
 
-def taste_vector(client: OpenSearch, alias: str, weights: Mapping[str, float]) -> np.ndarray | None:
-    """The unit weighted mean of the products' photo vectors; None when none of them has a photo."""
-    vectors = _image_vectors(client, alias, weights)
-    if not vectors:
-        return None
-    total = sum(vector * weights[product] for product, (vector, _) in vectors.items())
-    return total / max(float(np.linalg.norm(total)), 1e-12)
-
-
-def closeness(client: OpenSearch, alias: str, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
-    """Each product of *ids*' cosine to *vector* (its closest photo), by an exact k-NN over those products only."""
-    return _closeness_many(client, alias, [vector], ids)[0]
-
-
 def personal_scores(client: OpenSearch, alias: str, user: str, ids: Sequence[str], category_weight: float = 0.0) -> dict[str, float]:
     """How close each of *ids* is to *user*'s recent products, from 0 (the farthest of them) to 1
     (the closest); empty when the shopper has no history.
@@ -74,7 +60,7 @@ def personal_scores(client: OpenSearch, alias: str, user: str, ids: Sequence[str
     candidate's category among the shopper's products: taste by the shop's categories, not only by look.
     """
     weights = dict(sorted(recent_products(client, alias, user).items(), key=lambda pair: -pair[1])[:TASTE_PRODUCTS])
-    seen = _image_vectors(client, alias, weights)
+    seen = photo_vectors(client, alias, weights)
     if not seen or not ids:
         return {}
     found = _closeness_many(client, alias, [vector for vector, _ in seen.values()], ids)
@@ -108,11 +94,11 @@ def _categories(client: OpenSearch, alias: str, ids: Sequence[str]) -> dict[str,
     return {hit["_id"]: hit.get("fields", {}).get("category", [""])[0] for hit in hits}
 
 
-def _image_vectors(client: OpenSearch, alias: str, weights: Mapping[str, float]) -> dict[str, tuple[np.ndarray, str]]:
-    """The unit mean photo vector, and the category, of each product of *weights* that has a photo."""
-    if not weights:
+def photo_vectors(client: OpenSearch, alias: str, ids: Collection[str]) -> dict[str, tuple[np.ndarray, str]]:
+    """The unit mean photo vector, and the category, of each product of *ids* that has a photo."""
+    if not ids:
         return {}
-    body = {"size": len(weights), "query": {"ids": {"values": list(weights)}}, "_source": ["images.vector", "images.view", "category"]}
+    body = {"size": len(ids), "query": {"ids": {"values": list(ids)}}, "_source": ["images.vector", "images.view", "category"]}
     out = {}
     for hit in client.search(index=alias, body=body)["hits"]["hits"]:
         image = product_vectors(hit["_source"])["image"]
@@ -134,8 +120,7 @@ def _closeness_many(client: OpenSearch, alias: str, vectors: Sequence[np.ndarray
     for response in client.msearch(body=lines)["responses"]:
         if "error" in response:
             raise answer_error(response.get("status"), response["error"])
-        # Lucene scores cosine similarity as (1 + cos) / 2.
-        out.append({hit["_id"]: 2 * float(hit["_score"]) - 1 for hit in response["hits"]["hits"]})
+        out.append({hit["_id"]: knn_cosine(hit) for hit in response["hits"]["hits"]})
     return out
 
 

@@ -95,7 +95,7 @@ def _search(client: OpenSearch, index: str, query: Query, ranking: RankingSettin
         with stage("page"):
             page_ids = ids[start : start + query.size]
             missing = [pid for pid in page_ids if pid not in prefetched]
-            sources = prefetched | _fetch(client, index, missing) if missing else prefetched
+            sources = prefetched | fetch_sources(client, index, missing) if missing else prefetched
             hits = [builder.hit(sources[pid], by_id[pid], query.explain) for pid in page_ids if pid in sources]
         if query.facets and ids:
             with stage("facets"):
@@ -228,7 +228,7 @@ def _browse(client: OpenSearch, index: str, query: Query) -> SearchResult:
     return SearchResult(total=response["hits"]["total"]["value"], hits=hits, facets=facets)
 
 
-def _fetch(client: OpenSearch, index: str, ids: list[str]) -> Sources:
+def fetch_sources(client: OpenSearch, index: str, ids: list[str]) -> Sources:
     """The sources of the products *ids*, by a search: ``mget`` filtered the same sources slower (5.6 against 3.6 ms for 10 products at best)."""
     if not ids:
         return {}
