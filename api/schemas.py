@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from werkzeug.datastructures import FileStorage
@@ -244,6 +245,27 @@ class UndoBody(BaseModel):
 
     reason: str = Field(min_length=1, max_length=1000)
     operator: str = Field(min_length=1, max_length=100)
+
+
+class ReviewBody(BaseModel):
+    """``POST /admin/api/products/<id>/predictions``: a merchandiser's decision on one predicted value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["category", "tag"]
+    value: str = Field(min_length=1, max_length=500)
+    #: ``accept`` keeps the value whatever the vote; ``reject`` never predicts it again; ``undo`` withdraws either.
+    decision: Literal["accept", "reject", "undo"]
+    operator: str = Field(min_length=1, max_length=100)
+
+    @field_validator("value")
+    @classmethod
+    def _as_stored(cls, value: str, info: ValidationInfo) -> str:
+        # Ingest stores tags in lower case (the tag filters look them up so); a value must match what is stored.
+        stored = value.strip().lower() if info.data.get("kind") == "tag" else value.strip()
+        if not stored:
+            raise ValueError("value must not be blank")
+        return stored
 
 
 class CopiesBody(BaseModel):

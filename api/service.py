@@ -118,6 +118,11 @@ class SearchService:
         *ranking_version* searches with a saved version of the ranking settings (0: the
         built-in defaults) instead of the live one, to compare them.
         """
+        if query.uses_predictions and not self.config.predicted_filters:
+            field = "filters.predicted_category" if query.filters.predicted_category else "filters.predicted_tags_any"
+            raise ApiError(400, "predictions_off", "this shop does not filter by predicted categories and tags (LOOKALIKE_PREDICTED_FILTERS)", field)
+        if query.facets and self.config.predicted_filters:
+            query = query.model_copy(update={"predicted_facets": True})
         if check_model and (query.image_vector is not None or query.text_vector is not None):
             self.guard.check()
         if query.profile is not None:

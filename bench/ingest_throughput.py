@@ -127,8 +127,10 @@ def _text_pass(config: Config, backend: EmbeddingBackend, texts: list[str], repe
 def _pipeline(config: Config, catalogue: Path, root: Path, runtime: Runtime) -> dict[str, Any]:
     alias = f"bench-ingest-{uuid.uuid4().hex[:8]}"
     queue = alias  # a queue of its own: no other worker takes the benchmark's tasks
+    # Predictions run after a run is done, on the same workers: they would be timed with the next run.
     bench_config = dataclasses.replace(
-        config, index_alias=alias, runtime=runtime, fetch=dataclasses.replace(config.fetch, local_roots=(root,))
+        config, index_alias=alias, runtime=runtime, fetch=dataclasses.replace(config.fetch, local_roots=(root,)),
+        ingest=dataclasses.replace(config.ingest, predict_tags=False),
     )
     redis = LocalRedis(config.ingest.redis_home, config.ingest.redis_port)
     redis.start()

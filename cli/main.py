@@ -22,6 +22,7 @@ from cli.index import index
 from cli.ingest import ingest
 from cli.ranking import ranking, tune
 from cli.serve import serve
+from cli.tags import tags
 from cli.watermark import watermark
 from cli.worker import beat, worker
 
@@ -32,6 +33,6 @@ def main() -> None:
     """Visual product search on OpenSearch: search a catalogue by photo, by text, or both."""
 
 
-for command in (engine, index, broker, worker, beat, ingest, serve, bench, eval_group, tune, ranking, demo, detector, copies):
+for command in (engine, index, broker, worker, beat, ingest, serve, bench, eval_group, tune, ranking, demo, detector, copies, tags):
     main.add_command(command)
 main.add_command(watermark)

@@ -20,9 +20,11 @@ from sample_data.distractors import prepare_distractors
 
 
 def eval_config(config: Config, alias: str, image_roots: tuple[Path, ...]) -> Config:
-    """*config* with the evaluation's own alias, allowed to read the evaluation's image files."""
+    """*config* with the evaluation's own alias, allowed to read the evaluation's image files, and
+    no stored predictions (no evaluation reads them; ``lookalike eval tagging`` predicts its own)."""
     return dataclasses.replace(
-        config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=tuple(r.resolve() for r in image_roots))
+        config, index_alias=alias, fetch=dataclasses.replace(config.fetch, local_roots=tuple(r.resolve() for r in image_roots)),
+        ingest=dataclasses.replace(config.ingest, predict_tags=False),
     )
 
 

@@ -78,7 +78,8 @@ VISUAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 #: Settings of the personal profile measured beside its defaults: how far taste may lift a
 #: product, and how much of taste is the shop's categories rather than the photos' look.
 PERSONAL_SETTINGS = tuple(
-    {"personal_weight": weight, "category_weight": share} for share in (0.0, 0.5, 1.0) for weight in (0.05, 0.1, 0.2, 0.3)
+    {"personal_weight": weight, "category_weight": share, "keep_best": keep}
+    for keep in (0.0, 1.0) for share in (0.0, 0.5, 1.0) for weight in (0.1, 0.2, 0.3)
 )
 GOAL_PERSONAL_LIFT = 0.2
 #: The personal weight of the oracle that knows the categories of a shopper's events (a ceiling, not the product).

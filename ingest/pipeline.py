@@ -43,6 +43,7 @@ from plugin.models.base import EmbeddingBackend, EmbeddingSpec
 from plugin.models.detector import Detector
 from plugin.models.registry import detector_for
 from plugin.opensearch.documents import (
+    PREDICTED_FIELDS,
     image_entry,
     product_document,
     same_model,
@@ -345,6 +346,8 @@ def build_documents(batch: _Batch, vectors: _Vectors, spec: EmbeddingSpec, thumb
             batch.result.outcomes[product.id] = UNCHANGED
             continue
         document["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        # Predictions are made after the run (plugin.tagging.store): until they are, the product keeps its last ones.
+        document.update({field: previous[field] for field in PREDICTED_FIELDS if previous and field in previous})
         actions.append({"_op_type": "index", "_index": batch.target, "_id": product.id, "_source": document})
         batch.result.outcomes[product.id] = UPDATED if previous is not None else INDEXED
     for img in vectors.embedded:

@@ -127,12 +127,37 @@ def run_catalogue(
         target=target, queue=queue,
     )
     if new_index:
+        # Predicted before the alias moves, so that filters by prediction find them at once (with --eager; workers may still be at it).
+        _predict_tags(client, config, target, None, eager, queue)
         _swap_if_complete(client, config, target, summary)
         summary["new_index"] = target  # type: ignore[assignment]
     elif summary.get("indexed") or summary.get("updated"):
         # A new index holds the same catalogue again: only a live run's new and changed products are news.
         _tell_saved_searches(client, config, [p.id for p in products], started)
+        _predict_tags(client, config, target, started, eager, queue)
     return summary
+
+
+def _predict_tags(client: OpenSearch, config: Config, target: str, since: dt.datetime | None, eager: bool, queue: str | None = None) -> None:
+    """Predict categories and tags for the run's changed products and their neighbours (every
+    product of a new index), on a worker; a failure is logged, never the run's."""
+    if not config.ingest.predict_tags:
+        return
+    from ingest import tasks
+
+    # A minute's margin, for workers whose clocks run behind the runner's: it costs predicting
+    # again the products written in the minute before the run.
+    args = (None if since is None else (since - dt.timedelta(minutes=1)).isoformat(), target)
+    try:
+        if eager:
+            context = tasks.IngestContext(config, client, backend_for(config), MemoryRunTracker())
+            with tasks.running_here(context):
+                tasks.predict_tags.apply(args, throw=True)
+        else:
+            with _broker_lost_is_one_sentence(config.ingest.broker_url):
+                _send([(tasks.predict_tags, args)], config.ingest.broker_url, queue)
+    except Exception:  # the products are in and searchable: the run must not be reported failed for it
+        log.exception("categories and tags were not predicted after the run")
 
 
 def _tell_saved_searches(client: OpenSearch, config: Config, product_ids: list[str], since: dt.datetime) -> None:
@@ -168,6 +193,7 @@ def retry_failed(
     summary = _run(client, config, "retry-failed", list(products.values()), [], [], eager, progress, timeout, target=target)
     if summary.get("indexed") or summary.get("updated"):
         _tell_saved_searches(client, config, list(products), started)
+        _predict_tags(client, config, target, started, eager)
     return summary
 
 

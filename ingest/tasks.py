@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import datetime as dt
 import functools
 import inspect
 import logging
@@ -61,9 +62,15 @@ from plugin.models.base import EmbeddingBackend
 from plugin.models.registry import backend_for
 from plugin.opensearch.client import connect
 from plugin.opensearch.documents import describe_model, same_model
-from plugin.opensearch.indices import index_model
+from plugin.opensearch.indices import index_model, indices_behind
 from plugin.opensearch.quarantine import QuarantineRecord, write_records
 from plugin.recommend import cooccurrence
+from plugin.tagging.store import (
+    changed_since,
+    every_product,
+    near_products,
+    store_predictions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +250,39 @@ def update_related(self: Task) -> dict[str, Any]:
     finally:
         with contextlib.suppress(redis.exceptions.LockError):  # expired under a very long run: nothing to release
             lock.release()
+
+
+@app.task(bind=True, name="lookalike.predict_tags", autoretry_for=TRANSIENT_ERRORS, retry_backoff=2, max_retries=5, retry_jitter=False)
+def predict_tags(self: Task, since: str | None = None, index: str | None = None, product_ids: list[str] | None = None) -> dict[str, Any]:
+    """Predict the shop's categories and tags (:mod:`plugin.tagging.store`) for *product_ids*; without
+    them, for the products of *index* (the live one when None) written since *since* and their
+    neighbours, or for every product when *since* is None. The runner sends it after each run that
+    wrote products; more than :data:`PREDICT_TASK_PRODUCTS` products are handed out as further tasks."""
+    handed = _handed.get()
+    context = handed if handed is not None else IngestTask.process_context()
+    client, alias = context.client, context.config.index_alias
+    target = index or next(iter(indices_behind(client, alias)), None)
+    if target is None:
+        return {"skipped": f"no index behind {alias}"}
+    if product_ids is None:
+        product_ids = every_product(client, target) if since is None else near_products(client, target, changed_since(client, target, dt.datetime.fromisoformat(since)))
+        if len(product_ids) > PREDICT_TASK_PRODUCTS:
+            # One task per part, each far shorter than the broker's visibility timeout.
+            parts = [product_ids[start : start + PREDICT_TASK_PRODUCTS] for start in range(0, len(product_ids), PREDICT_TASK_PRODUCTS)]
+            for part in parts:
+                if self.request.is_eager:
+                    predict_tags.apply((None, target, part), throw=True)
+                else:
+                    predict_tags.apply_async((None, target, part), queue=(self.request.delivery_info or {}).get("routing_key"))
+            return {"parts": len(parts)}
+    result = store_predictions(client, alias, context.backend, product_ids, index=target)
+    if result.skipped:
+        log.info("predictions not stored: %s", result.skipped)
+    return dataclasses.asdict(result)
+
+
+#: Products one :func:`predict_tags` task predicts: about 20 s of work on two cores.
+PREDICT_TASK_PRODUCTS = 2000
 
 
 #: Seconds a run of :func:`update_related` may hold its lock: far beyond a run of MAX_EVENTS events.

@@ -15,15 +15,16 @@ from importlib import resources
 from typing import Any
 
 #: The product template version that new indices are created from.
-CURRENT_PRODUCT_VERSION = 4
+CURRENT_PRODUCT_VERSION = 5
 
 #: Product mapping versions an index may have to go live behind the alias. Version 1 stores
 #: the same fields but lacks the sub-fields and analyzers the keyword signal searches
 #: (``category.text``, ``tags.text``, stems, synonyms): live, it would answer without them.
-#: Versions 2 and 3 search as version 4 does. Version 2 has no room for gallery views
+#: Versions 2 to 4 search as version 5 does. Version 2 has no room for gallery views
 #: (``images.view``), which ingest refuses to write into it; versions 2 and 3 have none for an
-#: image's licence, credit, source and Content Credentials, which ingest leaves out of them.
-LIVE_PRODUCT_VERSIONS = frozenset({2, 3, CURRENT_PRODUCT_VERSION})
+#: image's licence, credit, source and Content Credentials, which ingest leaves out of them;
+#: versions 2 to 4 have none for predicted categories and tags, which are then not stored.
+LIVE_PRODUCT_VERSIONS = frozenset({2, 3, 4, CURRENT_PRODUCT_VERSION})
 
 #: The first product mapping version with room for gallery views.
 GALLERY_VIEWS_VERSION = 3
@@ -31,6 +32,10 @@ GALLERY_VIEWS_VERSION = 3
 #: The first product mapping version with room for an image's rights and provenance
 #: (``images.licence``, ``images.credit``, ``images.source_url``, ``images.provenance``).
 IMAGE_RIGHTS_VERSION = 4
+
+#: The first product mapping version with room for predicted categories and tags
+#: (``predicted_category``, ``predicted_tags``, ``predicted``: see :mod:`plugin.tagging.store`).
+PREDICTIONS_VERSION = 5
 
 _PLACEHOLDER = re.compile(r"^\$\{([a-z_]+)\}$")
 

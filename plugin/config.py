@@ -75,6 +75,9 @@ class IngestConfig:
     #: Deliveries of one task (each a worker that died running it) before its products are
     #: quarantined as poison instead of handed out again.
     max_deliveries: int = 3
+    #: Predict the shop's categories and tags for the products a run changed, and their
+    #: neighbours, once the run is done (:mod:`plugin.tagging.store`).
+    predict_tags: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +211,9 @@ class Config:
     c2pa_trust_anchors: Path | None = None
     #: Days shopper events are kept (``plugin.opensearch.events``): older months are deleted whole.
     events_retention_days: int = 90
+    #: Let searches filter and count by predicted categories and tags (``predicted_category``,
+    #: ``predicted_tags``): off until the shop has looked at what is predicted for its catalogue.
+    predicted_filters: bool = False
     #: Origins (``scheme://host[:port]``) whose pages may call the public API and load the widget;
     #: ``*`` allows any. Empty: same origin only.
     cors_origins: tuple[str, ...] = ()
@@ -317,6 +323,7 @@ class Config:
                 retry_backoff=_float(env, "LOOKALIKE_INGEST_RETRY_BACKOFF", 2.0),
                 visibility_timeout=max(1, _int(env, "LOOKALIKE_BROKER_VISIBILITY_TIMEOUT", 300)),
                 max_deliveries=max(1, _int(env, "LOOKALIKE_INGEST_MAX_DELIVERIES", 3)),
+                predict_tags=_bool(env, "LOOKALIKE_PREDICT_TAGS", True),
             ),
             serve=ServeConfig(
                 connection_limit=max(1, _int(env, "LOOKALIKE_SERVE_CONNECTION_LIMIT", 1000)),
@@ -362,6 +369,7 @@ class Config:
             watermark=env.get("LOOKALIKE_WATERMARK", "").strip() or None,
             c2pa_trust_anchors=_pem_certificates(env, "LOOKALIKE_C2PA_TRUST_ANCHORS"),
             events_retention_days=int(_within(env, "LOOKALIKE_EVENTS_RETENTION_DAYS", 90, 1, 3650)),
+            predicted_filters=_bool(env, "LOOKALIKE_PREDICTED_FILTERS", False),
             cors_origins=_origins(env, "LOOKALIKE_CORS_ORIGINS"),
             reports_dir=Path(env.get("LOOKALIKE_REPORTS_DIR", str(REPO_ROOT / "reports"))).expanduser().resolve(),
             synonyms_file=Path(env["LOOKALIKE_SYNONYMS_FILE"]).expanduser().resolve() if env.get("LOOKALIKE_SYNONYMS_FILE") else None,

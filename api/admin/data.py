@@ -13,13 +13,24 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError
 
 from api.results import with_thumbnails
+from api.schemas import ReviewBody
 from plugin.catalogue.reader import MAX_ID_BYTES
 from plugin.config import Config
-from plugin.opensearch.documents import DETAIL_FIELDS, SOURCE_FIELDS, photo_entries
+from plugin.errors import ProductNotFound
+from plugin.opensearch.documents import (
+    DETAIL_FIELDS,
+    PREDICTED_FIELDS,
+    SOURCE_FIELDS,
+    photo_entries,
+)
 from plugin.opensearch.indices import index_model, indices_behind
+from plugin.opensearch.tag_reviews import record_decision, reviews_of
+from plugin.search.query_vectors import QueryEmbedder
 from plugin.search.request import Filters, Query
 from plugin.search.service import search
 from plugin.tagging.predict import predict_product
+from plugin.tagging.store import store_predictions, stored_fields
+from plugin.tagging.vote import Prediction
 
 
 def index_overview(client: OpenSearch, config: Config) -> dict[str, Any]:
@@ -46,7 +57,9 @@ def catalogue_page(client: OpenSearch, alias: str, page: int, size: int, text: s
     """One page of the catalogue (by title, or matching *text*), with each product's thumbnails."""
     if not indices_behind(client, alias):
         return {"total": 0, "page": page, "size": size, "products": []}
-    query: dict[str, Any] = {"multi_match": {"query": text, "fields": ["title^3", "brand.text", "tags", "labels"]}} if text else {"match_all": {}}
+    # Not the model's ImageNet labels: a search for "mousetrap" must not list a running shoe.
+    fields = ["title^3", "brand.text", "category.text", "tags.text"]
+    query: dict[str, Any] = {"multi_match": {"query": text, "fields": fields}} if text else {"match_all": {}}
     response = client.search(
         index=alias,
         body={
@@ -71,7 +84,7 @@ def product_detail(
     if len(product_id.encode()) > MAX_ID_BYTES:
         return None  # OpenSearch refuses longer ids, so no product has one
     try:
-        source = client.get(index=alias, id=product_id, _source_includes=DETAIL_FIELDS)["_source"]
+        source = client.get(index=alias, id=product_id, _source_includes=[*DETAIL_FIELDS, *PREDICTED_FIELDS])["_source"]
     except NotFoundError:
         return None
     duplicates: list[dict[str, Any]] = []
@@ -92,21 +105,44 @@ def product_detail(
             signal = hit.get("explain", {}).get("signals", {}).get("image", {})
             similar.append(with_thumbnails(hit) | {"similarity": signal.get("score")})
     tags = [str(t) for t in source.get("tags", [])]
-    prediction = predict_product(client, alias, product_id, embed_text)
-    predicted = prediction.as_dict() if prediction else {"category": None, "confidence": 0.0, "tags": []}
     return {
-        "product": with_thumbnails(source),
+        "product": with_thumbnails({k: v for k, v in source.items() if k not in PREDICTED_FIELDS}),
         "tags": tags,
-        "predicted": predicted
-        | {
-            # Where the vote and the shop differ, a merchandiser looks: a wrong category, or a tag to add.
-            "category_agrees": predicted["category"] is not None and predicted["category"] == source.get("category"),
-            "new_tags": [entry["tag"] for entry in predicted["tags"] if entry["tag"] not in tags],
-            "unpredicted_tags": [tag for tag in tags if tag not in {entry["tag"] for entry in predicted["tags"]}],
-        },
+        "predicted": predictions_shown(client, alias, product_id, source, embed_text),
         "duplicates": duplicates,
         "similar": similar,
     }
+
+
+def predictions_shown(
+    client: OpenSearch, alias: str, product_id: str, source: dict[str, Any], embed_text: Callable[[str], list[float]]
+) -> dict[str, Any]:
+    """The category and tags voted for *product_id* now, after the merchandiser's decisions, beside
+    the shop's own (where they differ, a merchandiser looks) and what searches filter by (``stored``)."""
+    prediction = predict_product(client, alias, product_id, embed_text)
+    shown: dict[str, Any] = stored_fields(prediction or Prediction(None, 0.0), reviews_of(client, alias, [product_id]).get(product_id))["predicted"]
+    tags = [str(t) for t in source.get("tags", [])]
+    predicted_tags = {entry["tag"] for entry in shown["tags"]}
+    return shown | {
+        "category_agrees": shown["category"] is not None and shown["category"] == source.get("category"),
+        "new_tags": [entry["tag"] for entry in shown["tags"] if entry["tag"] not in tags],
+        "unpredicted_tags": [tag for tag in tags if tag not in predicted_tags],
+        # None: the index has no room for predictions, or none has been stored yet.
+        "stored": {"category": source.get("predicted_category"), "tags": source.get("predicted_tags", []), "at": source["predicted"].get("at")}
+        if "predicted" in source else None,
+    }
+
+
+def review_prediction(client: OpenSearch, config: Config, product_id: str, body: ReviewBody, by: str, embedder: QueryEmbedder) -> dict[str, Any]:
+    """Record a merchandiser's decision on one of *product_id*'s predicted values, store the
+    product's predictions again at once, and return what the product page now shows."""
+    alias = config.index_alias
+    if len(product_id.encode()) > MAX_ID_BYTES or not client.exists(index=alias, id=product_id):
+        raise ProductNotFound(f"no product {product_id}")
+    record_decision(client, config, product_id, body.kind, body.value, body.decision, by)
+    store_predictions(client, alias, embedder.backend, [product_id])
+    source = client.get(index=alias, id=product_id, _source_includes=["category", "tags", *PREDICTED_FIELDS])["_source"]
+    return predictions_shown(client, alias, product_id, source, embedder.text)
 
 
 def _count(client: OpenSearch, index: str) -> int | None:

@@ -31,7 +31,12 @@ from flask import (
 from flask_limiter.errors import RateLimitExceeded
 
 from api.admin.copies import catalogue_copies, copies_photo
-from api.admin.data import catalogue_page, index_overview, product_detail
+from api.admin.data import (
+    catalogue_page,
+    index_overview,
+    product_detail,
+    review_prediction,
+)
 from api.admin.ingest_monitor import IngestMonitor
 from api.admin.reports import list_reports, report_image
 from api.auth import (
@@ -55,7 +60,7 @@ from api.auth import (
 from api.errors import ApiError, answer_for, error_response
 from api.limits import retry_after, too_many_requests
 from api.pages import CSP
-from api.schemas import TakedownBody, UndoBody, read_model
+from api.schemas import ReviewBody, TakedownBody, UndoBody, read_model
 from api.service import current_service
 from plugin.copies.evidence import CopyRule
 from plugin.copies.finder import find_copies
@@ -207,7 +212,7 @@ def product_page(product_id: str) -> Response | str:
     if detail is None:
         return Response(render_template("admin/missing.html", product_id=product_id, section="catalogue"), status=404)
     takedowns = [t for t in active_takedowns(service.client, service.config.index_alias) if t["product_id"] == product_id]
-    return render_template("admin/product.html", detail=detail, takedowns=takedowns, section="catalogue")
+    return render_template("admin/product.html", detail=detail, takedowns=takedowns, predicted_filters=service.config.predicted_filters, section="catalogue")
 
 
 @bp.get("/playground")
@@ -279,6 +284,15 @@ def api_product(product_id: str) -> Response:
     if detail is None:
         raise ApiError(404, "not_found", f"no product {product_id}", "product_id")
     return jsonify(detail)
+
+
+@bp.post("/api/products/<product_id>/predictions")
+def api_review_prediction(product_id: str) -> Response:
+    """Accept or reject one predicted category or tag of a product (or undo either); the product's
+    stored predictions follow at once. Answers what the product page now shows."""
+    body = read_model(request, ReviewBody)
+    service = current_service()
+    return jsonify(review_prediction(service.client, service.config, product_id, body, _operator(body.operator), service.embedder))
 
 
 @bp.get("/copies")

@@ -22,8 +22,11 @@ PRODUCT_FIELDS = (
     "product_id", "title", "description", "brand", "category", "category_path", "tags", "labels", "price",
     "currency", "in_stock", "stock", "popularity", "rating", "created_at", "updated_at", "product_url",
     "fingerprint", "text_fingerprint", "dup_group", "embedding_model", "embedding_model_version", "text_vector",
-    "images",
+    "images", "predicted_category", "predicted_tags", "predicted",
 )
+#: What :mod:`plugin.tagging.store` writes onto a product after ingest; ingest carries them over
+#: when it rewrites a product, until the next prediction replaces them.
+PREDICTED_FIELDS = ("predicted_category", "predicted_tags", "predicted")
 #: Every field of one entry of a product's ``images``.
 IMAGE_FIELDS = ("url", "position", "fingerprint", "phash", "width", "height", "labels", "view", "gallery_views", "licence", "credit", "source_url", "provenance", "vector")
 #: What a candidate hit carries: its product id, read from doc values, and no stored field.

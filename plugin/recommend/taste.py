@@ -57,28 +57,32 @@ def personal_scores(client: OpenSearch, alias: str, user: str, ids: Sequence[str
     weight times ``exp((cosine - 1) / TEMPERATURE)``: a candidate close to any one of them scores
     high, so a shopper who looks at shoes and at bags is not given their mean, which is neither.
     With *category_weight* (0 to 1), that share of the closeness is instead the weight of the
-    candidate's category among the shopper's products: taste by the shop's categories, not only by look.
+    candidate's category among the shopper's products: taste by the shop's categories, not only by
+    look. When none of the shopper's products has a category, taste is by look alone.
     """
     weights = dict(sorted(recent_products(client, alias, user).items(), key=lambda pair: -pair[1])[:TASTE_PRODUCTS])
     seen = photo_vectors(client, alias, weights)
     if not seen or not ids:
         return {}
-    found = _closeness_many(client, alias, [vector for vector, _ in seen.values()], ids)
-    votes = {product: 0.0 for product in ids}
-    for weight, cosines in zip((weights[p] for p in seen), found):
-        for product, cosine in cosines.items():
-            votes[product] += weight * math.exp((cosine - 1) / TEMPERATURE)
-    closeness = _scaled(votes)
-    category_weight = min(category_weight, 1.0)  # a share: more than all of it means all of it
-    if category_weight <= 0:
-        return closeness
     liked: dict[str, float] = {}
     for product, (_, category) in seen.items():
         if category:
             liked[category] = liked.get(category, 0.0) + weights[product]
-    categories = _categories(client, alias, ids)
-    affinity = _scaled({product: liked.get(categories.get(product, ""), 0.0) for product in ids})
-    return {product: (1 - category_weight) * closeness[product] + category_weight * affinity[product] for product in ids}
+    # A share: more than all of it means all of it. Without categories, taste is by look alone.
+    share = min(category_weight, 1.0) if liked else 0.0
+    closeness: dict[str, float] = {}
+    if share < 1:  # the look's exact k-NN searches are most of the profile's cost: skipped when unused
+        found = _closeness_many(client, alias, [vector for vector, _ in seen.values()], ids)
+        votes = {product: 0.0 for product in ids}
+        for weight, cosines in zip((weights[p] for p in seen), found):
+            for product, cosine in cosines.items():
+                votes[product] += weight * math.exp((cosine - 1) / TEMPERATURE)
+        closeness = _scaled(votes)
+    affinity: dict[str, float] = {}
+    if share > 0:
+        categories = _categories(client, alias, ids)
+        affinity = _scaled({product: liked.get(categories.get(product, ""), 0.0) for product in ids})
+    return {product: (1 - share) * closeness.get(product, 0.0) + share * affinity.get(product, 0.0) for product in ids}
 
 
 def _scaled(values: Mapping[str, float]) -> dict[str, float]:

@@ -136,7 +136,7 @@ def browse_body(query: Query) -> dict[str, Any]:
         "track_total_hits": True,
     }
     if query.facets:
-        body["aggs"] = aggregations()
+        body["aggs"] = aggregations(query.predicted_facets)
     return body
 
 
@@ -147,7 +147,7 @@ def sorted_page_body(query: Query, ids: list[str]) -> dict[str, Any]:
         "query": {"ids": {"values": ids}}, "sort": [*(SORTS[query.sort] or []), {"product_id": "asc"}],
     }
     if query.facets:
-        body["aggs"] = aggregations()
+        body["aggs"] = aggregations(query.predicted_facets)
     return body
 
 
@@ -177,24 +177,30 @@ def dup_groups_body(ids: list[str]) -> dict[str, Any]:
     return {"size": len(ids), "stored_fields": "_none_", "docvalue_fields": ["product_id", "dup_group"], "query": {"ids": {"values": ids}}}
 
 
-def facets_body(ids: list[str]) -> dict[str, Any]:
+def facets_body(ids: list[str], predicted: bool = False) -> dict[str, Any]:
     """The facets of the result set *ids*, without its hits."""
-    return {"size": 0, "query": {"ids": {"values": ids}}, "aggs": aggregations()}
+    return {"size": 0, "query": {"ids": {"values": ids}}, "aggs": aggregations(predicted)}
 
 
-def aggregations() -> dict[str, Any]:
+def aggregations(predicted: bool = False) -> dict[str, Any]:
+    """The facets' aggregations; with *predicted*, the predicted categories and tags too."""
     ranges = [{k: v for k, v in (("from", lo), ("to", hi)) if v is not None} for lo, hi in PRICE_RANGES]
-    return {
+    aggs: dict[str, Any] = {
         "tags": {"terms": {"field": "tags", "size": 30}},
         "brand": {"terms": {"field": "brand", "size": 30}},
         "category": {"terms": {"field": "category_path", "size": 50}},
         "price": {"range": {"field": "price", "ranges": ranges}},
     }
+    if predicted:
+        aggs["predicted_category"] = {"terms": {"field": "predicted_category", "size": 50}}
+        aggs["predicted_tags"] = {"terms": {"field": "predicted_tags", "size": 30}}
+    return aggs
 
 
 def facets(response: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     aggs = response.get("aggregations", {})
-    out = {name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]] for name in ("tags", "brand", "category")}
+    terms = [name for name in ("tags", "brand", "category", "predicted_category", "predicted_tags") if name in aggs]
+    out = {name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]] for name in terms}
     out["price"] = [{"from": b.get("from"), "to": b.get("to"), "count": b["doc_count"]} for b in aggs["price"]["buckets"]]
     return out
 

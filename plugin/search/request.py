@@ -99,6 +99,10 @@ class Filters(BaseModel):
     price_max: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     in_stock: bool | None = None
     rating_min: float | None = Field(default=None, ge=0, le=5)
+    #: The category and tags predicted from the shop's tagged products (:mod:`plugin.tagging.store`),
+    #: when the shop lets searches use them (``LOOKALIKE_PREDICTED_FILTERS``).
+    predicted_category: str | None = Field(default=None, max_length=500)
+    predicted_tags_any: tuple[str, ...] = Field(default=(), max_length=50)
     #: Products never to return (the product itself, for "more like this"). OpenSearch refuses an
     #: empty id, and ids over 512 bytes exist nowhere (512 characters bound them loosely).
     exclude_ids: tuple[Annotated[str, Field(min_length=1, max_length=512)], ...] = Field(default=(), max_length=1000)
@@ -129,6 +133,10 @@ class Filters(BaseModel):
             must.append({"term": {"in_stock": self.in_stock}})
         if self.rating_min is not None:
             must.append({"range": {"rating": {"gte": self.rating_min}}})
+        if self.predicted_category:
+            must.append({"term": {"predicted_category": self.predicted_category}})
+        if self.predicted_tags_any:
+            must.append({"terms": {"predicted_tags": [t.lower() for t in self.predicted_tags_any]}})
         if self.exclude_ids:
             must_not.append({"ids": {"values": list(self.exclude_ids)}})
         return {"bool": {"filter": must, "must_not": must_not}}
@@ -204,6 +212,11 @@ class SearchOptions(BaseModel):
             raise PydanticCustomError("window", "page * size must not exceed {window}", {"window": window})
         return self
 
+    @property
+    def uses_predictions(self) -> bool:
+        """Whether these options filter by predicted categories or tags."""
+        return bool(self.filters.predicted_category or self.filters.predicted_tags_any)
+
     def options(self) -> dict[str, Any]:
         """These options alone, to build a :class:`Query` from a request that holds more."""
         return {name: getattr(self, name) for name in SearchOptions.model_fields}
@@ -228,6 +241,8 @@ class Query(SearchOptions):
     window: int = Field(default=WINDOW, ge=1, le=10_000)
     #: HNSW's search breadth; never below the window.
     ef_search: int = Field(default=EF_SEARCH, ge=1, le=10_000)
+    #: Count the predicted categories and tags too: the API sets it where the shop allows them.
+    predicted_facets: bool = False
 
     @property
     def kind(self) -> QueryKind:

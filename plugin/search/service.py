@@ -99,7 +99,7 @@ def _search(client: OpenSearch, index: str, query: Query, ranking: RankingSettin
             hits = [builder.hit(sources[pid], by_id[pid], query.explain) for pid in page_ids if pid in sources]
         if query.facets and ids:
             with stage("facets"):
-                facets = builder.facets(client.search(index=index, body=builder.facets_body(ids)))
+                facets = builder.facets(client.search(index=index, body=builder.facets_body(ids, query.predicted_facets)))
     else:
         with stage("page"):
             response = client.search(index=index, body=builder.sorted_page_body(query, ids))

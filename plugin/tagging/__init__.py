@@ -5,6 +5,11 @@ from plugin.exports import lazy_exports
 _EXPORTS = {
     "Neighbour": "plugin.tagging.vote",
     "Prediction": "plugin.tagging.vote",
+    "StoreResult": "plugin.tagging.store",
+    "near_products": "plugin.tagging.store",
+    "predict_products": "plugin.tagging.predict",
+    "store_predictions": "plugin.tagging.store",
+    "stored_fields": "plugin.tagging.store",
     "predict_product": "plugin.tagging.predict",
     "vote": "plugin.tagging.vote",
 }

@@ -14,13 +14,13 @@ on the demo shop (leave-one-out; see the README for the figures of each signal).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import NotFoundError
 
+from plugin.errors import EngineBusy
 from plugin.opensearch.documents import product_vectors
 from plugin.tagging.vote import NEIGHBOURS, Neighbour, Prediction, vote
 
@@ -42,25 +42,49 @@ def predict_product(
 ) -> Prediction | None:
     """The category and tags the nearest tagged products vote for *product_id* (its words embedded
     by *embed_text*); None when there is no such product."""
-    try:
-        source = client.get(index=alias, id=product_id, _source_includes=[*_FIELDS, "title", "brand", "description"])["_source"]
-    except NotFoundError:
-        return None
-    vectors = product_vectors(source)
-    words = words_of(source)
-    vectors["text"] = np.asarray(embed_text(words), np.float32) if words and signal != "image" else None
-    searches = [name for name in (("text", "image") if signal == "both" else (signal,)) if vectors[name] is not None]
-    found: dict[str, dict[str, Any]] = {}
-    for name in searches:
-        for hit in client.search(index=alias, body=_knn(name, vectors[name]))["hits"]["hits"]:
-            if hit["_id"] != product_id:
-                found[hit["_id"]] = hit["_source"]
+    return predict_products(client, alias, [product_id], lambda texts: np.asarray([embed_text(t) for t in texts], np.float32), signal).get(product_id)
+
+
+def predict_products(
+    client: OpenSearch, alias: str, product_ids: Sequence[str], embed_texts: Callable[[list[str]], np.ndarray], signal: Signal = DEFAULT_SIGNAL
+) -> dict[str, Prediction]:
+    """The prediction for each of *product_ids* that exists: their words embedded in one batch by
+    *embed_texts*, their nearest products read by one multi-search."""
+    # Each product's words are embedded afresh (words_of): its stored text vector holds its category.
+    docs = client.mget(index=alias, body={"ids": list(product_ids)}, _source_includes=[*_FIELDS, "title", "brand", "description"])["docs"]
+    sources = {doc["_id"]: doc["_source"] for doc in docs if doc.get("found")}
+    vectors = {pid: product_vectors(source) for pid, source in sources.items()}
+    words = {pid: words_of(source) for pid, source in sources.items()}
+    worded = [pid for pid in sources if words[pid]] if signal != "image" else []
+    embedded = embed_texts([words[pid] for pid in worded]) if worded else []
+    for pid in sources:
+        vectors[pid]["text"] = None
+    for pid, vector in zip(worded, embedded):
+        vectors[pid]["text"] = np.asarray(vector, np.float32)
+    names = ("text", "image") if signal == "both" else (signal,)
+    searches = [(pid, name) for pid in sources for name in names if vectors[pid][name] is not None]
+    body: list[dict[str, Any]] = []
+    for pid, name in searches:
+        body += [{"index": alias}, _knn(name, vectors[pid][name])]  # type: ignore[arg-type]
+    responses = client.msearch(body=body)["responses"] if body else []
+    found: dict[str, dict[str, dict[str, Any]]] = {pid: {} for pid in sources}
+    for (pid, _), response in zip(searches, responses):
+        if "error" in response:
+            # Read as "no neighbours", it would store an empty prediction over a good one.
+            raise EngineBusy(f"the search for the neighbours of {pid} failed ({response.get('status')}); predict again shortly")
+        for hit in response["hits"]["hits"]:
+            if hit["_id"] != pid:
+                found[pid][hit["_id"]] = hit["_source"]
+    return {pid: _vote_of(vectors[pid], [name for name in names if vectors[pid][name] is not None], found[pid]) for pid in sources}
+
+
+def _vote_of(vectors: dict[str, np.ndarray | None], searched: list[str], found: dict[str, dict[str, Any]]) -> Prediction:
     neighbours = []
     for other in found.values():
         if not (other.get("category") or other.get("tags")):
             continue  # nothing to vote for
         theirs = product_vectors(other)
-        similarities = [float(np.dot(vectors[name], theirs[name])) for name in searches if theirs[name] is not None]
+        similarities = [float(np.dot(vectors[name], theirs[name])) for name in searched if theirs[name] is not None]  # type: ignore[arg-type]
         if similarities:
             neighbours.append(Neighbour(float(np.mean(similarities)), other.get("category"), tuple(other.get("tags") or ())))
     neighbours.sort(key=lambda n: -n.similarity)

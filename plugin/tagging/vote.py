@@ -39,6 +39,8 @@ class Prediction:
     category: str | None
     confidence: float
     tags: tuple[tuple[str, float], ...] = ()
+    #: Every category voted for with its share, the largest first (the first is :attr:`category`).
+    categories: tuple[tuple[str, float], ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,6 +65,7 @@ def vote(neighbours: Sequence[Neighbour], tag_share: float = TAG_SHARE, temperat
             categories[neighbour.category] = categories.get(neighbour.category, 0.0) + weight
         for tag in set(neighbour.tags):
             tags[tag] = tags.get(tag, 0.0) + weight
-    category, share = max(categories.items(), key=lambda item: (item[1], item[0])) if categories else (None, 0.0)
+    ranked = sorted(((name, weight / total) for name, weight in categories.items()), key=lambda item: (item[1], item[0]), reverse=True)
+    category, share = ranked[0] if ranked else (None, 0.0)
     voted = sorted(((tag, weight / total) for tag, weight in tags.items() if weight / total >= tag_share), key=lambda item: (-item[1], item[0]))
-    return Prediction(category, share / total, tuple(voted))
+    return Prediction(category, share, tuple(voted), tuple(ranked))

@@ -100,7 +100,7 @@ def a_foreign_one(client: OpenSearch, config: Config) -> str:
         (a_foreign_one, "it is not one of its product indices"),
         (a_foreign_one_named_like_ours, "it was not created from lookalike's product mapping."),
         (another_models, "it holds vectors of tiny-test-model v7 and the configured model is efficientnet-lite0"),
-        (an_old_mappings, "its mapping is v1 and this version of lookalike searches v2, v3, v4; re-ingest the catalogue with lookalike ingest --new-index."),
+        (an_old_mappings, "its mapping is v1 and this version of lookalike searches v2, v3, v4, v5; re-ingest the catalogue with lookalike ingest --new-index."),
     ],
 )
 def test_the_alias_moves_only_onto_a_product_index_of_the_configured_model(

@@ -45,7 +45,7 @@ def test_the_index_records_its_mapping_version_and_model() -> None:
 
     assert meta["mappings"]["_meta"] == {
         "mapping": "products",
-        "mapping_version": 4,
+        "mapping_version": 5,
         "embedding_model": "clip-vit-b32",
         "embedding_model_version": "2024-01",
         "image_dims": 512,

@@ -62,7 +62,7 @@ def test_logging_in_shows_the_index(page: Page, search_server: ApiServer, shop_c
     log_in(page, search_server)
 
     expect(page.locator("#alias")).to_have_text(shop_config.index_alias)
-    expect(page.locator("#index-name")).to_have_text(re.compile(f"^{shop_config.index_alias}-v4-"))
+    expect(page.locator("#index-name")).to_have_text(re.compile(f"^{shop_config.index_alias}-v5-"))
     expect(page.locator("#documents")).to_have_text("54")
     expect(page.locator("#model")).to_contain_text("efficientnet")
     page.click("summary")
@@ -152,3 +152,24 @@ def test_reports_show_as_tables_and_plots(page: Page, search_server: ApiServer, 
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     expect(page.locator("section[data-report='notes.md'] pre")).to_contain_text("All good.")
     assert get(search_server.url + "/admin/reports/..%2Fsecret.png", {"X-API-Key": ADMIN_KEY})[0] == 404
+
+
+def test_a_merchandiser_rejects_a_suggested_tag_and_takes_the_rejection_back(page: Page, search_server: ApiServer) -> None:
+    log_in(page, search_server, "/admin/catalogue/ultraboost-running-shoe")
+    tags = page.locator("#predicted-tags tbody tr").nth(1)
+    suggested = tags.locator("td").nth(0).locator("li").first
+    tag = suggested.locator("button.review[data-decision=reject]").get_attribute("data-value")
+
+    suggested.locator("button.review[data-decision=reject]").click()
+    expect(page.locator("#review-status")).to_contain_text("Give your name first")
+    page.fill("#review-operator", "Robin")
+    suggested.locator("button.review[data-decision=reject]").click()
+
+    rejected = page.locator("#rejected li", has_text=f"tag {tag}")
+    expect(rejected).to_have_count(1)
+    expect(page.locator("#predictions-stored")).not_to_contain_text(f"{tag}")
+    expect(page.locator("#review-operator")).to_have_value("Robin")  # remembered for the next decision
+    screenshot(page, "admin-product-rejected")
+    rejected.locator("button.review").click()
+    expect(page.locator("#rejected")).to_have_count(0)
+    expect(tags.locator("td").nth(0)).to_contain_text(tag)

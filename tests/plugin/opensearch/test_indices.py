@@ -22,7 +22,7 @@ OTHER_SPEC = EmbeddingSpec(name="other-model", version="1", image_dims=4, text_d
 def test_a_new_index_has_a_versioned_name_and_the_models_mapping(client: OpenSearch, config: Config) -> None:
     index = indices.create_product_index(client, config, TINY_SPEC)
 
-    assert index.startswith(f"{config.index_alias}-v4-")
+    assert index.startswith(f"{config.index_alias}-v5-")
     mapping = client.indices.get_mapping(index=index)[index]["mappings"]
     assert mapping["properties"]["text_vector"]["dimension"] == 3
     assert mapping["properties"]["images"]["properties"]["vector"]["dimension"] == 4

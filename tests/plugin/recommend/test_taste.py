@@ -48,6 +48,21 @@ def test_personal_scores_rank_the_candidates_by_closeness_to_the_shoppers_taste(
     assert personal_scores(client, shop, "nobody", ["red-sneaker"]) == {}  # no history: no push
 
 
+def test_taste_by_category_alone_weighs_each_candidates_category_among_the_shoppers_products(client: OpenSearch, config: Config, shop: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    write_events(client, config, [
+        {"type": "view", "user": "ana", "product_id": "green-scarf", "at": now - dt.timedelta(minutes=2)},
+        {"type": "add_to_cart", "user": "ana", "product_id": "grey-sock", "at": now - dt.timedelta(minutes=1)},
+    ])
+    client.indices.refresh(index=f"{config.index_alias}-events-*")
+
+    scores = personal_scores(client, shop, "ana", ["red-sneaker", "green-scarf", "grey-sock", "red-bag"], category_weight=1.0)
+
+    # grey-sock's category (Men > Accessories) has the cart's weight, green-scarf's (Women > Accessories) a view's.
+    assert scores["grey-sock"] == 1 and 0 < scores["green-scarf"] < 1
+    assert scores["red-sneaker"] == scores["red-bag"] == 0
+
+
 def test_event_popularity_is_read_decayed_and_is_empty_before_any_run(client: OpenSearch, config: Config, shop: str) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     assert event_popularity(client, shop, ["red-bag"]) == {}

@@ -104,7 +104,10 @@ def test_the_personal_profile_raises_what_is_close_to_the_shoppers_recent_views(
     photo = {"image_vector": [0.8, 0.5, 0, 0], "weights": {"image": 1.0}, "fusion": "rrf", "explain": True}
 
     plain = search(client, shop, Query(**photo))
-    mine = search(client, shop, Query(**photo, profile="personal", shopper="ana"))
+    # Taste by look alone, as far as a tenth of the best relevance.
+    look = {"personal_weight": 0.1, "category_weight": 0.0}
+    mine = search(client, shop, Query(**photo, profile="personal", shopper="ana", profile_params=look | {"keep_best": 0}))
+    kept = search(client, shop, Query(**photo, profile="personal", shopper="ana", profile_params=look))
     stranger = search(client, shop, Query(**photo, profile="personal", shopper="nobody"))
 
     assert set(ids(mine)[:2]) == {"green-scarf", "grey-sock"}
@@ -115,6 +118,9 @@ def test_the_personal_profile_raises_what_is_close_to_the_shoppers_recent_views(
     plain_score = {hit["product_id"]: hit["score"] for hit in plain.hits}
     top = max(plain_score.values())
     assert mine.hits[0]["score"] == pytest.approx(plain_score[ids(mine)[0]] + 0.1 * top * profile["personal"], rel=1e-4)
+    # By default the best match keeps its place, wholly to taste, and taste orders the rest.
+    assert ids(kept)[0] == ids(plain)[0] and set(ids(kept)[1:3]) == {"green-scarf", "grey-sock"}
+    assert kept.hits[0]["score"] == pytest.approx(top * 1.1, rel=1e-4)
     assert ids(stranger) == ids(plain)  # no history, no push
 
 

@@ -36,3 +36,11 @@ def test_similarities_far_apart_do_not_overflow() -> None:
     predicted = vote([Neighbour(1.0, "A"), Neighbour(-1.0, "B")], temperature=0.001)
 
     assert predicted.category == "A" and predicted.confidence == pytest.approx(1.0)
+
+
+def test_every_category_voted_for_is_kept_with_its_share_the_largest_first() -> None:
+    predicted = vote([Neighbour(0.9, "Shoes"), Neighbour(0.9, "Shoes"), Neighbour(0.9, "Bags")])
+
+    assert [name for name, _ in predicted.categories] == ["Shoes", "Bags"]
+    assert predicted.categories[1][1] == pytest.approx(1 / 3)
+    assert (predicted.category, predicted.confidence) == predicted.categories[0]
