@@ -202,12 +202,16 @@ def _apply_profile(client: OpenSearch, index: str, query: Query, fused: list[Fus
     ids = list(by_id)
     inputs = {name: PROFILE_INPUTS[name](client, index, query, ids) for name in profile.inputs}
     reranked = rescore(client, index, profile, {h.product_id: h.score for h in fused}, query.profile_params, inputs)
+    params = {**profile.params, **(query.profile_params or {})}
+    top = max((h.score for h in fused), default=0.0)
     out = []
     for product_id, score in reranked:
         hit = by_id[product_id]
         factor = score / hit.score if hit.score else 0.0
         # Explain shows the factor and what the profile read about the product from outside it.
         shown = {"name": query.profile, "factor": factor, **{name: values.get(product_id, 0.0) for name, values in inputs.items()}}
+        if params.get("keep_best", 0) > 0 and hit.score >= top:
+            shown["kept_best"] = True  # the script counted it as wholly to the shopper's taste
         out.append(dataclasses.replace(hit, score=score, signals={**hit.signals, "profile": shown}))  # type: ignore[dict-item]
     return out
 

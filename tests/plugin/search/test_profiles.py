@@ -120,6 +120,7 @@ def test_the_personal_profile_raises_what_is_close_to_the_shoppers_recent_views(
     assert mine.hits[0]["score"] == pytest.approx(plain_score[ids(mine)[0]] + 0.1 * top * profile["personal"], rel=1e-4)
     # By default the best match keeps its place, wholly to taste, and taste orders the rest.
     assert ids(kept)[0] == ids(plain)[0] and set(ids(kept)[1:3]) == {"green-scarf", "grey-sock"}
+    assert kept.hits[0]["explain"]["signals"]["profile"]["kept_best"] is True and "kept_best" not in kept.hits[1]["explain"]["signals"]["profile"]
     assert kept.hits[0]["score"] == pytest.approx(top * 1.1, rel=1e-4)
     assert ids(stranger) == ids(plain)  # no history, no push
 
