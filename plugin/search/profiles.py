@@ -56,9 +56,13 @@ PROFILES: dict[str, Profile] = {
             "relevance + w_personal x the best relevance x closeness to the shopper's recent views (0 to 1):"
             " taste lifts a product past those within w_personal of the best score, never past a clearly better match;"
             " with keep_best, the best match counts as wholly to the shopper's taste, so it stays first",
+            # No taste (a shopper without history): the plain scores. keep_best read with a default,
+            # so a process that stored the script before the parameter existed still runs it.
             f"double s = {_FUSED};"
+            " if (params.personal.isEmpty()) { return s; }"
             " double top = 0; for (def v : params.fused.values()) { top = Math.max(top, (double) v); }"
-            " double c = params.keep_best > 0 && s >= top ? 1.0 : params.personal.getOrDefault(doc['product_id'].value, 0.0);"
+            " double keep = params.getOrDefault('keep_best', 0.0);"
+            " double c = keep > 0 && s >= top ? 1.0 : params.personal.getOrDefault(doc['product_id'].value, 0.0);"
             " return s + params.personal_weight * top * c;",
             # category_weight is read where the closeness is computed (plugin.recommend.taste.personal_scores).
             # Chosen on the simulated shoppers of seed 1 (lookalike eval recommendations --seed 1), reported on seed 0.

@@ -210,7 +210,7 @@ def _apply_profile(client: OpenSearch, index: str, query: Query, fused: list[Fus
         factor = score / hit.score if hit.score else 0.0
         # Explain shows the factor and what the profile read about the product from outside it.
         shown = {"name": query.profile, "factor": factor, **{name: values.get(product_id, 0.0) for name, values in inputs.items()}}
-        if params.get("keep_best", 0) > 0 and hit.score >= top:
+        if params.get("keep_best", 0) > 0 and hit.score >= top and inputs.get("personal"):
             shown["kept_best"] = True  # the script counted it as wholly to the shopper's taste
         out.append(dataclasses.replace(hit, score=score, signals={**hit.signals, "profile": shown}))  # type: ignore[dict-item]
     return out

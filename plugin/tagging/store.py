@@ -29,8 +29,9 @@ from typing import Any
 from opensearchpy import OpenSearch, helpers
 
 import mappings
+from plugin.errors import EngineBusy
 from plugin.models.base import EmbeddingBackend
-from plugin.opensearch.documents import describe_model, same_model
+from plugin.opensearch.documents import PREDICTED_FIELDS, describe_model, same_model
 from plugin.opensearch.indices import index_model, indices_behind
 from plugin.opensearch.tag_reviews import Review, reviews_of
 from plugin.tagging.predict import DEFAULT_SIGNAL, predict_products
@@ -70,7 +71,8 @@ def stored_fields(prediction: Prediction, review: Review | None = None) -> dict[
     tags = {tag: share for tag, share in prediction.tags if tag not in review.rejected_tags} | dict.fromkeys(review.accepted_tags, 1.0)
     ranked = sorted(tags.items(), key=lambda item: (-item[1], item[0]))
     return {
-        "predicted_category": category if category and confidence >= STORED_SHARE else None,
+        # Judged on the share as stored, so that a stored prediction says why it was stored.
+        "predicted_category": category if category and round(confidence, 3) >= STORED_SHARE else None,
         "predicted_tags": [tag for tag, _ in ranked],
         "predicted": {
             "category": category,
@@ -114,18 +116,19 @@ def store_predictions(
     for batch in _batches(client, target, product_ids):
         predictions = predict_products(client, target, batch, embed_texts, DEFAULT_SIGNAL)
         reviews = reviews_of(client, alias, predictions)
-        docs = client.mget(index=target, body={"ids": list(predictions)}, _source_includes=["predicted"])["docs"]
-        before = {doc["_id"]: doc["_source"].get("predicted") for doc in docs if doc.get("found")}
+        docs = client.mget(index=target, body={"ids": list(predictions)}, _source_includes=list(PREDICTED_FIELDS))["docs"]
+        before = {doc["_id"]: doc["_source"] for doc in docs if doc.get("found")}
         fields = {pid: stored_fields(prediction, reviews.get(pid)) for pid, prediction in predictions.items()}
         # A prediction that has not changed is not written again: a rewrite costs the index a
         # deleted document to merge away, and would make every neighbour of a change look changed.
-        same = {pid for pid, new in fields.items() if _without_time(before.get(pid)) == _without_time(new["predicted"])}
+        same = {pid for pid, new in fields.items() if _without_time(before.get(pid)) == _without_time(new)}
         unchanged += len(same)
         actions = [
             {"_op_type": "update", "_index": target, "_id": pid, "retry_on_conflict": 3, "doc": new}
             for pid, new in fields.items() if pid not in same
         ]
-        _, errors = helpers.bulk(client, actions, raise_on_error=False)
+        # A write refused because the cluster is busy (429) is tried again, as ingest's are.
+        _, errors = helpers.bulk(client, actions, raise_on_error=False, max_retries=3, initial_backoff=1)
         for error in errors:
             item = next(iter(error.values()))
             if item.get("status") != 404:  # a product deleted since it was read is simply not predicted
@@ -135,8 +138,11 @@ def store_predictions(
     return StoreResult(predicted=predicted, unchanged=unchanged)
 
 
-def _without_time(predicted: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if predicted is None else {key: value for key, value in predicted.items() if key != "at"}
+def _without_time(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+    """*fields* (the stored prediction's) without the time of the prediction, to compare two."""
+    if not fields or "predicted" not in fields:
+        return None
+    return {name: fields.get(name) for name in PREDICTED_FIELDS} | {"predicted": {k: v for k, v in fields["predicted"].items() if k != "at"}}
 
 
 def near_products(client: OpenSearch, alias: str, product_ids: Sequence[str], k: int = NEIGHBOURS) -> list[str]:
@@ -150,7 +156,9 @@ def near_products(client: OpenSearch, alias: str, product_ids: Sequence[str], k:
         for vector in vectors:
             body += [{"index": alias}, {"size": k, "_source": False, "query": {"knn": {"text_vector": {"vector": vector, "k": k}}}}]
         for response in client.msearch(body=body)["responses"] if body else []:
-            out.update(dict.fromkeys(hit["_id"] for hit in response.get("hits", {}).get("hits", [])))
+            if "error" in response:
+                raise EngineBusy(f"a search for the products near a changed one failed ({response.get('status')}); predict again shortly")
+            out.update(dict.fromkeys(hit["_id"] for hit in response["hits"]["hits"]))
     return list(out)
 
 

@@ -122,7 +122,10 @@ def test_the_personal_profile_raises_what_is_close_to_the_shoppers_recent_views(
     assert ids(kept)[0] == ids(plain)[0] and set(ids(kept)[1:3]) == {"green-scarf", "grey-sock"}
     assert kept.hits[0]["explain"]["signals"]["profile"]["kept_best"] is True and "kept_best" not in kept.hits[1]["explain"]["signals"]["profile"]
     assert kept.hits[0]["score"] == pytest.approx(top * 1.1, rel=1e-4)
-    assert ids(stranger) == ids(plain)  # no history, no push
+    # No history, no push: the plain order and scores, and no product marked as kept.
+    assert ids(stranger) == ids(plain)
+    assert [h["score"] for h in stranger.hits] == pytest.approx([h["score"] for h in plain.hits])
+    assert "kept_best" not in stranger.hits[0]["explain"]["signals"]["profile"]
 
 
 def test_the_personal_profile_needs_a_shopper() -> None:
