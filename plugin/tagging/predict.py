@@ -21,7 +21,7 @@ import numpy as np
 from opensearchpy import OpenSearch
 
 from plugin.errors import EngineBusy
-from plugin.opensearch.documents import product_vectors
+from plugin.opensearch.documents import knn_cosine, product_vectors
 from plugin.tagging.vote import NEIGHBOURS, Neighbour, Prediction, vote
 
 Signal = Literal["text", "image", "both"]
@@ -51,7 +51,8 @@ def predict_products(
     """The prediction for each of *product_ids* that exists: their words embedded in one batch by
     *embed_texts*, their nearest products read by one multi-search."""
     # Each product's words are embedded afresh (words_of): its stored text vector holds its category.
-    docs = client.mget(index=alias, body={"ids": list(product_ids)}, _source_includes=[*_FIELDS, "title", "brand", "description"])["docs"]
+    wanted = ["title", "brand", "description", *(_FIELDS if signal != "text" else [])]
+    docs = client.mget(index=alias, body={"ids": list(product_ids)}, _source_includes=wanted)["docs"]
     sources = {doc["_id"]: doc["_source"] for doc in docs if doc.get("found")}
     vectors = {pid: product_vectors(source) for pid, source in sources.items()}
     words = {pid: words_of(source) for pid, source in sources.items()}
@@ -65,35 +66,44 @@ def predict_products(
     searches = [(pid, name) for pid in sources for name in names if vectors[pid][name] is not None]
     body: list[dict[str, Any]] = []
     for pid, name in searches:
-        body += [{"index": alias}, _knn(name, vectors[pid][name])]  # type: ignore[arg-type]
+        body += [{"index": alias}, _knn(name, vectors[pid][name], with_vectors=len(names) > 1 or name != "text")]  # type: ignore[arg-type]
     responses = client.msearch(body=body)["responses"] if body else []
     found: dict[str, dict[str, dict[str, Any]]] = {pid: {} for pid in sources}
-    for (pid, _), response in zip(searches, responses):
+    scored: dict[str, dict[str, float]] = {pid: {} for pid in sources}
+    for (pid, name), response in zip(searches, responses):
         if "error" in response:
             # Read as "no neighbours", it would store an empty prediction over a good one.
             raise EngineBusy(f"the search for the neighbours of {pid} failed ({response.get('status')}); predict again shortly")
         for hit in response["hits"]["hits"]:
             if hit["_id"] != pid:
                 found[pid][hit["_id"]] = hit["_source"]
-    return {pid: _vote_of(vectors[pid], [name for name in names if vectors[pid][name] is not None], found[pid]) for pid in sources}
+                if len(names) == 1 and name == "text":
+                    # The k-NN score is the exact cosine of the two text vectors: no vectors to read.
+                    scored[pid][hit["_id"]] = knn_cosine(hit)
+    return {pid: _vote_of(vectors[pid], [name for name in names if vectors[pid][name] is not None], found[pid], scored[pid]) for pid in sources}
 
 
-def _vote_of(vectors: dict[str, np.ndarray | None], searched: list[str], found: dict[str, dict[str, Any]]) -> Prediction:
+def _vote_of(
+    vectors: dict[str, np.ndarray | None], searched: list[str], found: dict[str, dict[str, Any]], scored: dict[str, float]
+) -> Prediction:
     neighbours = []
-    for other in found.values():
+    for other_id, other in found.items():
         if not (other.get("category") or other.get("tags")):
             continue  # nothing to vote for
-        theirs = product_vectors(other)
-        similarities = [float(np.dot(vectors[name], theirs[name])) for name in searched if theirs[name] is not None]  # type: ignore[arg-type]
+        if other_id in scored:
+            similarities = [scored[other_id]]
+        else:
+            theirs = product_vectors(other)
+            similarities = [float(np.dot(vectors[name], theirs[name])) for name in searched if theirs[name] is not None]  # type: ignore[arg-type]
         if similarities:
             neighbours.append(Neighbour(float(np.mean(similarities)), other.get("category"), tuple(other.get("tags") or ())))
     neighbours.sort(key=lambda n: -n.similarity)
     return vote(neighbours[:NEIGHBOURS])
 
 
-def _knn(signal: str, vector: np.ndarray) -> dict[str, Any]:
+def _knn(signal: str, vector: np.ndarray, with_vectors: bool = True) -> dict[str, Any]:
     if signal == "text":
         query: dict[str, Any] = {"knn": {"text_vector": {"vector": vector.tolist(), "k": CANDIDATES + 1}}}
     else:
         query = {"nested": {"path": "images", "score_mode": "max", "query": {"knn": {"images.vector": {"vector": vector.tolist(), "k": CANDIDATES + 1}}}}}
-    return {"size": CANDIDATES + 1, "_source": _FIELDS, "query": query}
+    return {"size": CANDIDATES + 1, "_source": _FIELDS if with_vectors else ["category", "tags"], "query": query}
