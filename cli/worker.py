@@ -12,7 +12,7 @@ from cli.common import ensure_fast_malloc
 @click.command()
 @click.option("--concurrency", "-c", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
 @click.option("--loglevel", default="INFO", show_default=True)
-@click.option("--queue", "-Q", default=None, help="Take tasks from this queue only (default: the shared one).")
+@click.option("--queue", "-Q", default=None, help="Take tasks from this queue and its background queue only (default: the shared ones).")
 @click.option(
     "--beat", is_flag=True,
     help="Also run Celery beat, which folds shopper events into recommendations every LOOKALIKE_RECOMMEND_EVERY seconds (one beat per deployment).",
@@ -20,7 +20,7 @@ from cli.common import ensure_fast_malloc
 def worker(concurrency: int, loglevel: str, queue: str | None, beat: bool) -> None:
     """Start a Celery ingest worker (scale out by running more, on any machine that reaches the broker)."""
     ensure_fast_malloc()
-    from ingest.celery_app import app, quiet_broker_loss
+    from ingest.celery_app import DEFAULT_QUEUE, app, background_queue, quiet_broker_loss
     from ingest.tasks import IngestTask
 
     quiet_broker_loss()
@@ -30,7 +30,7 @@ def worker(concurrency: int, loglevel: str, queue: str | None, beat: bool) -> No
         pool = ["--pool=solo"]
     else:
         pool = ["--pool=prefork", f"--concurrency={concurrency}"]  # each process loads it on its first task
-    queues = [f"--queues={queue}"] if queue else []
+    queues = [f"--queues={queue or DEFAULT_QUEUE},{background_queue(queue)}"]
     scheduler = ["--beat", f"--schedule={_schedule_file()}"] if beat else []
     app.worker_main(["worker", f"--loglevel={loglevel}", *pool, *queues, *scheduler, "--without-gossip", "--without-mingle"])
 

@@ -24,6 +24,20 @@ from kombu.exceptions import OperationalError
 from plugin.config import Config
 
 
+#: The queue tasks go to when no other is named.
+DEFAULT_QUEUE = "celery"
+
+
+def background_queue(queue: str | None) -> str:
+    """The queue of the background work (predictions) that goes with *queue*.
+
+    A worker takes from both, and the broker hands them out in turn, so a run's ingest tasks
+    never wait behind more than one background task: predictions after one run do not delay the
+    next run's products.
+    """
+    return f"{queue or DEFAULT_QUEUE}.background"
+
+
 def make_app(config: Config) -> Celery:
     app = Celery("lookalike", broker=config.ingest.broker_url, include=["ingest.tasks"])
     app.conf.update(

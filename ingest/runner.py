@@ -144,6 +144,7 @@ def _predict_tags(client: OpenSearch, config: Config, target: str, since: dt.dat
     if not config.ingest.predict_tags:
         return
     from ingest import tasks
+    from ingest.celery_app import background_queue
 
     # A minute's margin, for workers whose clocks run behind the runner's: it costs predicting
     # again the products written in the minute before the run.
@@ -155,7 +156,7 @@ def _predict_tags(client: OpenSearch, config: Config, target: str, since: dt.dat
                 tasks.predict_tags.apply(args, throw=True)
         else:
             with _broker_lost_is_one_sentence(config.ingest.broker_url):
-                _send([(tasks.predict_tags, args)], config.ingest.broker_url, queue)
+                _send([(tasks.predict_tags, args)], config.ingest.broker_url, background_queue(queue))
     except Exception:  # the products are in and searchable: the run must not be reported failed for it
         log.exception("categories and tags were not predicted after the run")
 

@@ -281,8 +281,9 @@ def predict_tags(self: Task, since: str | None = None, index: str | None = None,
     return dataclasses.asdict(result)
 
 
-#: Products one :func:`predict_tags` task predicts: about 20 s of work on two cores.
-PREDICT_TASK_PRODUCTS = 2000
+#: Products one :func:`predict_tags` task predicts: about a second of work on two cores (10.7 s
+#: for 1,000 products), so an ingest task handed out after one waits at most that long.
+PREDICT_TASK_PRODUCTS = 100
 
 
 #: Seconds a run of :func:`update_related` may hold its lock: far beyond a run of MAX_EVENTS events.
