@@ -61,17 +61,23 @@ def personal_scores(client: OpenSearch, alias: str, user: str, ids: Sequence[str
     look. When none of the shopper's products has a category, taste is by look alone.
     """
     weights = dict(sorted(recent_products(client, alias, user).items(), key=lambda pair: -pair[1])[:TASTE_PRODUCTS])
-    seen = photo_vectors(client, alias, weights)
-    if not seen or not ids:
+    if not weights or not ids:
         return {}
+    share = min(category_weight, 1.0)  # a share: more than all of it means all of it
+    # Taste by category alone reads the categories only, not the photos' vectors.
+    seen = photo_vectors(client, alias, weights) if share < 1 else {}
+    categories_seen = {p: c for p, (_, c) in seen.items()} if share < 1 else _categories(client, alias, list(weights))
+    if not categories_seen:
+        return {}  # none of the shopper's products is in the catalogue
     liked: dict[str, float] = {}
-    for product, (_, category) in seen.items():
+    for product, category in categories_seen.items():
         if category:
             liked[category] = liked.get(category, 0.0) + weights[product]
-    # A share: more than all of it means all of it. Without categories, taste is by look alone.
-    share = min(category_weight, 1.0) if liked else 0.0
+    if not liked:  # without categories, taste is by look alone
+        share = 0.0
+        seen = seen or photo_vectors(client, alias, weights)
     closeness: dict[str, float] = {}
-    if share < 1:  # the look's exact k-NN searches are most of the profile's cost: skipped when unused
+    if share < 1 and seen:  # the look's exact k-NN searches are most of the profile's cost: skipped when unused
         found = _closeness_many(client, alias, [vector for vector, _ in seen.values()], ids)
         votes = {product: 0.0 for product in ids}
         for weight, cosines in zip((weights[p] for p in seen), found):

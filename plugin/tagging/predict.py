@@ -63,10 +63,12 @@ def predict_products(
     for pid, vector in zip(worded, embedded):
         vectors[pid]["text"] = np.asarray(vector, np.float32)
     names = ("text", "image") if signal == "both" else (signal,)
+    # By words alone, the k-NN score is the exact cosine of the two text vectors: no vectors to read.
+    by_score = names == ("text",)
     searches = [(pid, name) for pid in sources for name in names if vectors[pid][name] is not None]
     body: list[dict[str, Any]] = []
     for pid, name in searches:
-        body += [{"index": alias}, _knn(name, vectors[pid][name], with_vectors=len(names) > 1 or name != "text")]  # type: ignore[arg-type]
+        body += [{"index": alias}, _knn(name, vectors[pid][name], with_vectors=not by_score)]  # type: ignore[arg-type]
     responses = client.msearch(body=body)["responses"] if body else []
     found: dict[str, dict[str, dict[str, Any]]] = {pid: {} for pid in sources}
     scored: dict[str, dict[str, float]] = {pid: {} for pid in sources}
@@ -77,8 +79,7 @@ def predict_products(
         for hit in response["hits"]["hits"]:
             if hit["_id"] != pid:
                 found[pid][hit["_id"]] = hit["_source"]
-                if len(names) == 1 and name == "text":
-                    # The k-NN score is the exact cosine of the two text vectors: no vectors to read.
+                if by_score:
                     scored[pid][hit["_id"]] = knn_cosine(hit)
     return {pid: _vote_of(vectors[pid], [name for name in names if vectors[pid][name] is not None], found[pid], scored[pid]) for pid in sources}
 
